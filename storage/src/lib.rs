@@ -1,1 +1,20 @@
-//! Storage (being written).
+//! deskbot's persistence, and the only code that opens the sled database.
+//!
+//! Three kinds of record live here: each conversation's state (opaque to this crate, any
+//! serde type), the transcript of every conversation, and support tickets. A turn's writes go
+//! through [`Store::commit_turn`], which applies them atomically across trees and flushes them
+//! to disk before returning, so that a reply is only ever sent for a turn that survives a crash.
+//!
+//! Why sled: the design card chose it (embedded, pure Rust, no server to run beside the bot).
+//! Its known weaknesses (beta on-disk format, space amplification) are contained here: the
+//! rest of the code sees only this API, so the engine underneath can change.
+
+mod error;
+mod keys;
+mod records;
+mod store;
+
+pub use error::StorageError;
+pub use keys::ConvKey;
+pub use records::{Speaker, StepTried, Ticket, TicketStatus, TranscriptEntry};
+pub use store::{SCHEMA_VERSION, Store, TurnWrite};

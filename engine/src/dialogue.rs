@@ -1,1 +1,0 @@
-//! Dialogue policy (being written).

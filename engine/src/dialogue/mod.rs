@@ -1,0 +1,85 @@
+//! The dialogue policy: given a conversation's state and the user's input, decide the reply,
+//! the buttons and the next state.
+//!
+//! Everything here is a pure function of (catalog, trained classifier, state, input), which is
+//! what makes the bot testable without a platform and lets every channel share one behaviour.
+//! The caller persists [`Turn::conversation`] and, when [`Turn::escalation`] is set, opens a
+//! ticket and asks [`Engine::ticket_opened`] for the reply that names it.
+
+mod analysis;
+mod policy;
+mod reply;
+mod state;
+mod texts;
+mod words;
+
+pub use analysis::{Analysis, Engine, EngineError};
+pub use reply::{Button, Reply};
+pub use state::{Conversation, IntentGuess, Phase, StepRecord};
+
+/// What a user did: typed text, or pressed a button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A text message, as typed (commands such as `/help` included).
+    Text(String),
+    /// A button press, carrying the button's [`Button::id`].
+    Button(String),
+}
+
+/// How a turn ended a piece of work; channels count these for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing notable.
+    None,
+    /// A guide started.
+    GuideStarted,
+    /// The user said a guide fixed their problem.
+    Resolved,
+    /// The turn asks for a ticket (see [`Turn::escalation`]).
+    Escalated,
+    /// The message was added to an open ticket.
+    AddedToTicket,
+    /// The message was judged out of scope.
+    OutOfScope,
+}
+
+/// Why a conversation is handed to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscalationReason {
+    /// The user asked for a person.
+    Requested,
+    /// The guide ran out of steps and the user accepted a person.
+    GuideExhausted,
+    /// The bot did not understand the user repeatedly and the user accepted a person.
+    NotUnderstood,
+}
+
+/// What a ticket needs to know about the conversation that opens it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Escalation {
+    /// Why.
+    pub reason: EscalationReason,
+    /// The last intent detected, if any.
+    pub intent: Option<IntentGuess>,
+    /// Guide steps tried, with the user's answers.
+    pub steps_tried: Vec<StepRecord>,
+}
+
+/// The result of one turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    /// The conversation's new state, to persist.
+    pub conversation: Conversation,
+    /// What to send the user. When [`Turn::escalation`] is set, replace it by
+    /// [`Engine::ticket_opened`] once the ticket has a number.
+    pub reply: Reply,
+    /// The intent this turn's text was classified as (none for buttons and commands).
+    pub intent: Option<IntentGuess>,
+    /// Set when the caller must open a ticket.
+    pub escalation: Option<Escalation>,
+    /// What the turn did, for metrics.
+    pub outcome: Outcome,
+    /// The text to record in the transcript for the user's side of the turn (a button's
+    /// label rather than its id).
+    pub user_text: String,
+}

@@ -1,0 +1,544 @@
+//! The turn function: state × input → reply × new state.
+
+use super::words::{self, Answer};
+use super::{
+    Analysis, Button, Conversation, Engine, Escalation, EscalationReason, Input, IntentGuess,
+    Outcome, Phase, Reply, StepRecord, Turn, texts,
+};
+use crate::catalog::{Intent, IntentKind};
+
+/// What a button or a typed word asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Action {
+    Yes,
+    No,
+    Back,
+    Restart,
+    Human,
+    Decline,
+    Intent(String),
+    NoneOfThese,
+}
+
+impl Action {
+    fn code(&self) -> String {
+        match self {
+            Self::Yes => "yes".into(),
+            Self::No => "no".into(),
+            Self::Back => "back".into(),
+            Self::Restart => "restart".into(),
+            Self::Human => "human".into(),
+            Self::Decline => "decline".into(),
+            Self::Intent(id) => format!("intent:{id}"),
+            Self::NoneOfThese => "none".into(),
+        }
+    }
+
+    fn parse(code: &str) -> Option<Self> {
+        Some(match code {
+            "yes" => Self::Yes,
+            "no" => Self::No,
+            "back" => Self::Back,
+            "restart" => Self::Restart,
+            "human" => Self::Human,
+            "decline" => Self::Decline,
+            "none" => Self::NoneOfThese,
+            other => Self::Intent(other.strip_prefix("intent:")?.to_string()),
+        })
+    }
+
+    fn from_answer(a: Answer) -> Self {
+        match a {
+            Answer::Yes => Self::Yes,
+            Answer::No => Self::No,
+            Answer::Back => Self::Back,
+            Answer::Restart => Self::Restart,
+        }
+    }
+}
+
+/// The input, interpreted.
+enum Event {
+    Empty,
+    Command(String),
+    Stale,
+    Action(Action),
+    Text(Analysis),
+}
+
+/// A turn under construction.
+struct Draft {
+    conv: Conversation,
+    reply: Reply,
+    intent: Option<IntentGuess>,
+    escalation: Option<Escalation>,
+    outcome: Outcome,
+}
+
+impl Draft {
+    fn say(&mut self, text: impl Into<String>) {
+        self.reply = Reply::text(text);
+    }
+
+    fn button(&mut self, action: Action, label: &str) {
+        self.reply.buttons.push(Button {
+            id: format!("{}:{}", self.conv.turn, action.code()),
+            label: label.to_string(),
+        });
+    }
+}
+
+impl Engine {
+    /// Runs one turn of a conversation. Pure: the same state and input give the same turn.
+    pub fn turn(&self, conv: &Conversation, input: &Input) -> Turn {
+        let user_text = match input {
+            Input::Text(t) => t.clone(),
+            Input::Button(id) => conv
+                .buttons
+                .iter()
+                .find(|b| &b.id == id)
+                .map_or_else(|| format!("[button {id}]"), |b| b.label.clone()),
+        };
+        let event = self.interpret(conv, input);
+        let mut next = conv.clone();
+        next.turn = conv.turn.wrapping_add(1);
+        let mut d = Draft {
+            conv: next,
+            reply: Reply::default(),
+            intent: None,
+            escalation: None,
+            outcome: Outcome::None,
+        };
+        if let Event::Text(a) = &event {
+            d.intent = a.top().cloned();
+        }
+        self.decide(&mut d, event);
+        d.conv.buttons = d.reply.buttons.clone();
+        Turn {
+            conversation: d.conv,
+            reply: d.reply,
+            intent: d.intent,
+            escalation: d.escalation,
+            outcome: d.outcome,
+            user_text,
+        }
+    }
+
+    /// Records that the escalation of the last turn opened ticket `number`, at `position` in
+    /// the queue, and returns the reply that tells the user.
+    pub fn ticket_opened(&self, conv: &mut Conversation, number: u64, position: usize) -> Reply {
+        conv.phase = Phase::Escalated { ticket: number };
+        conv.tried.clear();
+        conv.misses = 0;
+        conv.buttons.clear();
+        Reply::text(texts::ticket_opened(number, position))
+    }
+
+    /// Records that staff closed the conversation's ticket, and returns what to tell the user.
+    pub fn ticket_closed(&self, conv: &mut Conversation, number: u64) -> Reply {
+        conv.phase = Phase::Idle;
+        conv.buttons.clear();
+        conv.turn = conv.turn.wrapping_add(1);
+        Reply::text(texts::ticket_closed(number))
+    }
+
+    fn interpret(&self, conv: &Conversation, input: &Input) -> Event {
+        match input {
+            Input::Button(id) => {
+                let Some((turn, code)) = id.split_once(':') else {
+                    return Event::Stale;
+                };
+                if turn.parse::<u64>().ok() != Some(conv.turn) {
+                    return Event::Stale;
+                }
+                Action::parse(code).map_or(Event::Stale, Event::Action)
+            }
+            Input::Text(raw) => {
+                let analysis = self.analyze(raw);
+                let n = analysis.normalised.as_str();
+                if n.is_empty() {
+                    return Event::Empty;
+                }
+                if let Some(cmd) = n.strip_prefix('/') {
+                    let word = cmd.split([' ', '@']).next().unwrap_or_default();
+                    return Event::Command(word.to_string());
+                }
+                // A typed button number or label presses that button.
+                if let Ok(k) = n.parse::<usize>()
+                    && let Some(b) = k.checked_sub(1).and_then(|i| conv.buttons.get(i))
+                {
+                    return self.interpret(conv, &Input::Button(b.id.clone()));
+                }
+                if let Some(b) = conv
+                    .buttons
+                    .iter()
+                    .find(|b| crate::normalize::normalize(&b.label) == n)
+                {
+                    return self.interpret(conv, &Input::Button(b.id.clone()));
+                }
+                Event::Text(analysis)
+            }
+        }
+    }
+
+    fn decide(&self, d: &mut Draft, event: Event) {
+        if let Phase::Escalated { ticket } = d.conv.phase {
+            d.intent = None;
+            match event {
+                Event::Command(c) if c == "help" => d.say(format!(
+                    "{}\n\n{}",
+                    texts::help(&self.catalog),
+                    texts::ticket_still_open(ticket)
+                )),
+                Event::Command(_) | Event::Stale | Event::Empty => {
+                    d.say(texts::ticket_still_open(ticket))
+                }
+                Event::Action(_) | Event::Text(_) => {
+                    d.say(texts::added_to_ticket(ticket));
+                    d.outcome = Outcome::AddedToTicket;
+                }
+            }
+            return;
+        }
+        match event {
+            Event::Empty => {
+                d.say(texts::EMPTY);
+                self.reoffer(d);
+            }
+            Event::Stale => {
+                let mut prompt = Draft {
+                    conv: d.conv.clone(),
+                    reply: Reply::default(),
+                    intent: None,
+                    escalation: None,
+                    outcome: Outcome::None,
+                };
+                self.prompt(&mut prompt);
+                d.reply = prompt.reply;
+                d.reply.text = format!("{}\n\n{}", texts::STALE_BUTTON, d.reply.text);
+            }
+            Event::Command(c) => self.command(d, &c),
+            Event::Action(a) => self.act(d, a),
+            Event::Text(a) => self.text(d, &a),
+        }
+    }
+
+    fn command(&self, d: &mut Draft, command: &str) {
+        match command {
+            "start" => {
+                self.reset(d);
+                d.say(texts::help(&self.catalog));
+            }
+            "help" => {
+                d.say(texts::help(&self.catalog));
+            }
+            "reset" => {
+                let was_idle = d.conv.phase == Phase::Idle;
+                self.reset(d);
+                d.say(if was_idle {
+                    texts::NOTHING_TO_RESET
+                } else {
+                    texts::RESET
+                });
+            }
+            "human" => self.escalate(d, EscalationReason::Requested),
+            other => d.say(texts::unknown_command(&self.catalog, &format!("/{other}"))),
+        }
+    }
+
+    fn reset(&self, d: &mut Draft) {
+        d.conv.phase = Phase::Idle;
+        d.conv.tried.clear();
+        d.conv.misses = 0;
+    }
+
+    fn act(&self, d: &mut Draft, action: Action) {
+        let phase = d.conv.phase.clone();
+        match (action, phase) {
+            (Action::Human, Phase::OfferHuman { exhausted_guide }) => {
+                let reason = if exhausted_guide.is_some() {
+                    EscalationReason::GuideExhausted
+                } else {
+                    EscalationReason::NotUnderstood
+                };
+                self.escalate(d, reason);
+            }
+            (Action::Yes, Phase::OfferHuman { .. }) => self.act(d, Action::Human),
+            (Action::Human, _) => self.escalate(d, EscalationReason::Requested),
+            (Action::Yes, Phase::Guide { .. }) => self.resolved(d),
+            (Action::No, Phase::Guide { intent, step }) => self.next_step(d, &intent, step, "no"),
+            (Action::Back, Phase::Guide { intent, step }) => {
+                self.show_step(d, &intent, step.saturating_sub(1))
+            }
+            (Action::Restart, Phase::Guide { intent, .. }) => self.show_step(d, &intent, 0),
+            (Action::Decline | Action::No, Phase::OfferHuman { .. }) => {
+                self.reset(d);
+                d.say(texts::DECLINED_PERSON);
+            }
+            (Action::Intent(id), _) => match self.catalog.intent(&id) {
+                Some(intent) => {
+                    let guess = IntentGuess {
+                        id,
+                        confidence: 1.0,
+                    };
+                    d.conv.last_intent = Some(guess.clone());
+                    d.intent = Some(guess);
+                    self.act_on_intent(d, intent.clone());
+                }
+                None => self.prompt(d),
+            },
+            (Action::NoneOfThese | Action::No, Phase::Suggest { .. }) => {
+                self.reset_keep_misses(d);
+                self.missed(d, texts::NO_SUGGESTION_FITS.to_string());
+            }
+            (Action::Yes, Phase::Suggest { options }) if options.len() == 1 => {
+                self.act(d, Action::Intent(options[0].clone()))
+            }
+            _ => self.prompt(d),
+        }
+    }
+
+    fn reset_keep_misses(&self, d: &mut Draft) {
+        d.conv.phase = Phase::Idle;
+    }
+
+    fn text(&self, d: &mut Draft, a: &Analysis) {
+        let settings = &self.catalog.settings;
+        let answer = words::answer(&a.normalised);
+        let words_count = a.normalised.split(' ').count();
+        let top = a.top();
+        let confident = top.filter(|g| a.by_pattern || g.confidence >= settings.confident);
+        let in_guide = matches!(d.conv.phase, Phase::Guide { .. });
+        let expects_answer = matches!(
+            d.conv.phase,
+            Phase::Guide { .. } | Phase::OfferHuman { .. } | Phase::Suggest { .. }
+        );
+
+        // A clear topic in a longer message wins over a leading "no" ("no, I forgot my
+        // password"); a short answer wins over any topic guess.
+        let topical = confident.filter(|g| {
+            words_count >= 3
+                && self
+                    .catalog
+                    .intent(&g.id)
+                    .is_some_and(|i| matches!(i.kind, IntentKind::Guide | IntentKind::Handoff))
+        });
+        if expects_answer
+            && let Some(ans) = answer
+            && topical.is_none()
+        {
+            d.intent = None;
+            self.act(d, Action::from_answer(ans));
+            return;
+        }
+        if let Some(guess) = confident {
+            let Some(intent) = self.catalog.intent(&guess.id).cloned() else {
+                return self.prompt(d);
+            };
+            d.conv.misses = 0;
+            if intent.kind == IntentKind::Guide || intent.kind == IntentKind::Handoff {
+                d.conv.last_intent = Some(guess.clone());
+            }
+            if let Phase::Guide {
+                intent: current,
+                step,
+            } = &d.conv.phase
+                && *current == intent.id
+            {
+                let (current, step) = (current.clone(), *step);
+                self.show_step(d, &current, step);
+                return;
+            }
+            self.act_on_intent(d, intent);
+            return;
+        }
+        if in_guide {
+            d.intent = top.cloned();
+            if let Phase::Guide { intent, step } = d.conv.phase.clone()
+                && let Some(i) = self.catalog.intent(&intent)
+            {
+                d.say(texts::not_an_answer(i, step));
+                self.guide_buttons(d);
+                return;
+            }
+        }
+        // In scope but unsure: offer the best candidates.
+        if top.is_some() {
+            let options: Vec<&Intent> = a
+                .ranked
+                .iter()
+                .filter(|g| g.confidence >= settings.suggest)
+                .filter_map(|g| self.catalog.intent(&g.id))
+                .filter(|i| matches!(i.kind, IntentKind::Guide | IntentKind::Handoff))
+                .take(3)
+                .collect();
+            if !options.is_empty() {
+                d.conv.phase = Phase::Suggest {
+                    options: options.iter().map(|i| i.id.clone()).collect(),
+                };
+                d.say(texts::NOT_SURE_MEANT);
+                for i in options {
+                    let label = if i.kind == IntentKind::Handoff {
+                        texts::TALK_TO_PERSON
+                    } else {
+                        i.title.as_str()
+                    };
+                    d.button(Action::Intent(i.id.clone()), label);
+                }
+                d.button(Action::NoneOfThese, texts::SOMETHING_ELSE);
+                return;
+            }
+        }
+        d.outcome = Outcome::OutOfScope;
+        d.intent = None;
+        if !matches!(d.conv.phase, Phase::OfferHuman { .. }) {
+            d.conv.phase = Phase::Idle;
+        }
+        self.missed(d, texts::out_of_scope(&self.catalog));
+    }
+
+    /// Counts a miss; the second in a row offers a person instead of `text`.
+    fn missed(&self, d: &mut Draft, text: String) {
+        d.conv.misses = d.conv.misses.saturating_add(1);
+        if d.conv.misses >= 2 {
+            d.conv.phase = Phase::OfferHuman {
+                exhausted_guide: None,
+            };
+            d.say(texts::MISSED_TWICE);
+            d.button(Action::Human, texts::YES_PERSON);
+            d.button(Action::Decline, texts::NO_THANKS);
+        } else {
+            d.say(text);
+        }
+    }
+
+    fn act_on_intent(&self, d: &mut Draft, intent: Intent) {
+        match intent.kind {
+            IntentKind::Guide => {
+                d.outcome = Outcome::GuideStarted;
+                self.show_step(d, &intent.id, 0);
+            }
+            IntentKind::Handoff => self.escalate(d, EscalationReason::Requested),
+            IntentKind::Greeting => {
+                if let Phase::Guide { intent, step } = d.conv.phase.clone() {
+                    self.show_step(d, &intent, step);
+                    d.reply.text = format!("Hi again! {}", d.reply.text);
+                } else {
+                    d.conv.phase = Phase::Idle;
+                    d.say(texts::greeting(&self.catalog));
+                }
+            }
+            IntentKind::Thanks => {
+                if matches!(d.conv.phase, Phase::Guide { .. }) {
+                    self.resolved(d);
+                } else {
+                    d.conv.phase = Phase::Idle;
+                    d.say(texts::YOU_ARE_WELCOME);
+                }
+            }
+            IntentKind::Goodbye => {
+                self.reset(d);
+                d.say(texts::GOODBYE);
+            }
+        }
+    }
+
+    fn show_step(&self, d: &mut Draft, intent_id: &str, step: usize) {
+        let Some(intent) = self.catalog.intent(intent_id) else {
+            self.reset(d);
+            return self.prompt(d);
+        };
+        let step = step.min(intent.steps.len().saturating_sub(1));
+        d.conv.phase = Phase::Guide {
+            intent: intent.id.clone(),
+            step,
+        };
+        d.say(texts::step(intent, step));
+        self.guide_buttons(d);
+    }
+
+    fn guide_buttons(&self, d: &mut Draft) {
+        d.button(Action::Yes, texts::YES_FIXED);
+        d.button(Action::No, texts::NO_STUCK);
+        d.button(Action::Human, texts::TALK_TO_PERSON);
+    }
+
+    fn next_step(&self, d: &mut Draft, intent_id: &str, step: usize, answer: &str) {
+        let Some(intent) = self.catalog.intent(intent_id) else {
+            self.reset(d);
+            return self.prompt(d);
+        };
+        d.conv.tried.push(StepRecord {
+            guide: intent.id.clone(),
+            step: step + 1,
+            text: intent.steps.get(step).cloned().unwrap_or_default(),
+            answer: answer.to_string(),
+        });
+        if step + 1 < intent.steps.len() {
+            self.show_step(d, intent_id, step + 1);
+        } else {
+            d.conv.phase = Phase::OfferHuman {
+                exhausted_guide: Some(intent.id.clone()),
+            };
+            d.say(texts::exhausted(intent));
+            d.button(Action::Human, texts::YES_PERSON);
+            d.button(Action::Decline, texts::NO_THANKS);
+        }
+    }
+
+    fn resolved(&self, d: &mut Draft) {
+        self.reset(d);
+        d.outcome = Outcome::Resolved;
+        d.say(texts::RESOLVED);
+    }
+
+    fn escalate(&self, d: &mut Draft, reason: EscalationReason) {
+        d.escalation = Some(Escalation {
+            reason,
+            intent: d.conv.last_intent.clone(),
+            steps_tried: d.conv.tried.clone(),
+        });
+        d.outcome = Outcome::Escalated;
+        d.say("Opening a ticket for you…");
+    }
+
+    /// Says where the conversation is, with fresh buttons (after a stale press or an answer
+    /// that fits nothing).
+    fn prompt(&self, d: &mut Draft) {
+        match d.conv.phase.clone() {
+            Phase::Guide { intent, step } => self.show_step(d, &intent, step),
+            Phase::OfferHuman { exhausted_guide } => {
+                match exhausted_guide
+                    .as_deref()
+                    .and_then(|g| self.catalog.intent(g))
+                {
+                    Some(i) => d.say(texts::exhausted(i)),
+                    None => d.say(texts::MISSED_TWICE),
+                }
+                d.button(Action::Human, texts::YES_PERSON);
+                d.button(Action::Decline, texts::NO_THANKS);
+            }
+            Phase::Suggest { options } => {
+                d.say(texts::NOT_SURE_MEANT);
+                for id in options {
+                    if let Some(i) = self.catalog.intent(&id) {
+                        let label = i.title.clone();
+                        d.button(Action::Intent(id), &label);
+                    }
+                }
+                d.button(Action::NoneOfThese, texts::SOMETHING_ELSE);
+            }
+            Phase::Escalated { ticket } => d.say(texts::ticket_still_open(ticket)),
+            Phase::Idle => d.say(texts::greeting(&self.catalog)),
+        }
+    }
+
+    /// After an empty message: keep the current buttons available.
+    fn reoffer(&self, d: &mut Draft) {
+        if !matches!(d.conv.phase, Phase::Idle) {
+            let text = d.reply.text.clone();
+            self.prompt(d);
+            d.reply.text = format!("{text}\n\n{}", d.reply.text);
+        }
+    }
+}

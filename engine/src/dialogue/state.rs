@@ -1,0 +1,102 @@
+//! Conversation state, persisted between turns by the storage crate.
+
+use serde::{Deserialize, Serialize};
+
+use super::Button;
+
+/// Where a conversation is.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// Nothing under way.
+    #[default]
+    Idle,
+    /// Walking through a guide; `step` is 0-based.
+    Guide {
+        /// The guide's intent id.
+        intent: String,
+        /// The step currently shown (0-based).
+        step: usize,
+    },
+    /// The bot offered a person and waits for yes or no.
+    OfferHuman {
+        /// Why the offer was made.
+        exhausted_guide: Option<String>,
+    },
+    /// The bot asked "did you mean …" with these intent ids.
+    Suggest {
+        /// The suggested intent ids.
+        options: Vec<String>,
+    },
+    /// A ticket is open; messages go to staff.
+    Escalated {
+        /// The ticket's number.
+        ticket: u64,
+    },
+}
+
+/// An intent and the classifier's confidence in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntentGuess {
+    /// The intent id.
+    pub id: String,
+    /// Confidence in 0..=1 (1 for a pattern match or a button).
+    pub confidence: f32,
+}
+
+/// A guide step the user tried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The guide's intent id.
+    pub guide: String,
+    /// 1-based step number.
+    pub step: usize,
+    /// The step's text.
+    pub text: String,
+    /// What the user answered.
+    pub answer: String,
+}
+
+/// The state of one conversation.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Conversation {
+    /// Where it is.
+    #[serde(flatten)]
+    pub phase: Phase,
+    /// Messages in a row the bot did not understand.
+    #[serde(default)]
+    pub misses: u8,
+    /// Steps tried on the current problem.
+    #[serde(default)]
+    pub tried: Vec<StepRecord>,
+    /// The last intent detected.
+    #[serde(default)]
+    pub last_intent: Option<IntentGuess>,
+    /// Turn counter; buttons carry the value of the turn that made them.
+    #[serde(default)]
+    pub turn: u64,
+    /// The buttons of the last reply, so a typed number or label can press them.
+    #[serde(default)]
+    pub buttons: Vec<Button>,
+}
+
+impl Conversation {
+    /// `idle`, `guide`, `offer_human`, `suggest` or `escalated`.
+    pub fn state_name(&self) -> &'static str {
+        match self.phase {
+            Phase::Idle => "idle",
+            Phase::Guide { .. } => "guide",
+            Phase::OfferHuman { .. } => "offer_human",
+            Phase::Suggest { .. } => "suggest",
+            Phase::Escalated { .. } => "escalated",
+        }
+    }
+
+    /// The open ticket's number, if any.
+    pub fn ticket(&self) -> Option<u64> {
+        match self.phase {
+            Phase::Escalated { ticket } => Some(ticket),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The records stored besides conversation state: transcripts and tickets.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ConvKey;
+
+/// Who said a transcript line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Speaker {
+    /// The person asking for help.
+    User,
+    /// The bot.
+    Bot,
+    /// A member of the support staff.
+    Staff,
+}
+
+/// One line of a conversation's transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptEntry {
+    /// Unix time in milliseconds.
+    pub at_ms: u64,
+    /// Who said it.
+    pub speaker: Speaker,
+    /// What was said (for a button press, the button's label).
+    pub text: String,
+}
+
+/// A guide step the user tried before escalating, and their answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepTried {
+    /// The guide's intent id.
+    pub guide: String,
+    /// 1-based step number.
+    pub step: usize,
+    /// The step's text.
+    pub text: String,
+    /// The user's answer ("no", "skipped", …).
+    pub answer: String,
+}
+
+/// Whether a ticket still needs staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    /// Waiting for or in conversation with staff.
+    Open,
+    /// Done.
+    Closed,
+}
+
+/// A request for human support.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// Human-friendly, monotonically increasing number (#1, #2, …).
+    pub number: u64,
+    /// The conversation it belongs to.
+    pub conversation: ConvKey,
+    /// The user's display name, when the channel knows it.
+    pub display_name: Option<String>,
+    /// The intent detected before escalation, if any.
+    pub intent: Option<String>,
+    /// The classifier's confidence in that intent.
+    pub confidence: Option<f32>,
+    /// Guide steps tried, with answers.
+    pub steps_tried: Vec<StepTried>,
+    /// The conversation's transcript up to the escalation.
+    pub transcript: Vec<TranscriptEntry>,
+    /// Open or closed.
+    pub status: TicketStatus,
+    /// Unix time (ms) the ticket was opened.
+    pub opened_at_ms: u64,
+    /// Unix time (ms) it was closed.
+    pub closed_at_ms: Option<u64>,
+}

@@ -1,0 +1,277 @@
+//! The sled-backed store.
+
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::keys::transcript_key;
+use crate::{ConvKey, StorageError, Ticket, TicketStatus, TranscriptEntry};
+
+/// The on-disk schema this build reads and writes. Bump it when a record's shape changes in a
+/// way older code cannot read.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const META_SCHEMA: &[u8] = b"schema_version";
+const META_TICKET_COUNTER: &[u8] = b"ticket_counter";
+/// The most transcript lines copied into a ticket.
+const TICKET_TRANSCRIPT_LINES: usize = 100;
+
+/// Everything one turn writes, applied atomically by [`Store::commit_turn`].
+#[derive(Debug)]
+pub struct TurnWrite<'a, S> {
+    /// The conversation.
+    pub key: &'a ConvKey,
+    /// Its new state.
+    pub state: &'a S,
+    /// Lines to append to its transcript.
+    pub transcript: &'a [TranscriptEntry],
+    /// Tickets to insert or replace.
+    pub tickets: &'a [Ticket],
+}
+
+/// Handle to the database. Cheap to clone; all clones share one database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+    conversations: sled::Tree,
+    transcripts: sled::Tree,
+    tickets: sled::Tree,
+    open_tickets: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `data_dir/db`.
+    ///
+    /// Fails with [`StorageError::Locked`] when another process has it open, and with
+    /// [`StorageError::IncompatibleSchema`] when it was written by an incompatible version.
+    pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
+        let path = data_dir.join("db");
+        let shown = path.display().to_string();
+        let db = sled::Config::new()
+            .path(&path)
+            // Conversation state is small; 64 MiB of cache is plenty and keeps RSS sane.
+            .cache_capacity(64 * 1024 * 1024)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    StorageError::Locked {
+                        path: shown.clone(),
+                    }
+                }
+                other => StorageError::Sled(other),
+            })?;
+        let store = Self {
+            conversations: db.open_tree("conversations")?,
+            transcripts: db.open_tree("transcripts")?,
+            tickets: db.open_tree("tickets")?,
+            open_tickets: db.open_tree("open_tickets")?,
+            meta: db.open_tree("meta")?,
+            db,
+            path,
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<(), StorageError> {
+        match self.meta.get(META_SCHEMA)? {
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StorageError::Corrupt {
+                        tree: "meta",
+                        message: "schema_version is not 4 bytes".into(),
+                    })?;
+                if found != SCHEMA_VERSION {
+                    return Err(StorageError::IncompatibleSchema {
+                        path: self.path.display().to_string(),
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                self.meta
+                    .insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
+                self.db.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the database lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The stored state of a conversation, if any.
+    pub fn conversation<S: DeserializeOwned>(
+        &self,
+        key: &ConvKey,
+    ) -> Result<Option<S>, StorageError> {
+        match self.conversations.get(key.encode()?)? {
+            None => Ok(None),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StorageError::Corrupt {
+                        tree: "conversations",
+                        message: format!("{key}: {e}"),
+                    })
+            }
+        }
+    }
+
+    /// Reserves the next ticket number. Numbers only grow; a number reserved by a turn that
+    /// never committed (a crash) is skipped, never reused.
+    pub fn next_ticket_number(&self) -> Result<u64, StorageError> {
+        let new = self.meta.update_and_fetch(META_TICKET_COUNTER, |old| {
+            let n = old
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        new.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .ok_or(StorageError::Corrupt {
+                tree: "meta",
+                message: "ticket counter is not 8 bytes".into(),
+            })
+    }
+
+    /// Writes a turn atomically (state, transcript lines, tickets) and flushes it to disk.
+    /// When this returns `Ok`, the turn survives a crash.
+    pub fn commit_turn<S: Serialize>(&self, turn: &TurnWrite<'_, S>) -> Result<(), StorageError> {
+        let key = turn.key.encode()?;
+        let state = serde_json::to_vec(turn.state)?;
+        let mut lines = Vec::with_capacity(turn.transcript.len());
+        for entry in turn.transcript {
+            let seq = self.db.generate_id()?;
+            lines.push((transcript_key(&key, seq), serde_json::to_vec(entry)?));
+        }
+        let mut tickets = Vec::with_capacity(turn.tickets.len());
+        for t in turn.tickets {
+            tickets.push((t.number.to_be_bytes(), serde_json::to_vec(t)?, t.status));
+        }
+        let result: Result<(), TransactionError<Infallible>> = (
+            &self.conversations,
+            &self.transcripts,
+            &self.tickets,
+            &self.open_tickets,
+        )
+            .transaction(|(conv, trans, tick, open)| {
+                conv.insert(key.as_slice(), state.as_slice())?;
+                for (k, v) in &lines {
+                    trans.insert(k.as_slice(), v.as_slice())?;
+                }
+                for (number, value, status) in &tickets {
+                    tick.insert(&number[..], value.as_slice())?;
+                    match status {
+                        TicketStatus::Open => {
+                            open.insert(&number[..], key.as_slice())?;
+                        }
+                        TicketStatus::Closed => {
+                            open.remove(&number[..])?;
+                        }
+                    }
+                }
+                Ok::<(), ConflictableTransactionError<Infallible>>(())
+            });
+        match result {
+            Ok(()) => {}
+            Err(TransactionError::Storage(e)) => return Err(StorageError::Sled(e)),
+            Err(TransactionError::Abort(never)) => match never {},
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The conversation's transcript, oldest first; at most the last `limit` lines.
+    pub fn transcript(
+        &self,
+        key: &ConvKey,
+        limit: usize,
+    ) -> Result<Vec<TranscriptEntry>, StorageError> {
+        let prefix = key.encode()?;
+        let mut out = Vec::new();
+        for item in self.transcripts.scan_prefix(&prefix).rev().take(limit) {
+            let (_, v) = item?;
+            out.push(
+                serde_json::from_slice(&v).map_err(|e| StorageError::Corrupt {
+                    tree: "transcripts",
+                    message: e.to_string(),
+                })?,
+            );
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// The transcript lines worth copying into a new ticket.
+    pub fn transcript_for_ticket(
+        &self,
+        key: &ConvKey,
+    ) -> Result<Vec<TranscriptEntry>, StorageError> {
+        self.transcript(key, TICKET_TRANSCRIPT_LINES)
+    }
+
+    /// The ticket with this number.
+    pub fn ticket(&self, number: u64) -> Result<Option<Ticket>, StorageError> {
+        match self.tickets.get(number.to_be_bytes())? {
+            None => Ok(None),
+            Some(v) => decode_ticket(&v).map(Some),
+        }
+    }
+
+    /// All tickets, by number; only open ones when `open_only`.
+    pub fn tickets(&self, open_only: bool) -> Result<Vec<Ticket>, StorageError> {
+        let mut out = Vec::new();
+        if open_only {
+            for item in self.open_tickets.iter() {
+                let (k, _) = item?;
+                if let Some(t) = self.tickets.get(&k)? {
+                    out.push(decode_ticket(&t)?);
+                }
+            }
+        } else {
+            for item in self.tickets.iter() {
+                let (_, v) = item?;
+                out.push(decode_ticket(&v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// 1-based position of an open ticket in the queue of open tickets (oldest first).
+    pub fn queue_position(&self, number: u64) -> Result<usize, StorageError> {
+        let mut ahead = 0;
+        for item in self.open_tickets.range(..number.to_be_bytes()) {
+            item?;
+            ahead += 1;
+        }
+        Ok(ahead + 1)
+    }
+
+    /// Flushes everything to disk (used at shutdown).
+    pub fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+fn decode_ticket(bytes: &[u8]) -> Result<Ticket, StorageError> {
+    serde_json::from_slice(bytes).map_err(|e| StorageError::Corrupt {
+        tree: "tickets",
+        message: e.to_string(),
+    })
+}
