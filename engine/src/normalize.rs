@@ -73,7 +73,10 @@ mod tests {
 
     #[test]
     fn folds_case_width_and_whitespace() {
-        assert_eq!(normalize("  I   FORGOT\tmy\nPassword  "), "i forgot my password");
+        assert_eq!(
+            normalize("  I   FORGOT\tmy\nPassword  "),
+            "i forgot my password"
+        );
         // Full-width letters and the "fi" ligature become plain ASCII under NFKC.
         assert_eq!(normalize("ＭＩ ａｃｃｏｕｎｔ ﬁx"), "mi account fix");
     }

@@ -1,0 +1,155 @@
+//! The console channel: one message per line on stdin, replies on stdout.
+//!
+//! Buttons print as numbered lines (`[1] Yes, that fixed it`); typing the number or the label
+//! presses the button (the engine remembers the last buttons, so this works across runs).
+//! When stdin is not a terminal nothing but replies is printed, so the chat can be scripted;
+//! `--json` prints one object per turn for tools.
+
+use std::io::{BufRead, Write};
+
+use deskbot_engine::catalog::Catalog;
+use deskbot_engine::dialogue::{Input, Phase};
+use deskbot_storage::ConvKey;
+use serde_json::json;
+
+use crate::desk::{Desk, TurnResult};
+
+/// The channel name used in conversation keys.
+pub const CHANNEL: &str = "console";
+
+/// The longest line read from stdin, in bytes; the rest of a longer line is skipped. Bounds
+/// memory whatever is piped in (the engine looks at far fewer characters anyway).
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// How the console prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleOptions {
+    /// One JSON object per turn instead of text.
+    pub json: bool,
+    /// Print a banner and a `> ` prompt (for a person at a terminal).
+    pub interactive: bool,
+}
+
+/// Runs the chat until `input` ends. Each line is one turn for `user`.
+pub fn run(
+    desk: &Desk,
+    user: &str,
+    input: &mut dyn BufRead,
+    output: &mut dyn Write,
+    options: ConsoleOptions,
+) -> anyhow::Result<()> {
+    let key = ConvKey::new(CHANNEL, user);
+    if options.interactive && !options.json {
+        writeln!(
+            output,
+            "{} (console). Describe your sign-in problem; /help lists topics; Ctrl-D quits.",
+            desk.engine().catalog().settings.bot_name
+        )?;
+    }
+    let mut buf = Vec::new();
+    loop {
+        if options.interactive && !options.json {
+            write!(output, "> ")?;
+            output.flush()?;
+        }
+        buf.clear();
+        if read_line_bounded(input, &mut buf, MAX_LINE_BYTES)? == 0 {
+            break;
+        }
+        let text = String::from_utf8_lossy(&buf);
+        let text = text.trim_end_matches(['\n', '\r']);
+        let result = desk.handle(&key, Some(user), &Input::Text(text.to_string()))?;
+        if options.json {
+            writeln!(
+                output,
+                "{}",
+                turn_json(desk.engine().catalog(), user, text, &result)
+            )?;
+        } else {
+            print_reply(output, &result)?;
+        }
+        output.flush()?;
+    }
+    Ok(())
+}
+
+fn print_reply(output: &mut dyn Write, result: &TurnResult) -> std::io::Result<()> {
+    writeln!(output, "{}", result.reply.text)?;
+    for (i, b) in result.reply.buttons.iter().enumerate() {
+        writeln!(output, "[{}] {}", i + 1, b.label)?;
+    }
+    writeln!(output)
+}
+
+/// The `--json` line for one turn.
+pub fn turn_json(catalog: &Catalog, user: &str, text: &str, r: &TurnResult) -> serde_json::Value {
+    let (guide, step, steps) = match &r.conversation.phase {
+        Phase::Guide { intent, step } => (
+            Some(intent.clone()),
+            Some(step + 1),
+            catalog.intent(intent).map(|i| i.steps.len()),
+        ),
+        _ => (None, None, None),
+    };
+    json!({
+        "user": user,
+        "text": text,
+        "intent": r.intent.as_ref().map(|g| g.id.clone()),
+        "confidence": r.intent.as_ref().map_or(0.0, |g| g.confidence),
+        "reply": r.reply.text,
+        "buttons": r.reply.buttons.iter().map(|b| b.label.clone()).collect::<Vec<_>>(),
+        "state": r.conversation.state_name(),
+        "guide": guide,
+        "step": step,
+        "steps": steps,
+        "ticket": r.conversation.ticket().or(r.opened_ticket),
+        "outcome": format!("{:?}", r.outcome).to_lowercase(),
+    })
+}
+
+/// Reads one line of at most `max` bytes into `buf` (newline excluded), discarding the rest
+/// of an over-long line. Returns the bytes consumed, 0 at end of input.
+fn read_line_bounded(
+    input: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<usize> {
+    let mut consumed = 0;
+    loop {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(consumed);
+        }
+        let (line_part, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], Some(i + 1)),
+            None => (chunk, None),
+        };
+        let room = max.saturating_sub(buf.len());
+        buf.extend_from_slice(&line_part[..line_part.len().min(room)]);
+        let used = done.unwrap_or(chunk.len());
+        input.consume(used);
+        consumed += used;
+        if done.is_some() {
+            return Ok(consumed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_reader_cuts_long_lines_and_keeps_the_next() {
+        let data = format!("{}\nsecond\n", "x".repeat(100));
+        let mut r = std::io::Cursor::new(data.into_bytes());
+        let mut buf = Vec::new();
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), 101);
+        assert_eq!(buf, b"xxxxxxxxxx");
+        buf.clear();
+        read_line_bounded(&mut r, &mut buf, 10).unwrap();
+        assert_eq!(buf, b"second");
+        buf.clear();
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), 0);
+    }
+}

@@ -1,0 +1,11 @@
+//! deskbot's application layer: the turn runner shared by every channel ([`desk`]) and the
+//! channel adapters ([`console`]).
+//!
+//! Data flows one way: an adapter turns a platform event into an engine [`Input`], the
+//! [`desk::Desk`] runs the engine's turn, persists it with the storage crate, and hands the
+//! reply back for the adapter to render.
+//!
+//! [`Input`]: deskbot_engine::dialogue::Input
+
+pub mod console;
+pub mod desk;
