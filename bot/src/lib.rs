@@ -1,5 +1,6 @@
-//! deskbot's application layer: the turn runner shared by every channel ([`desk`]) and the
-//! channel adapters ([`console`]).
+//! deskbot's application layer: the turn runner shared by every channel ([`desk`]), the
+//! configuration ([`config`]), and the channel adapters ([`console`], [`telegram`],
+//! [`discord`]) started by [`run`].
 //!
 //! Data flows one way: an adapter turns a platform event into an engine [`Input`], the
 //! [`desk::Desk`] runs the engine's turn, persists it with the storage crate, and hands the
@@ -7,5 +8,9 @@
 //!
 //! [`Input`]: deskbot_engine::dialogue::Input
 
+pub mod config;
 pub mod console;
 pub mod desk;
+pub mod discord;
+pub mod run;
+pub mod telegram;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use deskbot::config::Config;
 use deskbot::console::{self, ConsoleOptions};
 use deskbot::desk::Desk;
 use deskbot_engine::catalog::Catalog;
@@ -25,6 +26,8 @@ struct Cli {
 enum Command {
     /// Chat with the bot in the terminal (one message per line on stdin).
     Chat(ChatArgs),
+    /// Run the channels enabled in the configuration (Telegram, Discord).
+    Run(RunArgs),
     /// Measure the intent engine on a labelled test set (JSON Lines).
     Eval(eval::EvalArgs),
 }
@@ -45,10 +48,30 @@ struct ChatArgs {
     json: bool,
 }
 
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The configuration file (TOML). Without this flag `deskbot.toml` is read if it exists.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where the database lives (overrides the config's `data_dir`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Chat(args) => chat(args),
+        Command::Run(args) => run(args),
         Command::Eval(args) => eval::run(args),
     }
 }
@@ -85,4 +108,41 @@ fn chat(args: ChatArgs) -> Result<()> {
     )?;
     desk.store().flush()?;
     Ok(())
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DESKBOT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    init_logging(args.log_format);
+    let (path, required) = match &args.config {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from("deskbot.toml"), false),
+    };
+    let mut config = Config::load(&path, required)?;
+    if let Some(d) = args.data_dir {
+        config.data_dir = Some(d);
+    }
+    let data_dir = config
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("deskbot-data"));
+    let engine = Arc::new(Engine::new(load_catalog(config.catalog.as_deref())?)?);
+    let desk = Desk::open(engine, &data_dir)
+        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
+    tracing::info!(data_dir = %data_dir.display(), "deskbot starting");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(deskbot::run::run(config, desk))
 }
