@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use deskbot_engine::dialogue::{Conversation, Engine, Input, IntentGuess, Outcome, Reply};
 use deskbot_storage::{
-    ConvKey, Speaker, StepTried, StorageError, Store, Ticket, TicketStatus, TranscriptEntry,
-    TurnWrite,
+    ChannelWrite, ConvKey, Speaker, StepTried, StorageError, Store, Ticket, TicketStatus,
+    TranscriptEntry, TurnWrite,
 };
 
 /// How many characters of a user's message are kept in the transcript. Messages are cut,
@@ -90,6 +90,20 @@ impl Desk {
         display_name: Option<&str>,
         input: &Input,
     ) -> Result<TurnResult, StorageError> {
+        self.handle_with(key, display_name, input, |_| None)
+    }
+
+    /// Like [`Desk::handle`], for channels that deliver replies later: `channel` turns the
+    /// final reply into channel bookkeeping ([`ChannelWrite`]: the platform update this turn
+    /// consumes, the replies to queue) that is committed atomically with the turn. Fails with
+    /// [`StorageError::AlreadyHandled`], changing nothing, when that update was handled before.
+    pub fn handle_with(
+        &self,
+        key: &ConvKey,
+        display_name: Option<&str>,
+        input: &Input,
+        channel: impl FnOnce(&Reply) -> Option<ChannelWrite>,
+    ) -> Result<TurnResult, StorageError> {
         let _guard = self.lock(key);
         let conv = self.conversation(key)?;
         let turn = self.engine.turn(&conv, input);
@@ -137,11 +151,13 @@ impl Desk {
             speaker: Speaker::Bot,
             text: reply.text.clone(),
         };
+        let channel_write = channel(&reply);
         self.store.commit_turn(&TurnWrite {
             key,
             state: &state,
             transcript: &[user_line, bot_line],
             tickets: &tickets,
+            channel: channel_write.as_ref(),
         })?;
         Ok(TurnResult {
             reply,
@@ -181,6 +197,7 @@ impl Desk {
                 text: reply.text.clone(),
             }],
             tickets: &[ticket],
+            channel: None,
         })?;
         Ok(Some((key, reply)))
     }

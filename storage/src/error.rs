@@ -36,6 +36,14 @@ pub enum StorageError {
     /// A key part contains a byte that cannot be stored.
     #[error("invalid conversation key: {0}")]
     InvalidKey(String),
+    /// A channel update was already handled (its inbox entry is gone): nothing was written.
+    #[error("{channel} update {id} was already handled")]
+    AlreadyHandled {
+        /// The channel.
+        channel: String,
+        /// The update's id.
+        id: u64,
+    },
     /// sled reported an error.
     #[error("database error: {0}")]
     Sled(#[from] sled::Error),

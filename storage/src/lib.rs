@@ -9,11 +9,13 @@
 //! Its known weaknesses (beta on-disk format, space amplification) are contained here: the
 //! rest of the code sees only this API, so the engine underneath can change.
 
+pub mod channel;
 mod error;
 mod keys;
 mod records;
 mod store;
 
+pub use channel::ChannelWrite;
 pub use error::StorageError;
 pub use keys::ConvKey;
 pub use records::{Speaker, StepTried, Ticket, TicketStatus, TranscriptEntry};

@@ -1,6 +1,5 @@
 //! The sled-backed store.
 
-use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -8,6 +7,7 @@ use serde::de::DeserializeOwned;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use crate::channel::{AlreadyHandled, ChannelWrite};
 use crate::keys::transcript_key;
 use crate::{ConvKey, StorageError, Ticket, TicketStatus, TranscriptEntry};
 
@@ -31,18 +31,24 @@ pub struct TurnWrite<'a, S> {
     pub transcript: &'a [TranscriptEntry],
     /// Tickets to insert or replace.
     pub tickets: &'a [Ticket],
+    /// Channel bookkeeping committed with the turn (the update it handles, the replies to
+    /// deliver); see [`crate::channel`]. `None` for channels that reply directly (console).
+    pub channel: Option<&'a ChannelWrite>,
 }
 
 /// Handle to the database. Cheap to clone; all clones share one database.
 #[derive(Clone, Debug)]
 pub struct Store {
-    db: sled::Db,
+    pub(crate) db: sled::Db,
     path: PathBuf,
     conversations: sled::Tree,
     transcripts: sled::Tree,
     tickets: sled::Tree,
     open_tickets: sled::Tree,
     meta: sled::Tree,
+    pub(crate) inbox: sled::Tree,
+    pub(crate) outbox: sled::Tree,
+    pub(crate) channel_marks: sled::Tree,
 }
 
 impl Store {
@@ -75,6 +81,9 @@ impl Store {
             tickets: db.open_tree("tickets")?,
             open_tickets: db.open_tree("open_tickets")?,
             meta: db.open_tree("meta")?,
+            inbox: db.open_tree("channel_inbox")?,
+            outbox: db.open_tree("channel_outbox")?,
+            channel_marks: db.open_tree("channel_marks")?,
             db,
             path,
         };
@@ -149,8 +158,10 @@ impl Store {
             })
     }
 
-    /// Writes a turn atomically (state, transcript lines, tickets) and flushes it to disk.
-    /// When this returns `Ok`, the turn survives a crash.
+    /// Writes a turn atomically (state, transcript lines, tickets, channel bookkeeping) and
+    /// flushes it to disk. When this returns `Ok`, the turn survives a crash. Fails with
+    /// [`StorageError::AlreadyHandled`], writing nothing, when the channel update it consumes
+    /// was handled before.
     pub fn commit_turn<S: Serialize>(&self, turn: &TurnWrite<'_, S>) -> Result<(), StorageError> {
         let key = turn.key.encode()?;
         let state = serde_json::to_vec(turn.state)?;
@@ -163,13 +174,23 @@ impl Store {
         for t in turn.tickets {
             tickets.push((t.number.to_be_bytes(), serde_json::to_vec(t)?, t.status));
         }
-        let result: Result<(), TransactionError<Infallible>> = (
+        let channel = match turn.channel {
+            Some(w) => Some(self.prepare_channel_write(w)?),
+            None => None,
+        };
+        (
             &self.conversations,
             &self.transcripts,
             &self.tickets,
             &self.open_tickets,
+            &self.inbox,
+            &self.outbox,
+            &self.channel_marks,
         )
-            .transaction(|(conv, trans, tick, open)| {
+            .transaction(|(conv, trans, tick, open, inbox, outbox, marks)| {
+                if let Some(p) = &channel {
+                    Self::apply_channel_write(p, inbox, outbox, marks)?;
+                }
                 conv.insert(key.as_slice(), state.as_slice())?;
                 for (k, v) in &lines {
                     trans.insert(k.as_slice(), v.as_slice())?;
@@ -185,13 +206,9 @@ impl Store {
                         }
                     }
                 }
-                Ok::<(), ConflictableTransactionError<Infallible>>(())
-            });
-        match result {
-            Ok(()) => {}
-            Err(TransactionError::Storage(e)) => return Err(StorageError::Sled(e)),
-            Err(TransactionError::Abort(never)) => match never {},
-        }
+                Ok::<(), ConflictableTransactionError<AlreadyHandled>>(())
+            })
+            .map_err(transaction_error)?;
         self.db.flush()?;
         Ok(())
     }
@@ -266,6 +283,14 @@ impl Store {
     pub fn flush(&self) -> Result<(), StorageError> {
         self.db.flush()?;
         Ok(())
+    }
+}
+
+/// Maps a failed transaction to the storage error.
+pub(crate) fn transaction_error(e: TransactionError<AlreadyHandled>) -> StorageError {
+    match e {
+        TransactionError::Storage(e) => StorageError::Sled(e),
+        TransactionError::Abort(a) => a.into(),
     }
 }
 

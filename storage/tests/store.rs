@@ -49,6 +49,7 @@ fn turns_survive_reopen_with_transcript_in_order() {
                         line(Speaker::Bot, &format!("b{step}")),
                     ],
                     tickets: &[],
+                    channel: None,
                 })
                 .unwrap();
         }
@@ -93,6 +94,7 @@ fn ticket_numbers_grow_across_restarts_and_queue_positions_follow_open_tickets()
                     state: &State { step: 0 },
                     transcript: &[],
                     tickets: &[ticket(n, &key, TicketStatus::Open)],
+                    channel: None,
                 })
                 .unwrap();
         }
@@ -112,6 +114,7 @@ fn ticket_numbers_grow_across_restarts_and_queue_positions_follow_open_tickets()
             state: &State { step: 0 },
             transcript: &[],
             tickets: &[ticket(a, &key, TicketStatus::Closed)],
+            channel: None,
         })
         .unwrap();
     assert_eq!(store.queue_position(b).unwrap(), 1);
@@ -180,6 +183,7 @@ fn corrupt_state_is_an_error_not_a_panic() {
             state: &"just a string",
             transcript: &[],
             tickets: &[],
+            channel: None,
         })
         .unwrap();
     let err = store.conversation::<State>(&key).unwrap_err();

@@ -1,0 +1,122 @@
+//! Channel bookkeeping (inbox, outbox, marks) against a real sled database.
+
+use deskbot_storage::{ChannelWrite, ConvKey, StorageError, Store, TurnWrite};
+
+fn reply_for(id: u64, target: &str, texts: &[&str]) -> ChannelWrite {
+    ChannelWrite {
+        channel: "telegram".into(),
+        consumed: Some(id),
+        target: target.into(),
+        outbox: texts.iter().map(|t| t.as_bytes().to_vec()).collect(),
+        ..ChannelWrite::default()
+    }
+}
+
+#[test]
+fn accepted_updates_survive_reopen_and_are_never_accepted_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.channel_offset("telegram").unwrap(), 0);
+        let got = store
+            .inbox_accept("telegram", &[(5, b"a".to_vec()), (6, b"b".to_vec())], 7)
+            .unwrap();
+        assert_eq!(got, vec![5, 6]);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.channel_offset("telegram").unwrap(), 7);
+    assert_eq!(
+        store.inbox_pending("telegram").unwrap(),
+        vec![(5, b"a".to_vec()), (6, b"b".to_vec())]
+    );
+    // Telegram sends 6 again (our confirmation was lost) along with a new 7.
+    let got = store
+        .inbox_accept("telegram", &[(6, b"b".to_vec()), (7, b"c".to_vec())], 8)
+        .unwrap();
+    assert_eq!(got, vec![7]);
+    // Another channel has its own offset.
+    assert_eq!(store.channel_offset("discord").unwrap(), 0);
+}
+
+#[test]
+fn an_update_is_consumed_at_most_once_with_its_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .inbox_accept("telegram", &[(1, b"x".to_vec())], 2)
+        .unwrap();
+    let key = ConvKey::new("telegram", "42");
+    let write = reply_for(1, "42", &["hello", "world"]);
+    store
+        .commit_turn(&TurnWrite {
+            key: &key,
+            state: &1u32,
+            transcript: &[],
+            tickets: &[],
+            channel: Some(&write),
+        })
+        .unwrap();
+    assert!(store.inbox_pending("telegram").unwrap().is_empty());
+    let err = store
+        .commit_turn(&TurnWrite {
+            key: &key,
+            state: &2u32,
+            transcript: &[],
+            tickets: &[],
+            channel: Some(&write),
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, StorageError::AlreadyHandled { id: 1, .. }),
+        "{err:?}"
+    );
+    // Nothing of the refused turn was written.
+    assert_eq!(store.conversation::<u32>(&key).unwrap(), Some(1));
+    let queued = store.outbox_pending("telegram", "42").unwrap();
+    let texts: Vec<&[u8]> = queued.iter().map(|(_, p)| p.as_slice()).collect();
+    assert_eq!(texts, vec![b"hello".as_slice(), b"world".as_slice()]);
+}
+
+#[test]
+fn outbox_keeps_order_per_target_and_clears_for_blocked_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .inbox_accept("telegram", &[(1, vec![]), (2, vec![]), (3, vec![])], 4)
+        .unwrap();
+    store
+        .channel_commit(&reply_for(1, "7", &["a1", "a2"]))
+        .unwrap();
+    store.channel_commit(&reply_for(2, "8", &["b1"])).unwrap();
+    store.channel_commit(&reply_for(3, "7", &["a3"])).unwrap();
+    assert_eq!(store.outbox_targets("telegram").unwrap(), vec!["7", "8"]);
+    let a = store.outbox_pending("telegram", "7").unwrap();
+    assert_eq!(a.len(), 3);
+    assert_eq!(a[2].1, b"a3");
+    store.outbox_remove("telegram", "7", a[0].0).unwrap();
+    assert_eq!(store.outbox_pending("telegram", "7").unwrap().len(), 2);
+    store
+        .channel_commit(&ChannelWrite {
+            channel: "telegram".into(),
+            target: "7".into(),
+            clear_outbox: true,
+            marks: vec![("blocked:7".into(), Some(b"1".to_vec()))],
+            ..ChannelWrite::default()
+        })
+        .unwrap();
+    assert!(store.outbox_pending("telegram", "7").unwrap().is_empty());
+    assert_eq!(store.outbox_pending("telegram", "8").unwrap().len(), 1);
+    assert_eq!(
+        store.channel_mark("telegram", "blocked:7").unwrap(),
+        Some(b"1".to_vec())
+    );
+    store
+        .channel_commit(&ChannelWrite {
+            channel: "telegram".into(),
+            target: "7".into(),
+            marks: vec![("blocked:7".into(), None)],
+            ..ChannelWrite::default()
+        })
+        .unwrap();
+    assert_eq!(store.channel_mark("telegram", "blocked:7").unwrap(), None);
+}
