@@ -1,8 +1,33 @@
 //! Intent classification: a model trained at start-up from labelled examples.
 //!
-//! API CONTRACT (used by `dialogue` and by `deskbot eval`); the implementation is being written.
+//! The pipeline is the classic strong-and-cheap text classifier, written for speed:
+//!
+//! 1. [`features`]: hashed word (stemmed unigrams and bigrams) and character (`char_wb`
+//!    2–5-gram) features;
+//! 2. sublinear TF-IDF (`1 + ln tf` times smoothed IDF), each block L2-normalised on its own;
+//! 3. [`model`]: a multinomial logistic regression (softmax) trained by SGD, with the
+//!    out-of-scope examples as one extra, class-balanced class — the model learns *where*
+//!    out-of-scope text lies instead of relying on low confidence alone;
+//! 4. the out-of-scope decision: rejected when the out-of-scope class wins or when the best
+//!    in-scope probability is below a threshold ([`threshold`]), chosen on validation data
+//!    ([`Classifier::tune_threshold`]) or, for small catalogs, by cross-validation on the
+//!    training data at [`Classifier::train`] time.
+//!
+//! Confidences are softmax probabilities, so they are comparable across messages and catalogs.
+//! Training is deterministic: the same data and configuration give the same model.
+
+pub mod features;
+pub mod metrics;
+pub mod model;
+pub mod threshold;
+
+use std::sync::Arc;
 
 use thiserror::Error;
+
+use features::{FeatureConfig, FeatureExtractor, RawFeature};
+use model::{Csr, SgdConfig, Softmax, SplitMix};
+use threshold::{Point, ThresholdChoice, ThresholdRule};
 
 /// Labelled examples to train a [`Classifier`] from.
 #[derive(Debug, Clone, Default)]
@@ -39,35 +64,512 @@ pub enum ClassifierError {
     /// There was nothing to learn from.
     #[error("no training examples")]
     Empty,
+    /// An example's label is not an index into the label list.
+    #[error("example {example} has label index {label}, but there are only {labels} labels")]
+    BadLabel {
+        /// The example's position.
+        example: usize,
+        /// Its label index.
+        label: usize,
+        /// How many labels there are.
+        labels: usize,
+    },
 }
 
-/// A trained intent classifier.
+/// How many intents [`Classifier::predict`] ranks.
+pub const RANKED: usize = 5;
+
+/// Training settings; [`Default`] is tuned on CLINC150's validation set and works for small
+/// catalogs too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassifierConfig {
+    /// Feature extraction.
+    pub features: FeatureConfig,
+    /// Optimisation.
+    pub sgd: SgdConfig,
+    /// Weight of the out-of-scope class relative to an average intent (the out-of-scope
+    /// examples together weigh as much as `oos_weight` average intents).
+    pub oos_weight: f32,
+    /// Weight of the word block relative to the char block (each block is L2-normalised).
+    pub word_weight: f32,
+    /// A fixed out-of-scope threshold; `None` chooses one (see [`ClassifierConfig::cv_folds`]).
+    pub threshold: Option<f32>,
+    /// The threshold used when none is fixed and cross-validation does not apply.
+    pub default_threshold: f32,
+    /// How thresholds are chosen from held-out predictions.
+    pub rule: ThresholdRule,
+    /// Folds of the cross-validation that chooses the threshold at training time (0 or 1
+    /// disables it). It runs only when there are out-of-scope examples and at most
+    /// [`ClassifierConfig::cv_max_examples`] examples, so start-up stays fast.
+    pub cv_folds: usize,
+    /// The most examples for which training-time cross-validation runs.
+    pub cv_max_examples: usize,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        Self {
+            features: FeatureConfig::default(),
+            sgd: SgdConfig::default(),
+            oos_weight: 1.0,
+            word_weight: 1.0,
+            threshold: None,
+            default_threshold: 0.3,
+            rule: ThresholdRule::default(),
+            cv_folds: 5,
+            cv_max_examples: 3_000,
+        }
+    }
+}
+
+/// The trained parts, shared between clones.
+#[derive(Debug)]
+struct Model {
+    labels: Vec<String>,
+    extractor: FeatureExtractor,
+    /// Hash bucket → feature row (`u32::MAX`: unseen in training).
+    remap: Vec<u32>,
+    /// IDF of each feature row.
+    idf: Vec<f32>,
+    /// Weight of each block (word, char).
+    block_weight: [f32; 2],
+    softmax: Softmax,
+    /// The out-of-scope class index, when trained with out-of-scope examples.
+    oos_class: Option<usize>,
+}
+
+/// A trained intent classifier. Cloning is cheap (the model is shared).
 #[derive(Debug, Clone)]
 pub struct Classifier {
-    labels: Vec<String>,
+    model: Arc<Model>,
+    threshold: f32,
+}
+
+/// The probabilities the model gives one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probabilities {
+    /// Per intent, in label order.
+    pub in_scope: Vec<f32>,
+    /// Of the out-of-scope class (0 when trained without out-of-scope examples).
+    pub out_of_scope: f32,
+}
+
+impl Probabilities {
+    /// The best intent and its probability (`None` when there are no intents).
+    pub fn best(&self) -> Option<(usize, f32)> {
+        self.in_scope
+            .iter()
+            .copied()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+    }
 }
 
 impl Classifier {
     /// Trains a classifier with default settings.
     pub fn train(data: &TrainingData) -> Result<Self, ClassifierError> {
+        Self::train_with(data, &ClassifierConfig::default())
+    }
+
+    /// Trains a classifier with `config`.
+    pub fn train_with(
+        data: &TrainingData,
+        config: &ClassifierConfig,
+    ) -> Result<Self, ClassifierError> {
         if data.examples.is_empty() {
             return Err(ClassifierError::Empty);
         }
-        Ok(Self {
-            labels: data.labels.clone(),
-        })
+        if let Some((example, &(_, label))) = data
+            .examples
+            .iter()
+            .enumerate()
+            .find(|(_, (_, l))| *l >= data.labels.len())
+        {
+            return Err(ClassifierError::BadLabel {
+                example,
+                label,
+                labels: data.labels.len(),
+            });
+        }
+        let model = Arc::new(fit(data, config));
+        let mut classifier = Self {
+            model,
+            threshold: config.default_threshold,
+        };
+        let n = data.examples.len() + data.out_of_scope.len();
+        if let Some(t) = config.threshold {
+            classifier.threshold = t;
+        } else if config.cv_folds >= 2
+            && !data.out_of_scope.is_empty()
+            && n <= config.cv_max_examples
+        {
+            classifier.threshold = cross_validate(data, config).threshold;
+        }
+        Ok(classifier)
     }
 
     /// The labels, in the order of [`TrainingData::labels`].
     pub fn labels(&self) -> &[String] {
-        &self.labels
+        &self.model.labels
+    }
+
+    /// The out-of-scope threshold on the best in-scope confidence.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// Sets the out-of-scope threshold (messages whose best confidence is below are rejected).
+    pub fn set_threshold(&mut self, threshold: f32) {
+        self.threshold = threshold;
+    }
+
+    /// Chooses the threshold on held-out `(normalised text, label index or None for out of
+    /// scope)` pairs under `rule`, sets it, and reports what it does on them.
+    pub fn tune_threshold(
+        &mut self,
+        held_out: &[(String, Option<usize>)],
+        rule: ThresholdRule,
+    ) -> ThresholdChoice {
+        let points: Vec<Point> = held_out.iter().map(|(t, l)| self.point(t, *l)).collect();
+        let choice = threshold::choose(&points, rule);
+        self.threshold = choice.threshold;
+        choice
+    }
+
+    /// The held-out point of one message (for threshold selection).
+    pub fn point(&self, text: &str, truth: Option<usize>) -> Point {
+        let p = self.probabilities(text);
+        let (best, conf) = p.best().unwrap_or((usize::MAX, 0.0));
+        Point {
+            confidence: conf,
+            model_rejects: p.out_of_scope > conf,
+            correct: truth == Some(best),
+            is_oos: truth.is_none(),
+        }
+    }
+
+    /// The model's probabilities for one normalised message.
+    pub fn probabilities(&self, text: &str) -> Probabilities {
+        let m = &*self.model;
+        let mut raw = Vec::with_capacity(64);
+        m.extractor.extract(text, &mut raw);
+        let (index, value) = m.vectorize(&raw);
+        let mut probs = vec![0.0f32; m.softmax.classes];
+        m.softmax.logits(&index, &value, &mut probs);
+        model::softmax(&mut probs);
+        let out_of_scope = match m.oos_class {
+            Some(c) => probs.swap_remove(c),
+            None => 0.0,
+        };
+        Probabilities {
+            in_scope: probs,
+            out_of_scope,
+        }
     }
 
     /// Classifies one normalised message.
-    pub fn predict(&self, _text: &str) -> Prediction {
-        Prediction {
-            ranked: Vec::new(),
-            out_of_scope: true,
+    pub fn predict(&self, text: &str) -> Prediction {
+        let p = self.probabilities(text);
+        let mut ranked: Vec<Scored> = p
+            .in_scope
+            .iter()
+            .enumerate()
+            .map(|(label, &confidence)| Scored { label, confidence })
+            .collect();
+        let k = RANKED.min(ranked.len());
+        let by_conf = |a: &Scored, b: &Scored| {
+            b.confidence
+                .total_cmp(&a.confidence)
+                .then(a.label.cmp(&b.label))
+        };
+        if k > 0 && k < ranked.len() {
+            ranked.select_nth_unstable_by(k - 1, by_conf);
         }
+        ranked.truncate(k);
+        ranked.sort_by(by_conf);
+        let best = ranked.first().map_or(0.0, |s| s.confidence);
+        Prediction {
+            out_of_scope: ranked.is_empty() || p.out_of_scope > best || best < self.threshold,
+            ranked,
+        }
+    }
+}
+
+impl Model {
+    /// TF-IDF vector of raw features: sublinear TF times IDF, each block L2-normalised and
+    /// weighted. Features unseen in training are dropped.
+    fn vectorize(&self, raw: &[RawFeature]) -> (Vec<u32>, Vec<f32>) {
+        let mut index = Vec::with_capacity(raw.len());
+        let mut value = Vec::with_capacity(raw.len());
+        let mut start = 0usize;
+        let mut block_start = 0usize;
+        while start < raw.len() {
+            let block = raw[start].block;
+            let mut end = start;
+            let mut norm = 0.0f32;
+            while end < raw.len() && raw[end].block == block {
+                let f = raw[end];
+                let row = self.remap[f.bucket as usize];
+                if row != u32::MAX {
+                    let v = (1.0 + f.count.ln()) * self.idf[row as usize];
+                    norm += v * v;
+                    index.push(row);
+                    value.push(v);
+                }
+                end += 1;
+            }
+            if norm > 0.0 {
+                let scale = self.block_weight[usize::from(block.min(1))] / norm.sqrt();
+                for v in &mut value[block_start..] {
+                    *v *= scale;
+                }
+            }
+            block_start = value.len();
+            start = end;
+        }
+        (index, value)
+    }
+}
+
+/// Trains the model (without choosing a threshold).
+fn fit(data: &TrainingData, config: &ClassifierConfig) -> Model {
+    let extractor = FeatureExtractor::new(config.features.clone());
+    let texts: Vec<&str> = data
+        .examples
+        .iter()
+        .map(|(t, _)| t.as_str())
+        .chain(data.out_of_scope.iter().map(String::as_str))
+        .collect();
+    let mut raws: Vec<Vec<RawFeature>> = Vec::with_capacity(texts.len());
+    let buckets = 1usize << config.features.hash_bits.min(28);
+    let mut df = vec![0u32; buckets];
+    for t in &texts {
+        let mut raw = Vec::new();
+        extractor.extract(t, &mut raw);
+        let mut last = u32::MAX;
+        for f in &raw {
+            // A bucket shared by both blocks counts once per document.
+            if f.bucket != last {
+                df[f.bucket as usize] += 1;
+            }
+            last = f.bucket;
+        }
+        raws.push(raw);
+    }
+    let n = texts.len() as f32;
+    let mut remap = vec![u32::MAX; buckets];
+    let mut idf = Vec::new();
+    for (bucket, &d) in df.iter().enumerate() {
+        if d > 0 {
+            remap[bucket] = idf.len() as u32;
+            idf.push(((1.0 + n) / (1.0 + d as f32)).ln() + 1.0);
+        }
+    }
+    let oos_class = (!data.out_of_scope.is_empty()).then_some(data.labels.len());
+    let classes = data.labels.len() + usize::from(oos_class.is_some());
+    let mut model = Model {
+        labels: data.labels.clone(),
+        extractor,
+        remap,
+        idf,
+        block_weight: [config.word_weight, 1.0],
+        softmax: Softmax {
+            classes,
+            weights: Vec::new(),
+            bias: vec![0.0; classes],
+        },
+        oos_class,
+    };
+    let mut rows = Csr::new();
+    for raw in &raws {
+        let (i, v) = model.vectorize(raw);
+        rows.push_row(i.into_iter().zip(v));
+    }
+    let mut y: Vec<usize> = data.examples.iter().map(|&(_, l)| l).collect();
+    let mut weight = vec![1.0f32; y.len()];
+    if let Some(c) = oos_class {
+        let used = {
+            let mut seen = vec![false; data.labels.len()];
+            for &(_, l) in &data.examples {
+                seen[l] = true;
+            }
+            seen.iter().filter(|&&s| s).count().max(1)
+        };
+        let per_intent = data.examples.len() as f32 / used as f32;
+        let w = config.oos_weight * per_intent / data.out_of_scope.len() as f32;
+        y.extend(std::iter::repeat_n(c, data.out_of_scope.len()));
+        weight.extend(std::iter::repeat_n(w, data.out_of_scope.len()));
+    }
+    model.softmax = Softmax::train(&rows, model.idf.len(), &y, &weight, classes, &config.sgd);
+    model
+}
+
+/// Chooses a threshold by k-fold cross-validation on the training data.
+fn cross_validate(data: &TrainingData, config: &ClassifierConfig) -> ThresholdChoice {
+    let k = config.cv_folds;
+    // Items: Some(label) for in-scope examples, None for out-of-scope, in a shuffled order
+    // assigned to folds round-robin (deterministic).
+    let mut items: Vec<(usize, Option<usize>)> = data
+        .examples
+        .iter()
+        .enumerate()
+        .map(|(i, &(_, l))| (i, Some(l)))
+        .chain((0..data.out_of_scope.len()).map(|i| (i, None)))
+        .collect();
+    SplitMix(config.sgd.seed ^ 0xc5).shuffle(&mut items);
+    let text = |&(i, l): &(usize, Option<usize>)| match l {
+        Some(_) => data.examples[i].0.clone(),
+        None => data.out_of_scope[i].clone(),
+    };
+    let mut points = Vec::with_capacity(items.len());
+    let fold_config = ClassifierConfig {
+        threshold: Some(config.default_threshold),
+        cv_folds: 0,
+        ..config.clone()
+    };
+    for fold in 0..k {
+        let mut train = TrainingData {
+            labels: data.labels.clone(),
+            ..TrainingData::default()
+        };
+        let mut held = Vec::new();
+        for (pos, item) in items.iter().enumerate() {
+            if pos % k == fold {
+                held.push((text(item), item.1));
+            } else {
+                match item.1 {
+                    Some(l) => train.examples.push((text(item), l)),
+                    None => train.out_of_scope.push(text(item)),
+                }
+            }
+        }
+        if train.examples.is_empty() {
+            continue;
+        }
+        let c = Classifier {
+            model: Arc::new(fit(&train, &fold_config)),
+            threshold: config.default_threshold,
+        };
+        points.extend(held.iter().map(|(t, l)| c.point(t, *l)));
+    }
+    threshold::choose(&points, config.rule)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy() -> TrainingData {
+        let labels = vec!["password".to_string(), "billing".to_string()];
+        let mut examples = Vec::new();
+        for s in [
+            "i forgot my password",
+            "reset my password",
+            "password not working",
+            "cannot remember password",
+            "change password please",
+            "lost my password",
+        ] {
+            examples.push((s.to_string(), 0));
+        }
+        for s in [
+            "refund my payment",
+            "i was charged twice",
+            "billing problem",
+            "invoice is wrong",
+            "payment failed",
+            "cancel my subscription payment",
+        ] {
+            examples.push((s.to_string(), 1));
+        }
+        let out_of_scope = [
+            "what is the weather",
+            "tell me a joke",
+            "who won the game",
+            "play some music",
+            "what time is it",
+            "book a flight",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        TrainingData {
+            labels,
+            examples,
+            out_of_scope,
+        }
+    }
+
+    #[test]
+    fn empty_and_bad_labels_are_errors() {
+        assert!(matches!(
+            Classifier::train(&TrainingData::default()),
+            Err(ClassifierError::Empty)
+        ));
+        let mut d = toy();
+        d.examples.push(("x".into(), 7));
+        assert!(matches!(
+            Classifier::train(&d),
+            Err(ClassifierError::BadLabel { label: 7, .. })
+        ));
+    }
+
+    #[test]
+    fn classifies_a_small_catalog() {
+        let c = Classifier::train(&toy()).unwrap();
+        assert_eq!(c.labels().len(), 2);
+        let p = c.predict("i forgot the password");
+        assert_eq!(p.ranked[0].label, 0);
+        assert!(!p.out_of_scope, "{p:?}");
+        let p = c.predict("i got charged twice for my payment");
+        assert_eq!(p.ranked[0].label, 1);
+        assert!(!p.out_of_scope, "{p:?}");
+        let p = c.predict("what is the weather like");
+        assert!(p.out_of_scope, "{p:?}");
+        // Confidences are probabilities, ranked best first.
+        assert!(
+            p.ranked
+                .windows(2)
+                .all(|w| w[0].confidence >= w[1].confidence)
+        );
+        assert!(p.ranked.iter().all(|s| (0.0..=1.0).contains(&s.confidence)));
+    }
+
+    #[test]
+    fn is_deterministic_and_shareable() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Classifier>();
+        let a = Classifier::train(&toy()).unwrap();
+        let b = Classifier::train(&toy()).unwrap();
+        assert_eq!(a.threshold(), b.threshold());
+        assert_eq!(
+            a.probabilities("reset password"),
+            b.probabilities("reset password")
+        );
+    }
+
+    #[test]
+    fn empty_message_does_not_panic() {
+        let c = Classifier::train(&toy()).unwrap();
+        let p = c.predict("");
+        assert_eq!(p.ranked.len(), 2);
+    }
+
+    #[test]
+    fn threshold_can_be_fixed_and_tuned() {
+        let cfg = ClassifierConfig {
+            threshold: Some(0.99),
+            ..ClassifierConfig::default()
+        };
+        let mut c = Classifier::train_with(&toy(), &cfg).unwrap();
+        assert_eq!(c.threshold(), 0.99);
+        assert!(c.predict("reset my password").out_of_scope);
+        let held = vec![
+            ("forgot password".to_string(), Some(0)),
+            ("tell me a joke please".to_string(), None),
+        ];
+        let choice = c.tune_threshold(&held, ThresholdRule::default());
+        assert_eq!(c.threshold(), choice.threshold);
+        assert!(!c.predict("reset my password").out_of_scope);
     }
 }
