@@ -77,6 +77,9 @@ pub struct EvalArgs {
     /// Model tuning: hash bits.
     #[arg(long, hide = true)]
     pub hash_bits: Option<u32>,
+    /// Model tuning: minimum document frequency of a feature.
+    #[arg(long, hide = true)]
+    pub min_df: Option<u32>,
     /// Model tuning: disable stemming.
     #[arg(long, hide = true)]
     pub no_stem: bool,
@@ -177,6 +180,9 @@ fn config_from(args: &EvalArgs) -> ClassifierConfig {
     if let Some(v) = args.hash_bits {
         c.features.hash_bits = v.clamp(8, 26);
     }
+    if let Some(v) = args.min_df {
+        c.min_df = v;
+    }
     if args.no_stem {
         c.features.stem = false;
     }
@@ -216,6 +222,7 @@ struct Report {
     threshold: f32,
     threshold_source: String,
     train_seconds: f64,
+    features: usize,
     latency_us: Vec<f64>,
     errors: Vec<(String, String, String, f32)>,
 }
@@ -315,6 +322,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         threshold: classifier.threshold(),
         threshold_source,
         train_seconds,
+        features: classifier.features(),
         latency_us,
         errors,
     };
@@ -360,6 +368,7 @@ fn to_json(r: &Report) -> serde_json::Value {
         "n_in_scope": m.n_in_scope,
         "n_oos": m.n_oos,
         "n_intents": r.labels.len(),
+        "n_features": r.features,
         "per_intent": per_intent,
         "confusions": confusions,
     })

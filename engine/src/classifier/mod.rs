@@ -104,6 +104,10 @@ pub struct ClassifierConfig {
     pub cv_folds: usize,
     /// The most examples for which training-time cross-validation runs.
     pub cv_max_examples: usize,
+    /// Features seen in fewer training messages than this are dropped (they cannot
+    /// generalise, and dropping them shrinks the model several-fold, which matters because
+    /// scoring is bound by memory traffic over the weight rows).
+    pub min_df: u32,
 }
 
 impl Default for ClassifierConfig {
@@ -118,6 +122,7 @@ impl Default for ClassifierConfig {
             rule: ThresholdRule::default(),
             cv_folds: 5,
             cv_max_examples: 3_000,
+            min_df: 2,
         }
     }
 }
@@ -206,6 +211,11 @@ impl Classifier {
             classifier.threshold = cross_validate(data, config).threshold;
         }
         Ok(classifier)
+    }
+
+    /// The number of features (hash buckets seen in training) the model has weights for.
+    pub fn features(&self) -> usize {
+        self.model.idf.len()
     }
 
     /// The labels, in the order of [`TrainingData::labels`].
@@ -360,7 +370,7 @@ fn fit(data: &TrainingData, config: &ClassifierConfig) -> Model {
     let mut remap = vec![u32::MAX; buckets];
     let mut idf = Vec::new();
     for (bucket, &d) in df.iter().enumerate() {
-        if d > 0 {
+        if d >= config.min_df.max(1) {
             remap[bucket] = idf.len() as u32;
             idf.push(((1.0 + n) / (1.0 + d as f32)).ln() + 1.0);
         }
@@ -558,11 +568,11 @@ mod tests {
     #[test]
     fn threshold_can_be_fixed_and_tuned() {
         let cfg = ClassifierConfig {
-            threshold: Some(0.99),
+            threshold: Some(1.5),
             ..ClassifierConfig::default()
         };
         let mut c = Classifier::train_with(&toy(), &cfg).unwrap();
-        assert_eq!(c.threshold(), 0.99);
+        assert_eq!(c.threshold(), 1.5);
         assert!(c.predict("reset my password").out_of_scope);
         let held = vec![
             ("forgot password".to_string(), Some(0)),
