@@ -1,12 +1,213 @@
-//! The Discord channel (serenity). Being written.
+//! The Discord channel (serenity 0.12).
+//!
+//! - **DMs**: every message goes through the engine; replies carry the engine's buttons.
+//! - **Support channels** (`support_channel_ids`): the bot answers messages that mention it
+//!   (or reply to it), and the slash commands `/support <message>`, `/human`, `/reset` and
+//!   `/help`, registered at start in `guild_ids` (globally when empty). In other guild
+//!   channels mentions are ignored and slash commands are answered privately (ephemeral).
+//! - **Buttons**: a button's `custom_id` is `db:<user id>:<engine button id>`. A press by
+//!   anyone but that user is refused politely and leaves the conversation alone; the engine
+//!   itself refuses presses on outdated messages. Interactions are acknowledged at once
+//!   (deferred) and answered when the turn is done.
+//! - Every message is sent with empty allowed mentions, so echoed text never pings; text is
+//!   markdown-escaped and split at line boundaries into messages of at most 2000 characters.
+//! - REST calls that fail transiently (5xx, 429, timeouts, dropped connections) are retried
+//!   with bounded backoff; channel messages carry a nonce with `enforce_nonce`, so a retry
+//!   never posts a reply twice.
+//! - The conversation key is (`discord`, user id), shared by DMs and support channels.
+//!
+//! serenity's types stay inside this module (0.13 breaks its API); the platform-neutral logic
+//! is in [`render`], [`route`], [`custom_id`] and [`retry`].
 
-use anyhow::Result;
+pub mod custom_id;
+mod handler;
+pub mod render;
+pub mod retry;
+pub mod route;
 
-use crate::config::DiscordConfig;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use serenity::all::{ClientBuilder, GatewayError, GatewayIntents, Http, HttpBuilder};
+
+use crate::config::{DiscordConfig, Shards};
 use crate::desk::Desk;
 use crate::run::Shutdown;
 
-/// Runs the Discord channel until `shutdown`.
-pub async fn run(_desk: Desk, _config: DiscordConfig, _shutdown: Shutdown) -> Result<()> {
-    anyhow::bail!("the Discord channel is not available in this build yet")
+use handler::{Handler, is_transient};
+use retry::Policy;
+
+/// How long shutdown waits for the gateway to close and for turns in flight to be answered.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// The gateway intents the bot asks for.
+fn wanted_intents() -> GatewayIntents {
+    GatewayIntents::DIRECT_MESSAGES
+        | GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT
+}
+
+/// The REST base serenity should use instead of `https://discord.com`: `api_url` without a
+/// trailing slash or `/api/v10` (serenity appends those itself).
+pub fn proxy_base(api_url: &str) -> String {
+    let base = api_url.trim().trim_end_matches('/');
+    base.strip_suffix("/api/v10")
+        .unwrap_or(base)
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Builds the REST client: serenity's ratelimiter in production; with `api_url`, that base and
+/// no ratelimiter, since serenity only honours a custom base then.
+fn build_http(config: &DiscordConfig) -> Result<Http> {
+    let token = config.token.expose().trim();
+    anyhow::ensure!(
+        !token.is_empty(),
+        "no Discord bot token: set DISCORD_BOT_TOKEN"
+    );
+    let mut builder = HttpBuilder::new(token);
+    if let Some(api_url) = &config.api_url {
+        let parsed = url::Url::parse(api_url).context("discord.api_url is not a valid URL")?;
+        anyhow::ensure!(
+            matches!(parsed.scheme(), "http" | "https"),
+            "discord.api_url must be an http or https URL"
+        );
+        tracing::warn!(
+            api = %parsed.origin().ascii_serialization(),
+            "discord.api_url is set: using that Discord-compatible API with serenity's ratelimiter OFF (serenity honours a custom base only without it); the gateway URL comes from its /api/v10/gateway"
+        );
+        builder = builder
+            .proxy(proxy_base(api_url))
+            .ratelimiter_disabled(true);
+    }
+    Ok(builder.build())
+}
+
+/// Runs the Discord channel until `shutdown`: connects to the gateway, registers the slash
+/// commands, and answers DMs, mentions in support channels, slash commands and buttons.
+///
+/// If Discord refuses the privileged `MESSAGE_CONTENT` intent (not enabled in the developer
+/// portal), the bot says so once in the log and reconnects without it: DMs, mentions and slash
+/// commands still work.
+pub async fn run(desk: Desk, config: DiscordConfig, mut shutdown: Shutdown) -> Result<()> {
+    let mut intents = wanted_intents();
+    loop {
+        let http = build_http(&config)?;
+        let ws_url = match &config.api_url {
+            Some(_) => {
+                let gateway =
+                    retry::retry(Policy::DELIVERY, "get gateway URL", is_transient, || {
+                        http.get_gateway()
+                    })
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("cannot get the gateway URL from discord.api_url: {e}")
+                    })?;
+                Some(gateway.url)
+            }
+            None => None,
+        };
+        let handler = Arc::new(Handler::new(
+            desk.clone(),
+            config.support_channel_ids.clone(),
+            config.guild_ids.clone(),
+        ));
+        let mut client = ClientBuilder::new_with_http(http, intents)
+            .event_handler_arc(Arc::clone(&handler))
+            .await
+            .context("cannot set up the Discord client")?;
+        if let Some(url) = ws_url {
+            *client.ws_url.lock().await = url;
+        }
+        tracing::info!(
+            message_content = intents.contains(GatewayIntents::MESSAGE_CONTENT),
+            support_channels = config.support_channel_ids.len(),
+            command_guilds = config.guild_ids.len(),
+            "starting the Discord channel"
+        );
+        let manager = Arc::clone(&client.shard_manager);
+        let shards = config.shards.clone();
+        let mut started = pin!(async move {
+            match shards {
+                Shards::Count(n) => client.start_shards(n.max(1)).await,
+                Shards::Auto(_) => client.start_autosharded().await,
+            }
+        });
+        let ended = tokio::select! {
+            r = &mut started => Some(r),
+            () = shutdown.wait() => None,
+        };
+        match ended {
+            None => {
+                tracing::info!("Discord: closing the gateway");
+                manager.shutdown_all().await;
+                // shutdown_all returns early when no shard was up yet: never wait forever.
+                let _ = tokio::time::timeout(DRAIN, &mut started).await;
+                let left = handler.inflight.drained(DRAIN).await;
+                if left > 0 {
+                    tracing::warn!(
+                        unfinished = left,
+                        "Discord: stopped with events still being handled"
+                    );
+                }
+                return Ok(());
+            }
+            Some(Ok(())) => return Ok(()),
+            Some(Err(serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents)))
+                if intents.contains(GatewayIntents::MESSAGE_CONTENT) =>
+            {
+                tracing::warn!(
+                    "Discord refused the MESSAGE_CONTENT intent: it is privileged and not enabled for this bot in the developer portal (Bot > Privileged Gateway Intents). Continuing without it: DMs, mentions and slash commands still work"
+                );
+                intents.remove(GatewayIntents::MESSAGE_CONTENT);
+            }
+            Some(Err(e)) => {
+                return Err(anyhow::anyhow!(
+                    "the Discord gateway connection failed: {e}"
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_base_drops_slashes_and_api_path() {
+        assert_eq!(proxy_base("http://127.0.0.1:9/"), "http://127.0.0.1:9");
+        assert_eq!(proxy_base("http://h:9/api/v10"), "http://h:9");
+        assert_eq!(proxy_base("http://h:9/api/v10/"), "http://h:9");
+        assert_eq!(
+            proxy_base("https://proxy.example/discord"),
+            "https://proxy.example/discord"
+        );
+    }
+
+    #[test]
+    fn asks_for_the_three_intents() {
+        let i = wanted_intents();
+        assert!(i.contains(GatewayIntents::DIRECT_MESSAGES));
+        assert!(i.contains(GatewayIntents::GUILD_MESSAGES));
+        assert!(i.contains(GatewayIntents::MESSAGE_CONTENT));
+        assert_eq!(i.bits(), (1 << 12) | (1 << 9) | (1 << 15));
+    }
+
+    #[test]
+    fn http_needs_a_token_and_a_web_url() {
+        let mut c = DiscordConfig::default();
+        assert!(build_http(&c).is_err());
+        c.token = crate::config::Secret::new("abc");
+        c.api_url = Some("ftp://x".into());
+        assert!(build_http(&c).is_err());
+        c.api_url = Some("http://127.0.0.1:1".into());
+        let http = build_http(&c).unwrap();
+        assert!(http.ratelimiter.is_none());
+        assert_eq!(http.proxy.as_deref(), Some("http://127.0.0.1:1"));
+        c.api_url = None;
+        assert!(build_http(&c).unwrap().ratelimiter.is_some());
+    }
 }

@@ -1,0 +1,579 @@
+//! The serenity side: gateway events in, engine turns, REST calls out. Everything here that
+//! does not need a serenity type lives in [`super::render`], [`super::route`],
+//! [`super::custom_id`] and [`super::retry`].
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use deskbot_engine::dialogue::{Input, Reply};
+use deskbot_storage::ConvKey;
+use serenity::all::{
+    ButtonStyle, ChannelId, Command, CommandInteraction, CommandOptionType, ComponentInteraction,
+    Context, CreateActionRow, CreateAllowedMentions, CreateButton, CreateCommand,
+    CreateCommandOption, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EventHandler,
+    GuildId, Http, HttpError, Interaction, InteractionContext, Message, MessageFlags,
+    MessageReference, MessageType, Nonce, RatelimitInfo, Ready, User,
+};
+use tokio::sync::Notify;
+
+use super::custom_id::{self, Press};
+use super::render::{self, ButtonSpec, OutMessage, Style};
+use super::retry::{self, Failure, Policy};
+use super::route::{self, Incoming, Place};
+use crate::desk::Desk;
+
+/// Said when the store fails during a turn: the user hears something rather than nothing.
+const STORAGE_APOLOGY: &str = "Sorry, something went wrong on my side and I couldn't save that. Please try again in a moment.";
+/// Said to someone pressing a button of another user's conversation.
+const FOREIGN_BUTTON: &str = "That button belongs to someone else's conversation, so I've left it alone. To get help yourself, mention me or use /support.";
+/// Said for a button this bot did not make (or no longer understands).
+const UNKNOWN_BUTTON: &str =
+    "I can't use that button any more. Send me a message, or use /support, to carry on.";
+/// Said for a slash command this bot does not know (an outdated registration).
+const UNKNOWN_COMMAND: &str = "I don't know that command. Try /support, /help, /reset or /human.";
+
+/// Discord's error code for "Interaction has already been acknowledged": a retried
+/// acknowledgement whose first attempt did arrive.
+const ALREADY_ACKNOWLEDGED: isize = 40060;
+
+/// Counts event handlers still running, so shutdown can let turns in flight finish.
+#[derive(Debug, Default)]
+pub(super) struct Inflight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held while an event is handled.
+pub(super) struct InflightGuard<'a>(&'a Inflight);
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl Inflight {
+    fn enter(&self) -> InflightGuard<'_> {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        InflightGuard(self)
+    }
+
+    /// Waits until no handler runs, at most `limit`; returns how many were still running.
+    pub(super) async fn drained(&self, limit: Duration) -> usize {
+        let wait = async {
+            loop {
+                let idle = self.idle.notified();
+                if self.count.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+/// The bot's event handler: one per client, shared by every shard.
+pub(super) struct Handler {
+    desk: Desk,
+    support_channels: Vec<u64>,
+    guild_ids: Vec<u64>,
+    bot_id: AtomicU64,
+    commands_registered: AtomicBool,
+    pub(super) inflight: Inflight,
+}
+
+impl Handler {
+    pub(super) fn new(desk: Desk, support_channels: Vec<u64>, guild_ids: Vec<u64>) -> Self {
+        Self {
+            desk,
+            support_channels,
+            guild_ids,
+            bot_id: AtomicU64::new(0),
+            commands_registered: AtomicBool::new(false),
+            inflight: Inflight::default(),
+        }
+    }
+
+    fn place(&self, guild: Option<GuildId>, channel: ChannelId) -> Place {
+        Place::of(guild.is_some(), channel.get(), &self.support_channels)
+    }
+
+    /// Runs one engine turn off the async workers (the store fsyncs). A storage failure is
+    /// logged and answered with an apology, so the user is never left without a reply.
+    async fn turn(&self, user: u64, name: Option<String>, input: Input) -> Reply {
+        let desk = self.desk.clone();
+        let key = ConvKey::new("discord", user.to_string());
+        let joined = tokio::task::spawn_blocking(move || {
+            desk.handle(&key, name.as_deref(), &input)
+                .map(|t| (t.reply, t.opened_ticket))
+        })
+        .await;
+        match joined {
+            Ok(Ok((reply, ticket))) => {
+                if let Some(n) = ticket {
+                    tracing::info!(user, ticket = n, "ticket opened from Discord");
+                }
+                reply
+            }
+            Ok(Err(e)) => {
+                tracing::error!(user, error = %e, "the turn could not be stored");
+                Reply::text(STORAGE_APOLOGY)
+            }
+            Err(e) => {
+                tracing::error!(user, error = %e, "the turn panicked");
+                Reply::text(STORAGE_APOLOGY)
+            }
+        }
+    }
+
+    async fn on_message(&self, http: &Http, msg: Message) {
+        let bot_id = self.bot_id.load(Ordering::SeqCst);
+        let place = self.place(msg.guild_id, msg.channel_id);
+        let mentions: Vec<u64> = msg.mentions.iter().map(|u| u.id.get()).collect();
+        let incoming = Incoming {
+            place,
+            from_bot: msg.author.bot || msg.webhook_id.is_some() || msg.author.id.get() == bot_id,
+            ordinary: matches!(msg.kind, MessageType::Regular | MessageType::InlineReply),
+            content: &msg.content,
+            mentions: &mentions,
+            replies_to_bot: msg
+                .referenced_message
+                .as_ref()
+                .is_some_and(|r| r.author.id.get() == bot_id && bot_id != 0),
+        };
+        let Some(text) = route::engine_text(&incoming, bot_id) else {
+            return;
+        };
+        let user = msg.author.id.get();
+        tracing::debug!(user, channel = msg.channel_id.get(), ?place, "message");
+        let reply = self
+            .turn(user, display_name(&msg.author), Input::Text(text))
+            .await;
+        let reference = (place != Place::Dm).then(|| {
+            let mut r = MessageReference::from(&msg);
+            r.fail_if_not_exists = Some(false);
+            r
+        });
+        send_reply(
+            http,
+            msg.channel_id,
+            &reply,
+            user,
+            reference,
+            &format!("{:x}", msg.id.get()),
+        )
+        .await;
+    }
+
+    async fn on_component(&self, http: &Http, c: ComponentInteraction) {
+        let presser = c.user.id.get();
+        let engine_id = match custom_id::check(&c.data.custom_id, presser) {
+            Press::Owner { engine_id } => engine_id.to_string(),
+            Press::Foreign { owner } => {
+                tracing::info!(
+                    presser,
+                    owner,
+                    "refused a button press on another user's conversation"
+                );
+                refuse(c.id.get(), FOREIGN_BUTTON, || {
+                    c.create_response(http, refusal(FOREIGN_BUTTON))
+                })
+                .await;
+                return;
+            }
+            Press::Unknown => {
+                tracing::info!(presser, "refused a press on a button this bot did not make");
+                refuse(c.id.get(), UNKNOWN_BUTTON, || {
+                    c.create_response(http, refusal(UNKNOWN_BUTTON))
+                })
+                .await;
+                return;
+            }
+        };
+        let place = self.place(c.guild_id, c.channel_id);
+        let ephemeral = place == Place::OtherChannel
+            || c.message
+                .flags
+                .is_some_and(|f| f.contains(MessageFlags::EPHEMERAL));
+        let acked = acknowledge(ephemeral, || c.create_response(http, defer(ephemeral))).await;
+        if !acked && ephemeral {
+            // Nowhere private to answer: leave the conversation as it was.
+            return;
+        }
+        let reply = self
+            .turn(presser, display_name(&c.user), Input::Button(engine_id))
+            .await;
+        let to = Respond {
+            token: &c.token,
+            acked,
+            ephemeral,
+            channel: c.channel_id,
+            nonce: format!("i{:x}", c.id.get()),
+        };
+        to.deliver(http, &reply, presser).await;
+    }
+
+    async fn on_command(&self, http: &Http, cmd: CommandInteraction) {
+        let message = cmd
+            .data
+            .options
+            .iter()
+            .find(|o| o.name == route::SUPPORT_OPTION)
+            .and_then(|o| o.value.as_str());
+        let Some(text) = route::command_text(&cmd.data.name, message) else {
+            tracing::info!(command = %cmd.data.name, "unknown slash command");
+            refuse(cmd.id.get(), UNKNOWN_COMMAND, || {
+                cmd.create_response(http, refusal(UNKNOWN_COMMAND))
+            })
+            .await;
+            return;
+        };
+        let user = cmd.user.id.get();
+        let place = self.place(cmd.guild_id, cmd.channel_id);
+        let ephemeral = place == Place::OtherChannel;
+        let acked = acknowledge(ephemeral, || cmd.create_response(http, defer(ephemeral))).await;
+        if !acked && ephemeral {
+            return;
+        }
+        let reply = self
+            .turn(user, display_name(&cmd.user), Input::Text(text))
+            .await;
+        let to = Respond {
+            token: &cmd.token,
+            acked,
+            ephemeral,
+            channel: cmd.channel_id,
+            nonce: format!("i{:x}", cmd.id.get()),
+        };
+        to.deliver(http, &reply, user).await;
+    }
+
+    /// Registers `/support`, `/human`, `/reset` and `/help` in each configured guild, or
+    /// globally when none is configured.
+    async fn register_commands(&self, http: &Http) {
+        let commands: Vec<CreateCommand> = route::SLASH_COMMANDS
+            .iter()
+            .map(|c| {
+                let mut b = CreateCommand::new(c.name).description(c.description);
+                if let Some((name, description)) = c.text_option {
+                    b = b.add_option(
+                        CreateCommandOption::new(CommandOptionType::String, name, description)
+                            .required(true)
+                            .max_length(render::MAX_CONTENT as u16),
+                    );
+                }
+                if self.guild_ids.is_empty() {
+                    b = b.contexts(vec![InteractionContext::Guild, InteractionContext::BotDm]);
+                }
+                b
+            })
+            .collect();
+        if self.guild_ids.is_empty() {
+            let r = retry::retry(
+                Policy::DELIVERY,
+                "register global commands",
+                is_transient,
+                || Command::set_global_commands(http, commands.clone()),
+            )
+            .await;
+            match r {
+                Ok(c) => tracing::info!(commands = c.len(), "slash commands registered globally"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot register the slash commands globally")
+                }
+            }
+        }
+        for &g in &self.guild_ids {
+            let Some(guild) = std::num::NonZeroU64::new(g).map(GuildId::from) else {
+                continue;
+            };
+            let r = retry::retry(
+                Policy::DELIVERY,
+                "register guild commands",
+                is_transient,
+                || guild.set_commands(http, commands.clone()),
+            )
+            .await;
+            match r {
+                Ok(c) => tracing::info!(guild = g, commands = c.len(), "slash commands registered"),
+                Err(e) => {
+                    tracing::error!(guild = g, error = %e, "cannot register the slash commands")
+                }
+            }
+        }
+    }
+}
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        self.bot_id.store(ready.user.id.get(), Ordering::SeqCst);
+        tracing::info!(
+            bot = %ready.user.name,
+            bot_id = ready.user.id.get(),
+            application_id = ready.application.id.get(),
+            guilds = ready.guilds.len(),
+            shard = ?ready.shard.map(|s| (s.id.0, s.total)),
+            "connected to the Discord gateway"
+        );
+        if !self.commands_registered.swap(true, Ordering::SeqCst) {
+            self.register_commands(&ctx.http).await;
+        }
+    }
+
+    async fn message(&self, ctx: Context, msg: Message) {
+        let _busy = self.inflight.enter();
+        self.on_message(&ctx.http, msg).await;
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let _busy = self.inflight.enter();
+        match interaction {
+            Interaction::Component(c) => self.on_component(&ctx.http, c).await,
+            Interaction::Command(c) => self.on_command(&ctx.http, c).await,
+            other => tracing::debug!(kind = ?other.kind(), "ignored an interaction"),
+        }
+    }
+
+    async fn ratelimit(&self, data: RatelimitInfo) {
+        // `data.path` can hold an interaction token: never log it.
+        tracing::warn!(
+            method = ?data.method,
+            wait_ms = data.timeout.as_millis() as u64,
+            global = data.global,
+            "Discord rate limit reached; serenity waits and retries"
+        );
+    }
+}
+
+/// The name a ticket shows for `user`.
+fn display_name(user: &User) -> Option<String> {
+    Some(
+        user.global_name
+            .clone()
+            .unwrap_or_else(|| user.name.clone()),
+    )
+}
+
+/// Errors worth retrying: 5xx, 429 (when serenity's ratelimiter did not absorb it), timeouts
+/// and connection failures.
+pub(super) fn is_transient(e: &serenity::Error) -> bool {
+    match e {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
+            r.status_code.is_server_error() || r.status_code.as_u16() == 429
+        }
+        serenity::Error::Http(HttpError::Request(r)) => !r.is_builder(),
+        serenity::Error::Io(_) => true,
+        _ => false,
+    }
+}
+
+fn allowed_mentions() -> CreateAllowedMentions {
+    // Empty `parse`, `users` and `roles`, `replied_user` false: nothing the bot sends pings.
+    CreateAllowedMentions::new()
+}
+
+fn components(rows: &[Vec<ButtonSpec>]) -> Vec<CreateActionRow> {
+    rows.iter()
+        .map(|row| {
+            CreateActionRow::Buttons(
+                row.iter()
+                    .map(|b| {
+                        CreateButton::new(b.custom_id.clone())
+                            .label(b.label.clone())
+                            .style(match b.style {
+                                Style::Success => ButtonStyle::Success,
+                                Style::Primary => ButtonStyle::Primary,
+                                Style::Secondary => ButtonStyle::Secondary,
+                            })
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn rendered(reply: &Reply, owner: u64) -> Vec<OutMessage> {
+    let (messages, dropped) = render::render_reply(reply, owner);
+    if dropped > 0 {
+        tracing::warn!(
+            dropped,
+            "buttons left out: their id is too long or there are too many"
+        );
+    }
+    messages
+}
+
+/// Sends `reply` to `channel` as one or more messages (buttons on the last), the first one
+/// replying to `reference` when set. Each message carries a nonce derived from `nonce_base`
+/// with `enforce_nonce`, so a retry after a lost response cannot post it twice.
+async fn send_reply(
+    http: &Http,
+    channel: ChannelId,
+    reply: &Reply,
+    owner: u64,
+    reference: Option<MessageReference>,
+    nonce_base: &str,
+) {
+    let messages = rendered(reply, owner);
+    send_messages(http, channel, &messages, owner, reference, nonce_base).await;
+}
+
+/// Sends rendered messages in order; stops at the first that cannot be delivered.
+async fn send_messages(
+    http: &Http,
+    channel: ChannelId,
+    messages: &[OutMessage],
+    owner: u64,
+    reference: Option<MessageReference>,
+    nonce_base: &str,
+) {
+    for (i, m) in messages.iter().enumerate() {
+        let mut b = CreateMessage::new()
+            .content(m.content.clone())
+            .allowed_mentions(allowed_mentions())
+            .nonce(Nonce::String(format!("{nonce_base}.{i}")))
+            .enforce_nonce(true);
+        if !m.rows.is_empty() {
+            b = b.components(components(&m.rows));
+        }
+        if i == 0
+            && let Some(r) = &reference
+        {
+            b = b.reference_message(r.clone());
+        }
+        let r = retry::retry(Policy::DELIVERY, "send message", is_transient, || {
+            channel.send_message(http, b.clone())
+        })
+        .await;
+        if let Err(e) = r {
+            tracing::error!(
+                channel = channel.get(),
+                user = owner,
+                part = i + 1,
+                error = %e,
+                "could not deliver a reply"
+            );
+            return;
+        }
+    }
+}
+
+fn refusal(text: &str) -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(render::escape_markdown(text))
+            .ephemeral(true)
+            .allowed_mentions(allowed_mentions()),
+    )
+}
+
+fn defer(ephemeral: bool) -> CreateInteractionResponse {
+    CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new().ephemeral(ephemeral))
+}
+
+/// Answers an interaction right away with an ephemeral refusal.
+async fn refuse<F, Fut>(id: u64, what: &str, call: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = serenity::Result<()>>,
+{
+    if let Err(e) = retry::retry(Policy::ACK, "refuse interaction", is_transient, call).await {
+        tracing::warn!(interaction = id, refusal = what, error = %e, "could not answer an interaction");
+    }
+}
+
+/// Acknowledges an interaction within Discord's 3 seconds; false when that failed.
+async fn acknowledge<F, Fut>(ephemeral: bool, call: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = serenity::Result<()>>,
+{
+    match retry::retry(Policy::ACK, "acknowledge interaction", is_transient, call).await {
+        Ok(()) => true,
+        Err(Failure::Error {
+            error: serenity::Error::Http(HttpError::UnsuccessfulRequest(r)),
+            ..
+        }) if r.error.code == ALREADY_ACKNOWLEDGED => true,
+        Err(e) => {
+            tracing::warn!(
+                ephemeral,
+                error = %e,
+                "could not acknowledge an interaction{}",
+                if ephemeral { "" } else { "; answering in the channel instead" }
+            );
+            false
+        }
+    }
+}
+
+/// Where an interaction's answer goes.
+struct Respond<'a> {
+    token: &'a str,
+    acked: bool,
+    ephemeral: bool,
+    channel: ChannelId,
+    nonce: String,
+}
+
+impl Respond<'_> {
+    /// Fills the deferred response with the first message and sends the rest as follow-ups;
+    /// falls back to plain channel messages (when the answer is not private) if the
+    /// interaction cannot be used.
+    async fn deliver(&self, http: &Http, reply: &Reply, owner: u64) {
+        if !self.acked {
+            send_reply(http, self.channel, reply, owner, None, &self.nonce).await;
+            return;
+        }
+        let messages = rendered(reply, owner);
+        for (i, m) in messages.iter().enumerate() {
+            let r = if i == 0 {
+                let mut b = EditInteractionResponse::new()
+                    .content(m.content.clone())
+                    .allowed_mentions(allowed_mentions());
+                if !m.rows.is_empty() {
+                    b = b.components(components(&m.rows));
+                }
+                retry::retry(
+                    Policy::DELIVERY,
+                    "fill interaction response",
+                    is_transient,
+                    || http.edit_original_interaction_response(self.token, &b, vec![]),
+                )
+                .await
+            } else {
+                let mut b = CreateInteractionResponseFollowup::new()
+                    .content(m.content.clone())
+                    .allowed_mentions(allowed_mentions())
+                    .ephemeral(self.ephemeral);
+                if !m.rows.is_empty() {
+                    b = b.components(components(&m.rows));
+                }
+                retry::retry(Policy::DELIVERY, "send follow-up", is_transient, || {
+                    http.create_followup_message(self.token, &b, vec![])
+                })
+                .await
+            };
+            if let Err(e) = r {
+                tracing::error!(
+                    user = owner,
+                    channel = self.channel.get(),
+                    part = i + 1,
+                    error = %e,
+                    "could not deliver an interaction reply{}",
+                    if self.ephemeral { "" } else { "; sending the rest to the channel" }
+                );
+                if !self.ephemeral {
+                    send_messages(http, self.channel, &messages[i..], owner, None, &self.nonce)
+                        .await;
+                }
+                return;
+            }
+        }
+    }
+}
