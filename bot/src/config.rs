@@ -71,6 +71,16 @@ pub struct TelegramConfig {
     pub api_url: Option<String>,
     /// Long-poll timeout in seconds (kept below teloxide's 17 s client timeout).
     pub poll_timeout_secs: u32,
+    /// Outgoing messages per second over all chats (teloxide's Throttle; Telegram allows
+    /// about 30).
+    pub messages_per_sec_overall: u32,
+    /// Outgoing messages per second to one chat (Telegram allows about 1).
+    pub messages_per_sec_chat: u32,
+    /// Outgoing messages per minute to one chat (Telegram allows about 20).
+    pub messages_per_min_chat: u32,
+    /// Outgoing messages per minute to one supergroup (Telegram allows about 20; teloxide's
+    /// default of 10 leaves a margin).
+    pub messages_per_min_group: u32,
 }
 
 impl Default for TelegramConfig {
@@ -80,6 +90,10 @@ impl Default for TelegramConfig {
             token: Secret::default(),
             api_url: None,
             poll_timeout_secs: 10,
+            messages_per_sec_overall: 30,
+            messages_per_sec_chat: 1,
+            messages_per_min_chat: 20,
+            messages_per_min_group: 10,
         }
     }
 }
@@ -218,6 +232,32 @@ impl Config {
                 "must be 1 to 16 (teloxide's HTTP client gives up after 17 s)",
             );
         }
+        for (key, value, max) in [
+            (
+                "telegram.messages_per_sec_overall",
+                self.telegram.messages_per_sec_overall,
+                10_000,
+            ),
+            (
+                "telegram.messages_per_sec_chat",
+                self.telegram.messages_per_sec_chat,
+                10_000,
+            ),
+            (
+                "telegram.messages_per_min_chat",
+                self.telegram.messages_per_min_chat,
+                600_000,
+            ),
+            (
+                "telegram.messages_per_min_group",
+                self.telegram.messages_per_min_group,
+                600_000,
+            ),
+        ] {
+            if !(1..=max).contains(&value) {
+                return bad(key, &format!("must be 1 to {max}"));
+            }
+        }
         if self.discord.enabled && self.discord.token.is_empty() {
             return bad(
                 "discord.token",
@@ -268,6 +308,23 @@ mod tests {
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("very-secret-token"), "{shown}");
         assert_eq!(cfg.discord.token.expose(), "very-secret-token");
+    }
+
+    #[test]
+    fn telegram_rate_limits_have_defaults_and_are_checked() {
+        let cfg = Config::parse("d.toml", "").unwrap();
+        assert_eq!(cfg.telegram.messages_per_sec_overall, 30);
+        assert_eq!(cfg.telegram.messages_per_sec_chat, 1);
+        cfg.validate("d.toml").unwrap();
+        let cfg = Config::parse("d.toml", "[telegram]\nmessages_per_sec_chat = 0\n").unwrap();
+        let err = cfg.validate("d.toml").unwrap_err().to_string();
+        assert!(err.contains("telegram.messages_per_sec_chat"), "{err}");
+        let cfg = Config::parse(
+            "d.toml",
+            "[telegram]\napi_url = \"http://127.0.0.1:1\"\nmessages_per_min_group = 20\n",
+        )
+        .unwrap();
+        cfg.validate("d.toml").unwrap();
     }
 
     #[test]

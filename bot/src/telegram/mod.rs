@@ -1,12 +1,694 @@
-//! The Telegram channel (teloxide). Being written.
+//! The Telegram channel (teloxide 0.17, long polling).
+//!
+//! # Flow
+//!
+//! 1. **Receive.** [`run`] long-polls `getUpdates`. Each batch is classified
+//!    ([`inbound::classify`]: private text, group messages meant for the bot, button presses,
+//!    non-text messages, block/unblock) and written to the store's inbox together with the next
+//!    offset, durably, *before* the next `getUpdates` confirms the batch to Telegram. Updates
+//!    the bot ignores are only confirmed.
+//! 2. **Handle.** Each update goes to its chat's worker: updates of one chat are handled in
+//!    order, chats concurrently. A worker runs the engine turn ([`Desk::handle_with`]) and, in
+//!    the same sled transaction, removes the update from the inbox and queues the Bot API
+//!    calls that answer it (the outbox). A second attempt to handle the same update is refused
+//!    by the store, so no update is handled twice, even across restarts.
+//! 3. **Deliver.** The worker then makes the queued calls in order
+//!    ([`delivery::deliver`]): `answerCallbackQuery`, `editMessageReplyMarkup` for a used
+//!    keyboard, `sendMessage` as plain text (no parse mode, so nothing needs escaping) split
+//!    at line boundaries, through teloxide's Throttle adaptor. Flood control (`retry_after`)
+//!    is waited out, transient failures are retried with bounded backoff; a call leaves the
+//!    outbox only once Telegram accepted it (or refused it for good). A chat that blocked the
+//!    bot is marked in the store and not written to again until it unblocks.
+//!
+//! On restart, queued calls are sent first, then updates still in the inbox are handled,
+//! then polling resumes from the stored offset: nothing received is lost. A crash between
+//! Telegram accepting a message and the outbox entry being removed resends that one message
+//! (the Bot API has no idempotency key); a graceful stop finishes the calls in flight, so it
+//! duplicates nothing.
 
-use anyhow::Result;
+pub mod delivery;
+pub mod inbound;
+pub mod outbound;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use deskbot_engine::dialogue::{Input, Reply};
+use deskbot_storage::{ChannelWrite, ConvKey, StorageError, Store};
+use teloxide::Bot;
+use teloxide::adaptors::Throttle;
+use teloxide::adaptors::throttle::{Limits, Settings};
+use teloxide::payloads::{DeleteWebhookSetters, GetUpdatesSetters};
+use teloxide::requests::{Request, Requester};
+use teloxide::types::{AllowedUpdate, BotCommand, Update};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinSet;
 
 use crate::config::TelegramConfig;
 use crate::desk::Desk;
 use crate::run::Shutdown;
+use delivery::{Api, Backoff, Delivered, Failure, classify_error, pause};
+use inbound::{BotIdentity, Event, Inbound};
+use outbound::{Destination, Outgoing, parse_callback_data, render};
 
-/// Runs the Telegram channel until `shutdown`.
-pub async fn run(_desk: Desk, _config: TelegramConfig, _shutdown: Shutdown) -> Result<()> {
-    anyhow::bail!("the Telegram channel is not available in this build yet")
+/// The channel name in conversation keys and in the store's channel records.
+pub const CHANNEL: &str = "telegram";
+
+/// What the bot says to a photo, sticker, voice message or file.
+pub const NON_TEXT_REPLY: &str = "Thanks! I can only read text, so I can't look at photos, stickers, voice messages or files. Could you describe the problem in words? For example, tell me what happens when you try to sign in.";
+
+/// What a group member sees when pressing a button of someone else's conversation.
+pub const NOT_YOUR_BUTTON: &str =
+    "These buttons belong to someone else's conversation. Mention me to start your own.";
+
+/// The commands registered with `setMyCommands`.
+pub const COMMANDS: [(&str, &str); 4] = [
+    ("start", "Start over and see what I can help with"),
+    ("help", "Show the topics I know and how to use me"),
+    ("reset", "Leave the current guide"),
+    ("human", "Ask for a person from the support team"),
+];
+
+/// Updates received but not yet handled, at most (polling waits beyond this).
+const MAX_PENDING: usize = 10_000;
+/// A chat's worker ends after this long without updates.
+const WORKER_IDLE: Duration = Duration::from_secs(30);
+/// How long shutdown waits for workers to finish the update in hand.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
+/// Attempts at a turn whose storage write fails, before leaving it for the next start.
+const STORAGE_ATTEMPTS: u32 = 3;
+
+/// Runs the Telegram channel until `shutdown`: see the module documentation.
+///
+/// Fails when Telegram rejects the token (at start) or the store fails at start; transient
+/// network trouble is retried, never fatal.
+pub async fn run(desk: Desk, config: TelegramConfig, shutdown: Shutdown) -> Result<()> {
+    run_with(desk, config, shutdown, Backoff::default()).await
+}
+
+/// [`run`] with explicit retry delays (tests use short ones).
+pub async fn run_with(
+    desk: Desk,
+    config: TelegramConfig,
+    shutdown: Shutdown,
+    backoff: Backoff,
+) -> Result<()> {
+    let token = config.token.expose().to_string();
+    if token.trim().is_empty() {
+        anyhow::bail!("telegram.token is not set (set TELEGRAM_BOT_TOKEN)");
+    }
+    let mut raw = Bot::new(token.clone());
+    if let Some(u) = &config.api_url {
+        let url = url::Url::parse(u).context("telegram.api_url is not a valid URL")?;
+        raw = raw.set_api_url(url);
+    }
+    let limits = Limits {
+        messages_per_sec_chat: config.messages_per_sec_chat,
+        messages_per_min_chat: config.messages_per_min_chat,
+        messages_per_min_channel_or_supergroup: config.messages_per_min_group,
+        messages_per_sec_overall: config.messages_per_sec_overall,
+    };
+    let (throttled, worker) =
+        Throttle::with_settings(raw.clone(), Settings::default().limits(limits));
+    let throttle_worker = tokio::spawn(worker);
+    let api = Api::new(throttled, raw, &token, backoff);
+    drop(token);
+
+    let result = serve(&desk, &api, &config, &shutdown).await;
+    drop(api);
+    // The Throttle worker ends once every handle to it is gone.
+    let _ = tokio::time::timeout(Duration::from_secs(5), throttle_worker).await;
+    desk.store()
+        .flush()
+        .context("cannot flush the database when stopping the Telegram channel")?;
+    result
+}
+
+/// Shared by the poller and the chat workers.
+struct Ctx {
+    desk: Desk,
+    api: Api,
+    shutdown: Shutdown,
+}
+
+async fn serve(desk: &Desk, api: &Api, config: &TelegramConfig, shutdown: &Shutdown) -> Result<()> {
+    let Some(me) = start(api, shutdown).await? else {
+        return Ok(());
+    };
+    tracing::info!(bot = %me.username, "Telegram channel started");
+    let ctx = Arc::new(Ctx {
+        desk: desk.clone(),
+        api: api.clone(),
+        shutdown: shutdown.clone(),
+    });
+    let mut dispatcher = Dispatcher::new(ctx.clone());
+
+    // Left over from the previous run: calls to make, then updates to handle.
+    let store = desk.store().clone();
+    let (targets, pending) = tokio::task::spawn_blocking(move || {
+        Ok::<_, StorageError>((
+            store.outbox_targets(CHANNEL)?,
+            store.inbox_pending(CHANNEL)?,
+        ))
+    })
+    .await
+    .context("startup task failed")?
+    .context("cannot read the Telegram inbox and outbox")?;
+    for t in targets {
+        if let Ok(chat) = t.parse::<i64>() {
+            dispatcher.send(chat, Job::Deliver).await;
+        }
+    }
+    if !pending.is_empty() {
+        tracing::info!(
+            count = pending.len(),
+            "handling updates received before the restart"
+        );
+    }
+    for (id, payload) in pending {
+        match serde_json::from_slice::<Inbound>(&payload) {
+            Ok(inbound) => {
+                dispatcher
+                    .send(inbound.chat, Job::Update(id, inbound))
+                    .await
+            }
+            Err(e) => tracing::error!(update = id, error = %e, "unreadable inbox entry skipped"),
+        }
+    }
+
+    let result = poll(&ctx, &me, config, &mut dispatcher).await;
+    dispatcher.stop().await;
+    result
+}
+
+/// getMe (validates the token), removes a webhook that would block polling, registers the
+/// commands. `None` when shutdown came first.
+async fn start(api: &Api, shutdown: &Shutdown) -> Result<Option<BotIdentity>> {
+    let mut attempt = 0u32;
+    let me = loop {
+        match api.raw.get_me().send().await {
+            Ok(me) => break me,
+            Err(e) => {
+                let wait = match classify_error(&e) {
+                    Failure::BadToken => anyhow::bail!(
+                        "Telegram rejected the bot token (telegram.token / TELEGRAM_BOT_TOKEN), or telegram.api_url is not a Bot API server"
+                    ),
+                    Failure::RetryAfter(d) => d,
+                    _ => {
+                        attempt += 1;
+                        api.backoff.delay(attempt)
+                    }
+                };
+                tracing::warn!(error = %api.describe(&e), "getMe failed; retrying");
+                if !pause(wait, shutdown).await {
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    let me = BotIdentity {
+        id: me.user.id.0,
+        username: me.username().to_string(),
+    };
+    match api.raw.get_webhook_info().send().await {
+        Ok(info) if info.url.is_some() => {
+            tracing::info!("removing the bot's webhook so that long polling works");
+            if let Err(e) = api
+                .raw
+                .delete_webhook()
+                .drop_pending_updates(false)
+                .send()
+                .await
+            {
+                tracing::warn!(error = %api.describe(&e), "deleteWebhook failed");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %api.describe(&e), "getWebhookInfo failed"),
+    }
+    let commands = COMMANDS.iter().map(|(c, d)| BotCommand::new(*c, *d));
+    if let Err(e) = api.raw.set_my_commands(commands).send().await {
+        tracing::warn!(error = %api.describe(&e), "setMyCommands failed; commands still work, the menu may be stale");
+    }
+    Ok(Some(me))
+}
+
+/// The long-polling loop: receive, record durably, dispatch.
+async fn poll(
+    ctx: &Arc<Ctx>,
+    me: &BotIdentity,
+    config: &TelegramConfig,
+    dispatcher: &mut Dispatcher,
+) -> Result<()> {
+    let store = ctx.desk.store().clone();
+    let mut offset = store
+        .channel_offset(CHANNEL)
+        .context("cannot read the Telegram offset")?;
+    let mut attempt = 0u32;
+    let mut stop = ctx.shutdown.clone();
+    let allowed = vec![
+        AllowedUpdate::Message,
+        AllowedUpdate::CallbackQuery,
+        AllowedUpdate::MyChatMember,
+    ];
+    while !ctx.shutdown.is_requested() {
+        let request = ctx
+            .api
+            .raw
+            .get_updates()
+            .offset(i32::try_from(offset).unwrap_or(i32::MAX))
+            .timeout(config.poll_timeout_secs)
+            .allowed_updates(allowed.clone());
+        let result = tokio::select! {
+            () = stop.wait() => break,
+            r = request.send() => r,
+        };
+        let updates = match result {
+            Ok(u) => u,
+            Err(e) => {
+                let wait = match classify_error(&e) {
+                    Failure::BadToken => {
+                        anyhow::bail!("Telegram rejected the bot token while polling")
+                    }
+                    Failure::RetryAfter(d) => d,
+                    _ => {
+                        attempt += 1;
+                        ctx.api.backoff.delay(attempt)
+                    }
+                };
+                tracing::warn!(error = %ctx.api.describe(&e), "getUpdates failed; retrying");
+                pause(wait, &ctx.shutdown).await;
+                continue;
+            }
+        };
+        attempt = 0;
+        let Some(next) = updates.iter().map(|u| u64::from(u.id.0) + 1).max() else {
+            continue;
+        };
+        let batch = decide(&updates, me, offset);
+        let entries: Vec<(u64, Vec<u8>)> = batch
+            .iter()
+            .filter_map(|(id, inb)| serde_json::to_vec(inb).ok().map(|v| (*id, v)))
+            .collect();
+        let s = store.clone();
+        let accepted =
+            tokio::task::spawn_blocking(move || s.inbox_accept(CHANNEL, &entries, next)).await;
+        let accepted = match accepted {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => {
+                // Not confirmed to Telegram: the batch comes again.
+                tracing::error!(error = %e, "cannot record received updates; retrying");
+                pause(ctx.api.backoff.delay(2), &ctx.shutdown).await;
+                continue;
+            }
+            Err(e) => anyhow::bail!("the store task failed: {e}"),
+        };
+        offset = offset.max(next);
+        for (id, inbound) in batch {
+            if accepted.contains(&id) {
+                dispatcher
+                    .send(inbound.chat, Job::Update(id, inbound))
+                    .await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The updates of a batch worth handling, with their ids (those below `offset` were
+/// received before).
+fn decide(updates: &[Update], me: &BotIdentity, offset: u64) -> Vec<(u64, Inbound)> {
+    updates
+        .iter()
+        .filter(|u| u64::from(u.id.0) >= offset)
+        .filter_map(|u| inbound::classify(u, me).map(|i| (u64::from(u.id.0), i)))
+        .collect()
+}
+
+/// Work for a chat's worker.
+enum Job {
+    /// Handle this inbox entry, then deliver.
+    Update(u64, Inbound),
+    /// Deliver what is queued.
+    Deliver,
+}
+
+struct Queued {
+    job: Job,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+struct ChatHandle {
+    tx: mpsc::UnboundedSender<Queued>,
+    /// Resolves when the worker has ended (its sender is dropped).
+    done: oneshot::Receiver<()>,
+}
+
+/// One worker task per active chat, so a chat's updates run in order and chats run
+/// concurrently. An idle worker ends; a new one for the same chat waits for it first.
+struct Dispatcher {
+    ctx: Arc<Ctx>,
+    chats: HashMap<i64, ChatHandle>,
+    tasks: JoinSet<()>,
+    permits: Arc<Semaphore>,
+    sent: u64,
+}
+
+impl Dispatcher {
+    fn new(ctx: Arc<Ctx>) -> Self {
+        Self {
+            ctx,
+            chats: HashMap::new(),
+            tasks: JoinSet::new(),
+            permits: Arc::new(Semaphore::new(MAX_PENDING)),
+            sent: 0,
+        }
+    }
+
+    async fn send(&mut self, chat: i64, job: Job) {
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
+            return;
+        };
+        let mut queued = Queued {
+            job,
+            _permit: permit,
+        };
+        if let Some(h) = self.chats.get(&chat) {
+            match h.tx.send(queued) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(q)) => queued = q,
+            }
+        }
+        let previous = self.chats.remove(&chat).map(|h| h.done);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        if tx.send(queued).is_err() {
+            return;
+        }
+        let ctx = self.ctx.clone();
+        self.tasks
+            .spawn(chat_worker(ctx, chat, rx, previous, done_tx));
+        self.chats.insert(chat, ChatHandle { tx, done: done_rx });
+        self.sent += 1;
+        if self.sent.is_multiple_of(1024) {
+            self.prune();
+        }
+    }
+
+    /// Forgets ended workers.
+    fn prune(&mut self) {
+        while self.tasks.try_join_next().is_some() {}
+        self.chats
+            .retain(|_, h| !matches!(h.done.try_recv(), Err(oneshot::error::TryRecvError::Closed)));
+    }
+
+    /// Lets workers finish the job in hand (queued ones stay in the inbox), then ends them.
+    async fn stop(mut self) {
+        self.chats.clear();
+        let wait = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(SHUTDOWN_GRACE, wait).await.is_err() {
+            tracing::warn!("Telegram workers did not stop in time; aborting them");
+            self.tasks.shutdown().await;
+        }
+    }
+}
+
+async fn chat_worker(
+    ctx: Arc<Ctx>,
+    chat: i64,
+    mut rx: mpsc::UnboundedReceiver<Queued>,
+    previous: Option<oneshot::Receiver<()>>,
+    _done: oneshot::Sender<()>,
+) {
+    if let Some(p) = previous {
+        let _ = p.await;
+    }
+    let mut closing = false;
+    loop {
+        let next = if closing {
+            rx.recv().await
+        } else {
+            match tokio::time::timeout(WORKER_IDLE, rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    // Refuse new jobs, then finish those already queued.
+                    rx.close();
+                    closing = true;
+                    continue;
+                }
+            }
+        };
+        let Some(queued) = next else { break };
+        if ctx.shutdown.is_requested() {
+            break;
+        }
+        if let Job::Update(id, inbound) = queued.job {
+            handle(&ctx, id, inbound).await;
+        }
+        deliver_chat(&ctx, chat).await;
+    }
+}
+
+/// Runs an update's turn and queues its answer, retrying a failing store a few times (the
+/// update stays in the inbox for the next start otherwise).
+async fn handle(ctx: &Ctx, id: u64, inbound: Inbound) {
+    let inbound = Arc::new(inbound);
+    for attempt in 1..=STORAGE_ATTEMPTS {
+        let desk = ctx.desk.clone();
+        let inb = inbound.clone();
+        let result = tokio::task::spawn_blocking(move || apply(&desk, id, &inb)).await;
+        match result {
+            Ok(Ok(())) => return,
+            Ok(Err(StorageError::AlreadyHandled { .. })) => {
+                tracing::debug!(update = id, "update already handled");
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::error!(update = id, attempt, error = %e, "cannot record a Telegram turn");
+            }
+            Err(e) => {
+                tracing::error!(update = id, error = %e, "Telegram turn panicked");
+                return;
+            }
+        }
+        if !pause(ctx.api.backoff.delay(attempt), &ctx.shutdown).await {
+            return;
+        }
+    }
+}
+
+/// A mark to set (`Some`) or remove (`None`), by name.
+type Mark = (String, Option<Vec<u8>>);
+
+fn blocked_mark(chat: i64) -> String {
+    format!("blocked:{chat}")
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Whether `chat` blocked the bot (or removed it from the group) and has not come back.
+pub fn is_blocked(store: &Store, chat: i64) -> Result<bool, StorageError> {
+    Ok(store.channel_mark(CHANNEL, &blocked_mark(chat))?.is_some())
+}
+
+/// When `chat` was marked blocked (Unix seconds).
+fn blocked_since(store: &Store, chat: i64) -> Result<Option<i64>, StorageError> {
+    Ok(store
+        .channel_mark(CHANNEL, &blocked_mark(chat))?
+        .map(|v| <[u8; 8]>::try_from(v.as_slice()).map_or(0, i64::from_be_bytes)))
+}
+
+/// A message sent after the chat was marked blocked proves it is open again.
+fn unblock_if_newer(store: &Store, chat: i64, date: i64) -> Result<Vec<Mark>, StorageError> {
+    Ok(match blocked_since(store, chat)? {
+        Some(since) if date > since => vec![(blocked_mark(chat), None)],
+        _ => Vec::new(),
+    })
+}
+
+fn encode(items: Vec<Outgoing>) -> Vec<Vec<u8>> {
+    items
+        .iter()
+        .filter_map(|o| serde_json::to_vec(o).ok())
+        .collect()
+}
+
+/// Decides and records (atomically with the inbox entry's removal) what answers an update.
+fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
+    let store = desk.store();
+    let chat = inbound.chat;
+    let write = |outbox: Vec<Outgoing>, marks, clear_outbox| ChannelWrite {
+        channel: CHANNEL.to_string(),
+        consumed: Some(id),
+        target: chat.to_string(),
+        clear_outbox,
+        outbox: encode(outbox),
+        marks,
+    };
+    match &inbound.event {
+        Event::Text { from, text, origin } => {
+            let marks = unblock_if_newer(store, chat, origin.date)?;
+            let to = Destination {
+                chat,
+                reply_to: (!origin.private).then_some(origin.message),
+                thread: origin.thread,
+                owner: (!origin.private).then_some(from.id),
+            };
+            let key = ConvKey::new(CHANNEL, from.id.to_string());
+            desk.handle_with(
+                &key,
+                Some(&from.name),
+                &Input::Text(text.clone()),
+                |reply| Some(write(render(reply, to), marks, false)),
+            )?;
+        }
+        Event::NonText { from, origin } => {
+            let marks = unblock_if_newer(store, chat, origin.date)?;
+            let to = Destination {
+                chat,
+                reply_to: (!origin.private).then_some(origin.message),
+                thread: origin.thread,
+                owner: (!origin.private).then_some(from.id),
+            };
+            store.channel_commit(&write(
+                render(&Reply::text(NON_TEXT_REPLY), to),
+                marks,
+                false,
+            ))?;
+        }
+        Event::Button {
+            from,
+            query,
+            data,
+            message,
+            private,
+            thread,
+        } => {
+            let (owner, button) = parse_callback_data(data);
+            if owner.is_some_and(|o| o != from.id) {
+                let answer = Outgoing::Answer {
+                    query: query.clone(),
+                    text: Some(NOT_YOUR_BUTTON.to_string()),
+                };
+                store.channel_commit(&write(vec![answer], Vec::new(), false))?;
+                return Ok(());
+            }
+            let mut calls = vec![Outgoing::Answer {
+                query: query.clone(),
+                text: None,
+            }];
+            if let Some(m) = message {
+                calls.push(Outgoing::ClearKeyboard { chat, message: *m });
+            }
+            let to = Destination {
+                chat,
+                reply_to: None,
+                thread: *thread,
+                owner: (!private).then_some(from.id),
+            };
+            let key = ConvKey::new(CHANNEL, from.id.to_string());
+            desk.handle_with(
+                &key,
+                Some(&from.name),
+                &Input::Button(button.to_string()),
+                |reply| {
+                    calls.extend(render(reply, to));
+                    Some(write(calls, Vec::new(), false))
+                },
+            )?;
+        }
+        Event::Blocked { date } => {
+            let since = (*date).max(now_secs() - 1);
+            let marks = vec![(blocked_mark(chat), Some(since.to_be_bytes().to_vec()))];
+            store.channel_commit(&write(Vec::new(), marks, true))?;
+        }
+        Event::Unblocked { .. } => {
+            store.channel_commit(&write(Vec::new(), vec![(blocked_mark(chat), None)], false))?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the calls queued for `chat`, in order, removing each once done.
+async fn deliver_chat(ctx: &Ctx, chat: i64) {
+    let target = chat.to_string();
+    let store = ctx.desk.store().clone();
+    let t = target.clone();
+    let s = store.clone();
+    let pending = match tokio::task::spawn_blocking(move || {
+        Ok::<_, StorageError>((s.outbox_pending(CHANNEL, &t)?, is_blocked(&s, chat)?))
+    })
+    .await
+    {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            tracing::error!(chat, error = %e, "cannot read the Telegram outbox");
+            return;
+        }
+        Err(_) => return,
+    };
+    let (pending, blocked) = pending;
+    if pending.is_empty() {
+        return;
+    }
+    if blocked {
+        tracing::info!(
+            chat,
+            count = pending.len(),
+            "chat blocked the bot; replies dropped"
+        );
+        forget_chat(&store, chat, None).await;
+        return;
+    }
+    for (seq, payload) in pending {
+        let outcome = match serde_json::from_slice::<Outgoing>(&payload) {
+            Ok(mut item) => delivery::deliver(&ctx.api, &mut item, &ctx.shutdown).await,
+            Err(e) => {
+                tracing::error!(chat, error = %e, "unreadable outbox entry dropped");
+                Delivered::Dropped
+            }
+        };
+        match outcome {
+            Delivered::Done | Delivered::Dropped => {
+                let (s, t) = (store.clone(), target.clone());
+                let removed =
+                    tokio::task::spawn_blocking(move || s.outbox_remove(CHANNEL, &t, seq)).await;
+                if !matches!(removed, Ok(Ok(()))) {
+                    tracing::error!(chat, "cannot remove a delivered reply from the outbox");
+                    return;
+                }
+            }
+            Delivered::ChatGone => {
+                forget_chat(&store, chat, Some(now_secs())).await;
+                return;
+            }
+            Delivered::Stopped => return,
+        }
+    }
+}
+
+/// Drops what is queued for `chat`; with `since`, marks it blocked from then on.
+async fn forget_chat(store: &Store, chat: i64, since: Option<i64>) {
+    let store = store.clone();
+    let write = ChannelWrite {
+        channel: CHANNEL.to_string(),
+        consumed: None,
+        target: chat.to_string(),
+        clear_outbox: true,
+        outbox: Vec::new(),
+        marks: since
+            .map(|s| vec![(blocked_mark(chat), Some(s.to_be_bytes().to_vec()))])
+            .unwrap_or_default(),
+    };
+    match tokio::task::spawn_blocking(move || store.channel_commit(&write)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(chat, error = %e, "cannot mark a blocked chat"),
+        Err(_) => {}
+    }
 }

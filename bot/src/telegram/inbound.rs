@@ -1,0 +1,327 @@
+//! What the bot takes from a Telegram update: decided once, when the update arrives, and
+//! stored in the inbox in this compact form (not teloxide's types, whose serialisation is not
+//! ours to keep stable).
+
+use serde::{Deserialize, Serialize};
+use teloxide::types::{
+    CallbackQuery, ChatMemberUpdated, Message, MessageEntityKind, MessageKind, Update, UpdateKind,
+};
+
+/// Who the bot is (from `getMe`), for group filtering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotIdentity {
+    /// The bot's user id.
+    pub id: u64,
+    /// The bot's username, without `@`.
+    pub username: String,
+}
+
+/// An update worth acting on, as stored in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inbound {
+    /// The chat it happened in: updates of one chat are handled in order, and replies go
+    /// there.
+    pub chat: i64,
+    /// What happened.
+    pub event: Event,
+}
+
+/// The kinds of update the bot acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A text message for the engine (in a group: with the bot's mention removed).
+    Text {
+        /// Who wrote it.
+        from: Sender,
+        /// The text.
+        text: String,
+        /// Where it came from (for replies in groups and forum topics).
+        origin: Origin,
+    },
+    /// A photo, sticker, voice message…: answered with a request to use words.
+    NonText {
+        /// Who sent it.
+        from: Sender,
+        /// Where it came from.
+        origin: Origin,
+    },
+    /// An inline button was pressed.
+    Button {
+        /// Who pressed it.
+        from: Sender,
+        /// The callback query to answer.
+        query: String,
+        /// The button's callback data.
+        data: String,
+        /// The message carrying the keyboard (to remove the used keyboard).
+        message: Option<i32>,
+        /// Whether the chat is private.
+        private: bool,
+        /// The forum topic of the message, if any.
+        thread: Option<i32>,
+    },
+    /// The bot was blocked by the user or removed from the group.
+    Blocked {
+        /// When (Unix seconds).
+        date: i64,
+    },
+    /// The bot was unblocked, or added to a group again.
+    Unblocked {
+        /// When (Unix seconds).
+        date: i64,
+    },
+}
+
+/// The user behind an update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sender {
+    /// Telegram user id (the conversation key).
+    pub id: u64,
+    /// Their name, for tickets.
+    pub name: String,
+}
+
+/// Where a message came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The message id.
+    pub message: i32,
+    /// Whether the chat is private (replies in groups quote the message they answer).
+    pub private: bool,
+    /// The forum topic, when the message is in one.
+    pub thread: Option<i32>,
+    /// When it was sent (Unix seconds).
+    pub date: i64,
+}
+
+/// Decides what, if anything, to do with an update.
+pub fn classify(update: &Update, me: &BotIdentity) -> Option<Inbound> {
+    match &update.kind {
+        UpdateKind::Message(m) => message(m, me),
+        UpdateKind::CallbackQuery(q) => callback(q),
+        UpdateKind::MyChatMember(c) => membership(c),
+        _ => None,
+    }
+}
+
+fn sender(user: &teloxide::types::User) -> Sender {
+    Sender {
+        id: user.id.0,
+        name: user.full_name(),
+    }
+}
+
+fn message(m: &Message, me: &BotIdentity) -> Option<Inbound> {
+    let from = m.from.as_ref().filter(|u| !u.is_bot)?;
+    let private = m.chat.is_private();
+    let origin = Origin {
+        message: m.id.0,
+        private,
+        thread: m.thread_id.filter(|_| m.is_topic_message).map(|t| t.0.0),
+        date: m.date.timestamp(),
+    };
+    let event = if let Some(text) = m.text() {
+        let text = if private {
+            text.to_string()
+        } else {
+            addressed_text(m, text, me)?
+        };
+        Event::Text {
+            from: sender(from),
+            text,
+            origin,
+        }
+    } else {
+        // Service messages (members joining, pins…) are not user content.
+        if !matches!(m.kind, MessageKind::Common(_)) {
+            return None;
+        }
+        if !private && !replies_to_bot(m, me) && !mentions(m.caption().unwrap_or(""), me) {
+            return None;
+        }
+        Event::NonText {
+            from: sender(from),
+            origin,
+        }
+    };
+    Some(Inbound {
+        chat: m.chat.id.0,
+        event,
+    })
+}
+
+fn replies_to_bot(m: &Message, me: &BotIdentity) -> bool {
+    m.reply_to_message()
+        .and_then(|r| r.from.as_ref())
+        .is_some_and(|u| u.id.0 == me.id)
+}
+
+/// In a group: the text to hand to the engine when the message is for the bot (a command
+/// not addressed to another bot, a mention, a reply to the bot), else `None`.
+fn addressed_text(m: &Message, text: &str, me: &BotIdentity) -> Option<String> {
+    let trimmed = text.trim_start();
+    if let Some(cmd) = trimmed.strip_prefix('/') {
+        let word = cmd.split_whitespace().next().unwrap_or_default();
+        return match word.split_once('@') {
+            Some((_, bot)) if !bot.eq_ignore_ascii_case(&me.username) => None,
+            _ => Some(trimmed.to_string()),
+        };
+    }
+    let text_mention = m.entities().is_some_and(|es| {
+        es.iter().any(
+            |e| matches!(&e.kind, MessageEntityKind::TextMention { user } if user.id.0 == me.id),
+        )
+    });
+    if mentions(text, me) || text_mention || replies_to_bot(m, me) {
+        Some(strip_mention(text, &me.username))
+    } else {
+        None
+    }
+}
+
+/// Whether `text` contains `@username` as a whole word (case-insensitively).
+pub fn mentions(text: &str, me: &BotIdentity) -> bool {
+    mention_ranges(text, &me.username).next().is_some()
+}
+
+fn mention_ranges<'a>(
+    text: &'a str,
+    username: &'a str,
+) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+    let lower = text.to_ascii_lowercase();
+    let needle = format!("@{}", username.to_ascii_lowercase());
+    let mut found = Vec::new();
+    if !username.is_empty() {
+        let mut from = 0;
+        while let Some(i) = lower[from..].find(&needle) {
+            let start = from + i;
+            let end = start + needle.len();
+            let word = |c: char| c.is_alphanumeric() || c == '_';
+            let before_ok = !text[..start].chars().next_back().is_some_and(word);
+            let after_ok = !text[end..].chars().next().is_some_and(word);
+            if before_ok && after_ok {
+                found.push(start..end);
+            }
+            from = end;
+        }
+    }
+    found.into_iter()
+}
+
+/// `text` without the bot's `@username` mentions, whitespace tidied.
+pub fn strip_mention(text: &str, username: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for r in mention_ranges(text, username) {
+        out.push_str(&text[last..r.start]);
+        last = r.end;
+    }
+    out.push_str(&text[last..]);
+    let out = out.trim();
+    // "@bot, my account…" → "my account…"
+    out.trim_start_matches([',', ':', ';'])
+        .trim_start()
+        .to_string()
+}
+
+fn callback(q: &CallbackQuery) -> Option<Inbound> {
+    let data = q.data.clone()?;
+    let msg = q.message.as_ref()?;
+    let chat = msg.chat();
+    let thread = msg
+        .regular_message()
+        .filter(|m| m.is_topic_message)
+        .and_then(|m| m.thread_id)
+        .map(|t| t.0.0);
+    Some(Inbound {
+        chat: chat.id.0,
+        event: Event::Button {
+            from: sender(&q.from),
+            query: q.id.0.clone(),
+            data,
+            message: Some(msg.id().0),
+            private: chat.is_private(),
+            thread,
+        },
+    })
+}
+
+fn membership(c: &ChatMemberUpdated) -> Option<Inbound> {
+    let date = c.date.timestamp();
+    let new = &c.new_chat_member;
+    let event = if new.is_banned() || new.is_left() {
+        Event::Blocked { date }
+    } else if new.is_present() {
+        Event::Unblocked { date }
+    } else {
+        return None;
+    };
+    Some(Inbound {
+        chat: c.chat.id.0,
+        event,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> BotIdentity {
+        BotIdentity {
+            id: 999,
+            username: "DeskBot".into(),
+        }
+    }
+
+    fn update(json: serde_json::Value) -> Update {
+        let u: Update = serde_json::from_str(&json.to_string()).unwrap();
+        assert!(!matches!(u.kind, UpdateKind::Error(_)), "{:?}", u.kind);
+        u
+    }
+
+    fn group_text(text: &str) -> Update {
+        update(serde_json::json!({"update_id": 1, "message": {
+            "message_id": 5, "date": 1_700_000_000,
+            "chat": {"id": -100, "type": "supergroup", "title": "G"},
+            "from": {"id": 7, "is_bot": false, "first_name": "Ann"},
+            "text": text}}))
+    }
+
+    #[test]
+    fn groups_only_pass_commands_and_mentions() {
+        let pass = |t: &str| match classify(&group_text(t), &me()) {
+            Some(Inbound {
+                event: Event::Text { text, .. },
+                ..
+            }) => Some(text),
+            _ => None,
+        };
+        assert_eq!(pass("my account is locked"), None);
+        assert_eq!(pass("/help"), Some("/help".into()));
+        assert_eq!(pass("/help@deskbot"), Some("/help@deskbot".into()));
+        assert_eq!(pass("/help@OtherBot"), None);
+        assert_eq!(
+            pass("@deskbot, my account is locked"),
+            Some("my account is locked".into())
+        );
+        assert_eq!(pass("mail me@deskbotx.com"), None);
+        assert_eq!(pass("ask@deskbot"), None);
+    }
+
+    #[test]
+    fn private_text_and_stickers() {
+        let u = update(serde_json::json!({"update_id": 1, "message": {
+            "message_id": 5, "date": 1_700_000_000,
+            "chat": {"id": 7, "type": "private", "first_name": "Ann"},
+            "from": {"id": 7, "is_bot": false, "first_name": "Ann", "last_name": "Lee"},
+            "sticker": {"file_id": "f", "file_unique_id": "u", "type": "regular",
+                        "width": 1, "height": 1, "is_animated": false, "is_video": false}}}));
+        let got = classify(&u, &me()).unwrap();
+        assert_eq!(got.chat, 7);
+        assert!(
+            matches!(got.event, Event::NonText { ref from, .. } if from.name == "Ann Lee"),
+            "{got:?}"
+        );
+    }
+}
