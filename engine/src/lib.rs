@@ -10,3 +10,4 @@ pub mod catalog;
 pub mod classifier;
 pub mod dialogue;
 pub mod normalize;
+pub mod redact;

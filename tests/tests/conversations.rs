@@ -338,3 +338,42 @@ fn catalog_errors_name_file_intent_and_field() {
         "{err}"
     );
 }
+
+#[test]
+fn secrets_are_masked_in_storage_and_the_user_is_warned_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(dir.path());
+    let key = ConvKey::new("console", "leaky");
+    let r = say(&desk, &key, "the code 482913 from sms says invalid");
+    assert!(
+        r.reply.text.contains("nobody from support will ever ask"),
+        "{}",
+        r.reply.text
+    );
+    let r = say(&desk, &key, "my password is Hunter2! and it still fails");
+    assert!(
+        !r.reply.text.contains("nobody from support will ever ask"),
+        "warned twice"
+    );
+    let r = say(&desk, &key, "/human");
+    let stored: Vec<String> = desk
+        .store()
+        .transcript(&key, 100)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+    let all = stored.join("\n");
+    assert!(!all.contains("482913") && !all.contains("Hunter2"), "{all}");
+    assert!(
+        all.contains("[code hidden]") && all.contains("[password hidden]"),
+        "{all}"
+    );
+    let ticket = desk
+        .store()
+        .ticket(r.opened_ticket.unwrap())
+        .unwrap()
+        .unwrap();
+    let in_ticket: String = ticket.transcript.iter().map(|l| l.text.as_str()).collect();
+    assert!(!in_ticket.contains("482913") && !in_ticket.contains("Hunter2"));
+}

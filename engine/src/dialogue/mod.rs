@@ -79,7 +79,7 @@ pub struct Turn {
     pub escalation: Option<Escalation>,
     /// What the turn did, for metrics.
     pub outcome: Outcome,
-    /// The text to record in the transcript for the user's side of the turn (a button's
-    /// label rather than its id).
+    /// The text to record in the transcript for the user's side of the turn: a button's
+    /// label rather than its id, and typed text with passwords, codes and card numbers masked.
     pub user_text: String,
 }

@@ -91,8 +91,13 @@ impl Draft {
 impl Engine {
     /// Runs one turn of a conversation. Pure: the same state and input give the same turn.
     pub fn turn(&self, conv: &Conversation, input: &Input) -> Turn {
+        let mut has_secret = false;
         let user_text = match input {
-            Input::Text(t) => t.clone(),
+            Input::Text(t) => {
+                let (masked, found) = crate::redact::mask_secrets(t);
+                has_secret = found;
+                masked
+            }
             Input::Button(id) => conv
                 .buttons
                 .iter()
@@ -113,6 +118,10 @@ impl Engine {
             d.intent = a.top().cloned();
         }
         self.decide(&mut d, event);
+        if has_secret && !d.conv.warned_secrets {
+            d.conv.warned_secrets = true;
+            d.reply.text = format!("{}\n\n{}", d.reply.text, texts::SECRET_WARNING);
+        }
         d.conv.buttons = d.reply.buttons.clone();
         Turn {
             conversation: d.conv,

@@ -78,6 +78,9 @@ pub struct Conversation {
     /// The buttons of the last reply, so a typed number or label can press them.
     #[serde(default)]
     pub buttons: Vec<Button>,
+    /// True once the user was warned not to share passwords or codes (warned once only).
+    #[serde(default)]
+    pub warned_secrets: bool,
 }
 
 impl Conversation {
