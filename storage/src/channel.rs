@@ -189,7 +189,7 @@ impl Store {
                 Self::apply_channel_write(&p, inbox, outbox, marks)
             })
             .map_err(crate::store::transaction_error)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(())
     }
 
@@ -235,7 +235,7 @@ impl Store {
                 Ok::<_, ConflictableTransactionError<AlreadyHandled>>(accepted)
             })
             .map_err(crate::store::transaction_error)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(accepted)
     }
 
@@ -296,7 +296,7 @@ impl Store {
         let mut k = target_prefix(channel, target)?;
         k.extend_from_slice(&seq.to_be_bytes());
         self.outbox.remove(k)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(())
     }
 

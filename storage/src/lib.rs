@@ -11,6 +11,7 @@
 
 pub mod channel;
 mod error;
+mod group_commit;
 mod keys;
 mod records;
 mod store;

@@ -49,6 +49,7 @@ pub struct Store {
     pub(crate) inbox: sled::Tree,
     pub(crate) outbox: sled::Tree,
     pub(crate) channel_marks: sled::Tree,
+    durability: std::sync::Arc<crate::group_commit::GroupCommit>,
 }
 
 impl Store {
@@ -84,6 +85,7 @@ impl Store {
             inbox: db.open_tree("channel_inbox")?,
             outbox: db.open_tree("channel_outbox")?,
             channel_marks: db.open_tree("channel_marks")?,
+            durability: Default::default(),
             db,
             path,
         };
@@ -209,7 +211,13 @@ impl Store {
                 Ok::<(), ConflictableTransactionError<AlreadyHandled>>(())
             })
             .map_err(transaction_error)?;
-        self.db.flush()?;
+        self.sync()
+    }
+
+    /// Returns once everything written before the call is on disk, sharing the fsync with
+    /// concurrent turns (see [`crate::group_commit`]).
+    pub(crate) fn sync(&self) -> Result<(), StorageError> {
+        self.durability.sync(|| self.db.flush().map(|_| ()))?;
         Ok(())
     }
 
