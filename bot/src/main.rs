@@ -28,6 +28,8 @@ enum Command {
     Chat(ChatArgs),
     /// Run the channels enabled in the configuration (Telegram, Discord).
     Run(RunArgs),
+    /// Validate the configuration and the catalog without starting anything.
+    CheckConfig(CheckConfigArgs),
     /// Measure the intent engine on a labelled test set (JSON Lines).
     Eval(eval::EvalArgs),
 }
@@ -61,6 +63,13 @@ struct RunArgs {
     log_format: LogFormat,
 }
 
+#[derive(Debug, clap::Args)]
+struct CheckConfigArgs {
+    /// The configuration file (TOML); default `deskbot.toml`.
+    #[arg(long, default_value = "deskbot.toml")]
+    config: PathBuf,
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum LogFormat {
     Text,
@@ -72,6 +81,7 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Chat(args) => chat(args),
         Command::Run(args) => run(args),
+        Command::CheckConfig(args) => check_config(args),
         Command::Eval(args) => eval::run(args),
     }
 }
@@ -145,4 +155,28 @@ fn run(args: RunArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(deskbot::run::run(config, desk))
+}
+
+fn check_config(args: CheckConfigArgs) -> Result<()> {
+    let config = Config::load(&args.config, true)?;
+    let catalog = load_catalog(config.catalog.as_deref())?;
+    let mut channels = Vec::new();
+    if config.telegram.enabled {
+        channels.push("telegram");
+    }
+    if config.discord.enabled {
+        channels.push("discord");
+    }
+    println!(
+        "{}: ok ({} intents from {}; channels enabled: {})",
+        args.config.display(),
+        catalog.intents.len(),
+        catalog.origin,
+        if channels.is_empty() {
+            "none".to_string()
+        } else {
+            channels.join(", ")
+        }
+    );
+    Ok(())
 }

@@ -219,3 +219,48 @@ fn second_process_on_the_same_data_dir_gets_a_clear_lock_error() {
     drop(stdin);
     assert!(first.wait().unwrap().success());
 }
+
+#[test]
+fn check_config_names_the_offending_key_and_never_prints_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("deskbot.toml");
+    let run = |env_token: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_deskbot"));
+        cmd.arg("check-config").arg("--config").arg(&cfg);
+        cmd.env_remove("TELEGRAM_BOT_TOKEN")
+            .env_remove("DISCORD_BOT_TOKEN");
+        if let Some(t) = env_token {
+            cmd.env("TELEGRAM_BOT_TOKEN", t);
+        }
+        cmd.output().unwrap()
+    };
+    std::fs::write(&cfg, "[telegram]\nenabled = true\npoll_timeout_secs = 99\n").unwrap();
+    let out = run(Some("777:SECRET-TOKEN-xyz"));
+    assert!(!out.status.success());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("telegram.poll_timeout_secs"), "{all}");
+    assert!(!all.contains("SECRET-TOKEN"), "{all}");
+
+    std::fs::write(&cfg, "[telegram]\nenabled = true\n").unwrap();
+    let out = run(None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("telegram.token"));
+
+    let out = run(Some("777:SECRET-TOKEN-xyz"));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("channels enabled: telegram"), "{all}");
+    assert!(!all.contains("SECRET-TOKEN"), "{all}");
+
+    std::fs::write(&cfg, "[telegram]\nenabeld = true\n").unwrap();
+    let out = run(None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("enabeld"));
+}
