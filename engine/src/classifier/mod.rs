@@ -343,7 +343,17 @@ impl Model {
 
 /// Trains the model (without choosing a threshold).
 fn fit(data: &TrainingData, config: &ClassifierConfig) -> Model {
-    let extractor = FeatureExtractor::new(config.features.clone());
+    let n_texts = data.examples.len() + data.out_of_scope.len();
+    // Small catalogs get a smaller hash space: fewer buckets to allocate and scan at training
+    // (start-up) time and a bucket map that stays in cache, at no cost in collisions (about 64
+    // buckets per training message).
+    let wanted = (n_texts.max(1) * 64).next_power_of_two().trailing_zeros();
+    let cap = config.features.hash_bits.clamp(8, 28);
+    let bits = wanted.clamp(cap.min(16), cap);
+    let extractor = FeatureExtractor::new(FeatureConfig {
+        hash_bits: bits,
+        ..config.features.clone()
+    });
     let texts: Vec<&str> = data
         .examples
         .iter()
@@ -351,7 +361,7 @@ fn fit(data: &TrainingData, config: &ClassifierConfig) -> Model {
         .chain(data.out_of_scope.iter().map(String::as_str))
         .collect();
     let mut raws: Vec<Vec<RawFeature>> = Vec::with_capacity(texts.len());
-    let buckets = 1usize << config.features.hash_bits.min(28);
+    let buckets = 1usize << bits;
     let mut df = vec![0u32; buckets];
     for t in &texts {
         let mut raw = Vec::new();
