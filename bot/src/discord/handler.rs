@@ -451,7 +451,7 @@ async fn send_messages(
             channel.send_message(http, b.clone())
         })
         .await;
-        if let Err(e) = r {
+        if let Some(e) = undelivered(r) {
             tracing::error!(
                 channel = channel.get(),
                 user = owner,
@@ -461,6 +461,23 @@ async fn send_messages(
             );
             return;
         }
+    }
+}
+
+/// Why a send did not go through, or `None` when it did. A response serenity could not
+/// decode still means Discord accepted the message: sending it again (or elsewhere) would
+/// duplicate it.
+fn undelivered<T>(r: Result<T, Failure<serenity::Error>>) -> Option<String> {
+    match r {
+        Ok(_) => None,
+        Err(Failure::Error {
+            error: e @ (serenity::Error::Json(_) | serenity::Error::Decode(..)),
+            ..
+        }) => {
+            tracing::warn!(error = %e, "a message was delivered but Discord's answer could not be read");
+            None
+        }
+        Err(e) => Some(e.to_string()),
     }
 }
 
@@ -559,7 +576,7 @@ impl Respond<'_> {
                 })
                 .await
             };
-            if let Err(e) = r {
+            if let Some(e) = undelivered(r) {
                 tracing::error!(
                     user = owner,
                     channel = self.channel.get(),
