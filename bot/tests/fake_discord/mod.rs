@@ -288,7 +288,13 @@ impl FakeDiscord {
 
     /// Waits for the bot to be ready: IDENTIFY seen and the slash commands registered.
     pub async fn wait_ready(&self) {
-        self.wait_for("command registration", Duration::from_secs(20), |r| {
+        self.wait_ready_within(Duration::from_secs(20)).await;
+    }
+
+    /// [`Self::wait_ready`] with a custom bound (a process that trains its classifier first
+    /// needs longer).
+    pub async fn wait_ready_within(&self, limit: Duration) {
+        self.wait_for("command registration", limit, |r| {
             r.iter()
                 .any(|x| x.method == "PUT" && x.path.ends_with("/commands") && x.ok())
         })

@@ -1,0 +1,127 @@
+//! The `deskbot run` binary with `[discord] api_url` pointing at the fake Discord: the first
+//! Must-show case (a DM guide with a button press) through the real process, then a clean
+//! stop on SIGTERM, with neither the bot token nor an interaction token in the log.
+
+mod fake_discord;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fake_discord::{FakeDiscord, Options};
+
+const TOKEN: &str = "binary-test-token-never-logged";
+const ANN: u64 = 333_333_333_333_333_333;
+const DM: u64 = 6_001;
+
+/// Kills the child if the test fails before stopping it.
+struct Guard(Option<Child>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deskbot_run_answers_a_dm_and_a_button() {
+    let fake = FakeDiscord::start(Options::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("deskbot.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[discord]\nenabled = true\napi_url = \"{}\"\nsupport_channel_ids = [7001]\nguild_ids = [7000]\n",
+            fake.api_url
+        ),
+    )
+    .unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("DISCORD_BOT_TOKEN", TOKEN)
+        .env("DESKBOT_LOG", "info")
+        .env_remove("TELEGRAM_BOT_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut guard = Guard(Some(child));
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    let run = async {
+        fake.wait_ready_within(Duration::from_secs(60)).await;
+        let from = fake.requests().len();
+        fake.dispatch(
+            "MESSAGE_CREATE",
+            fake.dm(ANN, DM, "error DEVICE_NOT_RECOGNIZED"),
+        );
+        let step1 = fake
+            .wait_new("step 1", from, 1, |r| r.is_channel_message(DM) && r.ok())
+            .await
+            .remove(0);
+        assert!(step1.content().contains("Step 1 of"), "{}", step1.content());
+        let no = step1
+            .buttons()
+            .into_iter()
+            .find(|(_, l)| l.starts_with("No"))
+            .unwrap()
+            .0;
+        let press = fake.button_press(ANN, None, &step1.response, &no);
+        let token = press["token"].as_str().unwrap().to_string();
+        fake.dispatch("INTERACTION_CREATE", press);
+        let edit = fake
+            .wait_new("step 2", from, 1, |r| {
+                r.method == "PATCH" && r.path.contains(&token) && r.ok()
+            })
+            .await
+            .remove(0);
+        assert!(edit.content().contains("Step 2 of"), "{}", edit.content());
+        token
+    };
+    let token = tokio::time::timeout(Duration::from_secs(90), run)
+        .await
+        .unwrap_or_else(|_| panic!("timed out; log:\n{}", read_log()));
+
+    // SIGTERM, then a bounded wait for a clean exit.
+    let pid = guard.0.as_ref().unwrap().id();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(s) = guard.0.as_mut().unwrap().try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no exit after SIGTERM; log:\n{}",
+            read_log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    guard.0 = None;
+    let log = read_log();
+    assert!(exit.success(), "exit {exit:?}; log:\n{log}");
+    assert!(log.contains("ratelimiter OFF"), "{log}");
+    assert!(
+        !log.contains(TOKEN),
+        "the bot token leaked into the log:\n{log}"
+    );
+    assert!(
+        !log.contains(&token),
+        "an interaction token leaked into the log:\n{log}"
+    );
+    let v = fake.violations();
+    assert!(v.is_empty(), "{v:#?}");
+}
