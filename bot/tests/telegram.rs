@@ -658,6 +658,8 @@ async fn two_hundred_chats_get_their_own_replies_in_order() {
     bounded(Duration::from_secs(120), async {
         let inputs = ["hello", "my account is locked", "no", "/help", "/reset"];
         let fake = FakeTelegram::start().await;
+        // Each send takes 20 ms: handled one after another, 1000 replies would take 20 s.
+        fake.set_send_delay(Duration::from_millis(20));
         let dir = tempfile::tempdir().unwrap();
         let chats: Vec<i64> = (2000..2200).collect();
         for text in inputs {
@@ -691,6 +693,159 @@ async fn two_hundred_chats_get_their_own_replies_in_order() {
         }
         assert!(fake.violations().is_empty(), "{:?}", fake.violations());
         eprintln!("200 chats x 5 messages handled in {took:?}");
+        assert!(
+            took < Duration::from_secs(15),
+            "chats were not handled concurrently: {took:?}"
+        );
+    })
+    .await;
+}
+
+/// The fake refuses what Telegram refuses, so the tests above mean something.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_validates_like_telegram() {
+    use teloxide::payloads::SendMessageSetters;
+    use teloxide::prelude::Requester;
+    use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, ParseMode};
+    bounded(Duration::from_secs(30), async {
+        let fake = FakeTelegram::start().await;
+        let bot = teloxide::Bot::new(fake::TOKEN).set_api_url(fake.url.parse().unwrap());
+        let too_long = "x".repeat(4097);
+        assert!(
+            bot.send_message(teloxide::types::ChatId(1), too_long)
+                .await
+                .is_err()
+        );
+        assert!(
+            bot.send_message(teloxide::types::ChatId(1), " \n")
+                .await
+                .is_err()
+        );
+        let md = bot
+            .send_message(teloxide::types::ChatId(1), "Version 1.2")
+            .parse_mode(ParseMode::MarkdownV2)
+            .await;
+        assert!(
+            matches!(
+                md,
+                Err(teloxide::RequestError::Api(
+                    teloxide::ApiError::CantParseEntities(_)
+                ))
+            ),
+            "{md:?}"
+        );
+        let html = bot
+            .send_message(teloxide::types::ChatId(1), "a < b & c")
+            .parse_mode(ParseMode::Html)
+            .await;
+        assert!(html.is_err());
+        let keyboard =
+            InlineKeyboardMarkup::new([[InlineKeyboardButton::callback("x", "d".repeat(65))]]);
+        assert!(
+            bot.send_message(teloxide::types::ChatId(1), "ok")
+                .reply_markup(keyboard)
+                .await
+                .is_err()
+        );
+        assert!(
+            bot.answer_callback_query(teloxide::types::CallbackQueryId("nope".into()))
+                .await
+                .is_err()
+        );
+        assert_eq!(fake.violations().len(), 6, "{:?}", fake.violations());
+        // Correct requests pass.
+        let ok = bot
+            .send_message(teloxide::types::ChatId(1), "Version 1\\.2 *bold*")
+            .parse_mode(ParseMode::MarkdownV2)
+            .await;
+        assert!(ok.is_ok(), "{ok:?}");
+        assert!(
+            bot.send_message(teloxide::types::ChatId(1), "x".repeat(4096))
+                .await
+                .is_ok()
+        );
+        assert_eq!(fake.violations().len(), 6);
+    })
+    .await;
+}
+
+/// A webhook left by another deployment is removed, so long polling works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leftover_webhook_is_deleted_before_polling() {
+    bounded(Duration::from_secs(30), async {
+        let fake = FakeTelegram::start().await;
+        fake.set_webhook("https://old.example/hook");
+        let dir = tempfile::tempdir().unwrap();
+        let bot = start(desk_in(dir.path()), config(&fake));
+        fake.push_text(30, 30, "/help");
+        wait_sent(&fake, 30, 1).await;
+        assert_eq!(fake.calls("deletewebhook").len(), 1);
+        assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+        bot.stop().await;
+    })
+    .await;
+}
+
+/// A token Telegram rejects stops the channel with an error naming the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_is_a_clear_error() {
+    bounded(Duration::from_secs(30), async {
+        let fake = FakeTelegram::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(&fake);
+        cfg.token = Secret::new("1:wrong");
+        let (_stop, shutdown) = Shutdown::new();
+        let err = telegram::run(desk_in(dir.path()), cfg, shutdown)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("telegram.token"), "{err}");
+        assert!(!err.contains("1:wrong"), "{err}");
+    })
+    .await;
+}
+
+/// While Telegram is unreachable the adapter keeps retrying (no crash), stops promptly on
+/// shutdown, and error text never carries the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_telegram_is_retried_and_errors_hide_the_token() {
+    bounded(Duration::from_secs(30), async {
+        // A port nobody listens on.
+        let closed = {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap()
+        };
+        let url = format!("http://{closed}");
+        let token = "123456789:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr";
+        let bot = teloxide::Bot::new(token).set_api_url(url.parse().unwrap());
+        let err = teloxide::requests::Requester::get_me(&bot)
+            .await
+            .unwrap_err();
+        let api = telegram::delivery::Api::new(
+            teloxide::adaptors::Throttle::new_spawn(bot.clone(), Default::default()),
+            bot,
+            token,
+            Backoff::default(),
+        );
+        let shown = api.describe(&err);
+        assert!(
+            !shown.contains(token) && !shown.contains("AAbbCC"),
+            "{shown}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = TelegramConfig {
+            enabled: true,
+            token: Secret::new(token),
+            api_url: Some(url),
+            ..TelegramConfig::default()
+        };
+        let running = start(desk_in(dir.path()), cfg);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!running.task.is_finished(), "still retrying");
+        let stopped = Instant::now();
+        running.stop().await;
+        assert!(stopped.elapsed() < Duration::from_secs(5));
     })
     .await;
 }

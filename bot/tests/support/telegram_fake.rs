@@ -87,6 +87,7 @@ struct Inner {
     blocked: HashSet<i64>,
     send_delay: Duration,
     commands: Option<Value>,
+    webhook: String,
 }
 
 /// The running fake.
@@ -276,6 +277,12 @@ impl FakeTelegram {
         self.lock().blocked.insert(chat);
     }
 
+    /// A webhook is set (as left by another deployment): getUpdates fails until it is
+    /// deleted.
+    pub fn set_webhook(&self, url: &str) {
+        self.lock().webhook = url.to_string();
+    }
+
     /// `chat` unblocked the bot.
     pub fn unblock(&self, chat: i64) {
         self.lock().blocked.remove(&chat);
@@ -443,10 +450,19 @@ async fn handle(
             "can_read_all_group_messages": false, "supports_inline_queries": false,
             "can_connect_to_business": false, "has_main_web_app": false})),
         "getwebhookinfo" => {
-            Ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
+            let url = fake.lock().webhook.clone();
+            Ok(json!({"url": url, "has_custom_certificate": false, "pending_update_count": 0}))
         }
-        "deletewebhook" => Ok(json!(true)),
+        "deletewebhook" => {
+            fake.lock().webhook.clear();
+            Ok(json!(true))
+        }
         "setmycommands" => set_my_commands(&fake, &body),
+        "getupdates" if !fake.lock().webhook.is_empty() => Err(Reject::new(
+            409,
+            "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+            "getUpdates while a webhook is set",
+        )),
         "getupdates" => {
             record(&fake, None);
             return get_updates(&fake, &body).await;
