@@ -122,10 +122,14 @@ pub struct DiscordConfig {
     pub enabled: bool,
     /// The bot token; `DISCORD_BOT_TOKEN` overrides it.
     pub token: Secret,
-    /// A Discord-compatible base URL (a local fake in tests). When set, serenity's
-    /// ratelimiter is off, since serenity only honours a custom base then.
+    /// A Discord-compatible base URL such as `http://127.0.0.1:8080` (a local fake in tests;
+    /// serenity appends `/api/v10/...`, and a trailing `/api/v10` here is dropped). When set,
+    /// the gateway URL comes from that base's `/api/v10/gateway` and serenity's ratelimiter is
+    /// off, since serenity only honours a custom base then.
     pub api_url: Option<String>,
-    /// Guild channels where the bot answers mentions.
+    /// Guild channels where the bot answers messages that mention it (or reply to it) and
+    /// answers slash commands publicly; elsewhere in a guild mentions are ignored and slash
+    /// commands are answered privately (ephemeral).
     pub support_channel_ids: Vec<u64>,
     /// Guilds where slash commands are registered; empty registers them globally.
     pub guild_ids: Vec<u64>,

@@ -54,7 +54,10 @@ pub fn engine_text(msg: &Incoming<'_>, bot_id: u64) -> Option<String> {
         Place::OtherChannel => None,
         Place::SupportChannel => {
             let mentioned = msg.mentions.contains(&bot_id) || mentions_user(msg.content, bot_id);
-            (mentioned || msg.replies_to_bot).then(|| strip_mentions_of(msg.content, bot_id))
+            // Without MESSAGE_CONTENT a reply that does not ping the bot arrives empty:
+            // there is nothing to answer.
+            let replied = msg.replies_to_bot && !msg.content.trim().is_empty();
+            (mentioned || replied).then(|| strip_mentions_of(msg.content, bot_id))
         }
     }
 }
@@ -184,6 +187,8 @@ mod tests {
         let mut reply = msg(Place::SupportChannel, "still stuck", &[]);
         reply.replies_to_bot = true;
         assert_eq!(engine_text(&reply, BOT).as_deref(), Some("still stuck"));
+        reply.content = "";
+        assert_eq!(engine_text(&reply, BOT), None, "content withheld without the intent");
     }
 
     #[test]
