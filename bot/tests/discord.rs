@@ -9,7 +9,7 @@ mod fake_discord;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use deskbot::config::{DiscordConfig, Secret};
+use deskbot::config::{DiscordConfig, Secret, Shards};
 use deskbot::desk::Desk;
 use deskbot::run::Shutdown;
 use deskbot_engine::catalog::Catalog;
@@ -53,9 +53,17 @@ fn config(api_url: &str) -> DiscordConfig {
 }
 
 async fn start_with(options: Options, tweak: impl FnOnce(&mut DiscordConfig)) -> Running {
+    start_engine(engine(), options, tweak).await
+}
+
+async fn start_engine(
+    engine: Arc<Engine>,
+    options: Options,
+    tweak: impl FnOnce(&mut DiscordConfig),
+) -> Running {
     let fake = FakeDiscord::start(options).await;
     let dir = tempfile::tempdir().unwrap();
-    let desk = Desk::open(engine(), dir.path()).unwrap();
+    let desk = Desk::open(engine, dir.path()).unwrap();
     let mut cfg = config(&fake.api_url);
     tweak(&mut cfg);
     let (stop, shutdown): (_, Shutdown) = Shutdown::new();
@@ -248,24 +256,43 @@ async fn dm_guide_buttons_and_ticket() {
     .await;
 }
 
-/// Must show 2: user text with @everyone and role and user mentions can never ping: every
-/// message carries `allowed_mentions` with an empty `parse` and no users or roles.
+/// Must show 2: text with @everyone, a role and a user mention can never ping: the request
+/// carries `allowed_mentions` with an empty `parse` and no users or roles. The engine only
+/// ever echoes a command word (cut at `@`), so to get the mentions echoed verbatim into a
+/// reply this test also runs a catalog whose bot name is that text (`/help` says "I'm …").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echoed_mentions_cannot_ping() {
     bounded(async {
-        let bot = start().await;
         let text = "@everyone <@&123> <@456>";
-        let replies = bot.message(bot.fake.dm(ANN, DM_ANN, text), DM_ANN, 1).await;
-        // The engine echoes a command word back: make it echo the mentions.
-        let echoed = bot
-            .message(bot.fake.dm(ANN, DM_ANN, "/<@456>@everyone"), DM_ANN, 1)
+        let mut catalog = Catalog::builtin().unwrap();
+        catalog.settings.bot_name = text.to_string();
+        let echoing = Arc::new(Engine::new(catalog).unwrap());
+        let bot = start_engine(echoing, Options::default(), |_| {}).await;
+        let mut replies = bot.message(bot.fake.dm(ANN, DM_ANN, text), DM_ANN, 1).await;
+        let help = bot
+            .message(bot.fake.dm(ANN, DM_ANN, "/help"), DM_ANN, 1)
             .await;
+        let echoed = help[0].content();
         assert!(
-            echoed[0].content().contains("/\\<"),
-            "{}",
-            echoed[0].content()
+            echoed.contains("@everyone \\<@&123\\> \\<@456\\>"),
+            "the mentions are in the reply, escaped: {echoed}"
         );
-        for r in replies.iter().chain(&echoed) {
+        // And with the guild path (a reply to the user's message): replied_user stays off.
+        replies.extend(
+            bot.message(
+                bot.fake.guild_message(
+                    ANN,
+                    GUILD,
+                    SUPPORT,
+                    &format!("<@{BOT_ID}> {text}"),
+                    &[BOT_ID],
+                ),
+                SUPPORT,
+                1,
+            )
+            .await,
+        );
+        for r in replies.iter().chain(&help) {
             let am = &r.body["allowed_mentions"];
             assert_eq!(am["parse"], serde_json::json!([]), "{}", r.body);
             for k in ["users", "roles"] {
@@ -624,11 +651,22 @@ async fn works_without_message_content() {
     .await;
 }
 
-/// Global registration when no guild is configured (usable in DMs too).
+/// Global registration when no guild is configured (usable in DMs too), with
+/// `shards = "auto"` (the shard count comes from `/gateway/bot`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_are_global_without_guilds() {
     bounded(async {
-        let bot = start_with(Options::default(), |c| c.guild_ids.clear()).await;
+        let bot = start_with(Options::default(), |c| {
+            c.guild_ids.clear();
+            c.shards = Shards::Auto("auto".into());
+        })
+        .await;
+        assert!(
+            bot.fake
+                .requests()
+                .iter()
+                .any(|r| r.path == "/api/v10/gateway/bot")
+        );
         let reg = bot
             .fake
             .requests()

@@ -342,7 +342,7 @@ impl EventHandler for Handler {
 
     async fn ratelimit(&self, data: RatelimitInfo) {
         // `data.path` can hold an interaction token: never log it.
-        tracing::warn!(
+        tracing::info!(
             method = ?data.method,
             wait_ms = data.timeout.as_millis() as u64,
             global = data.global,

@@ -188,7 +188,11 @@ mod tests {
         reply.replies_to_bot = true;
         assert_eq!(engine_text(&reply, BOT).as_deref(), Some("still stuck"));
         reply.content = "";
-        assert_eq!(engine_text(&reply, BOT), None, "content withheld without the intent");
+        assert_eq!(
+            engine_text(&reply, BOT),
+            None,
+            "content withheld without the intent"
+        );
     }
 
     #[test]
