@@ -53,6 +53,9 @@ pub struct EvalArgs {
     /// With --val: the most in-scope validation messages the threshold may reject (0..1).
     #[arg(long, default_value_t = ThresholdRule::default().max_in_scope_rejection)]
     pub max_reject: f32,
+    /// The assumed share of out-of-scope traffic the threshold is chosen for (0..1).
+    #[arg(long, default_value_t = ThresholdRule::default().oos_share)]
+    pub oos_share: f32,
     /// Model tuning (for experiments): SGD epochs.
     #[arg(long, hide = true)]
     pub epochs: Option<usize>,
@@ -65,9 +68,9 @@ pub struct EvalArgs {
     /// Model tuning: weight of the out-of-scope class.
     #[arg(long, hide = true)]
     pub oos_weight: Option<f32>,
-    /// Model tuning: weight of the word block.
+    /// Model tuning: ensemble members as `word,char;word,char` block weights.
     #[arg(long, hide = true)]
-    pub word_weight: Option<f32>,
+    pub members: Option<String>,
     /// Model tuning: longest char n-gram (0 disables the char block).
     #[arg(long, hide = true)]
     pub char_max: Option<usize>,
@@ -77,9 +80,15 @@ pub struct EvalArgs {
     /// Model tuning: hash bits.
     #[arg(long, hide = true)]
     pub hash_bits: Option<u32>,
+    /// Model tuning: average weights from this epoch on.
+    #[arg(long, hide = true)]
+    pub average_from: Option<usize>,
     /// Model tuning: minimum document frequency of a feature.
     #[arg(long, hide = true)]
     pub min_df: Option<u32>,
+    /// Experiments: write each test message's probabilities (JSON Lines) to this file.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub dump_scores: Option<PathBuf>,
     /// Model tuning: disable stemming.
     #[arg(long, hide = true)]
     pub no_stem: bool,
@@ -168,8 +177,14 @@ fn config_from(args: &EvalArgs) -> ClassifierConfig {
     if let Some(v) = args.oos_weight {
         c.oos_weight = v;
     }
-    if let Some(v) = args.word_weight {
-        c.word_weight = v;
+    if let Some(v) = &args.members {
+        c.members = v
+            .split(';')
+            .filter_map(|m| {
+                let (w, ch) = m.split_once(',')?;
+                Some([w.trim().parse().ok()?, ch.trim().parse().ok()?])
+            })
+            .collect();
     }
     if let Some(v) = args.char_max {
         c.features.char_max = v;
@@ -180,6 +195,9 @@ fn config_from(args: &EvalArgs) -> ClassifierConfig {
     if let Some(v) = args.hash_bits {
         c.features.hash_bits = v.clamp(8, 26);
     }
+    if let Some(v) = args.average_from {
+        c.sgd.average_from = v;
+    }
     if let Some(v) = args.min_df {
         c.min_df = v;
     }
@@ -187,6 +205,7 @@ fn config_from(args: &EvalArgs) -> ClassifierConfig {
         c.features.stem = false;
     }
     c.rule.max_in_scope_rejection = args.max_reject.clamp(0.0, 1.0);
+    c.rule.oos_share = args.oos_share.clamp(0.0, 1.0);
     c.threshold = args.threshold;
     c
 }
@@ -284,6 +303,15 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
     };
 
+    if let Some(path) = &args.dump_scores {
+        let mut out = String::new();
+        for (text, truth) in &test {
+            let p = classifier.probabilities(text);
+            let line = json!({"truth": truth, "in_scope": p.in_scope, "oos": p.out_of_scope});
+            let _ = writeln!(out, "{line}");
+        }
+        std::fs::write(path, out).with_context(|| format!("{}: cannot write", path.display()))?;
+    }
     // Warm up caches and the allocator, then time each message on its own.
     for (t, _) in test.iter().take(200) {
         std::hint::black_box(classifier.predict(t));

@@ -90,8 +90,10 @@ pub struct ClassifierConfig {
     /// Weight of the out-of-scope class relative to an average intent (the out-of-scope
     /// examples together weigh as much as `oos_weight` average intents).
     pub oos_weight: f32,
-    /// Weight of the word block relative to the char block (each block is L2-normalised).
-    pub word_weight: f32,
+    /// The ensemble: one softmax model per entry, each seeing the (word, char) blocks with
+    /// these weights (0 leaves a block out). Members' probabilities are combined by a
+    /// geometric mean (mean of log-probabilities, renormalised).
+    pub members: Vec<[f32; 2]>,
     /// A fixed out-of-scope threshold; `None` chooses one (see [`ClassifierConfig::cv_folds`]).
     pub threshold: Option<f32>,
     /// The threshold used when none is fixed and cross-validation does not apply.
@@ -116,7 +118,7 @@ impl Default for ClassifierConfig {
             features: FeatureConfig::default(),
             sgd: SgdConfig::default(),
             oos_weight: 1.0,
-            word_weight: 1.0,
+            members: vec![[1.0, 1.0]],
             threshold: None,
             default_threshold: 0.3,
             rule: ThresholdRule::default(),
@@ -125,6 +127,14 @@ impl Default for ClassifierConfig {
             min_df: 2,
         }
     }
+}
+
+/// One model of the ensemble.
+#[derive(Debug)]
+struct Member {
+    /// Weight of each block (word, char); 0 leaves the block out.
+    block_weight: [f32; 2],
+    softmax: Softmax,
 }
 
 /// The trained parts, shared between clones.
@@ -136,9 +146,10 @@ struct Model {
     remap: Vec<u32>,
     /// IDF of each feature row.
     idf: Vec<f32>,
-    /// Weight of each block (word, char).
-    block_weight: [f32; 2],
-    softmax: Softmax,
+    /// The ensemble members.
+    members: Vec<Member>,
+    /// Number of classes (intents, plus one for out of scope when trained with it).
+    classes: usize,
     /// The out-of-scope class index, when trained with out-of-scope examples.
     oos_class: Option<usize>,
 }
@@ -160,6 +171,32 @@ pub struct Probabilities {
 }
 
 impl Probabilities {
+    /// The held-out point of a message with these probabilities and this truth.
+    pub fn point(&self, truth: Option<usize>) -> Point {
+        let (best, conf) = self.best().unwrap_or((usize::MAX, 0.0));
+        Point {
+            confidence: self.in_scope_score(),
+            model_rejects: self.out_of_scope > conf,
+            correct: truth == Some(best),
+            is_oos: truth.is_none(),
+        }
+    }
+
+    /// How in-scope the message looks, in 0..=1: the best intent's share of the probability
+    /// it and the out-of-scope class have together, `p_best / (p_best + p_oos)` (the sigmoid
+    /// of their logit difference). This two-way comparison detects out-of-scope messages
+    /// better than the best probability alone: on CLINC150's val, at 3 % of in-scope messages
+    /// rejected, it catches 87 % of out-of-scope ones against 76 %. Without an out-of-scope
+    /// class it is the best probability.
+    pub fn in_scope_score(&self) -> f32 {
+        let best = self.best().map_or(0.0, |(_, p)| p);
+        if self.out_of_scope > 0.0 {
+            best / (best + self.out_of_scope)
+        } else {
+            best
+        }
+    }
+
     /// The best intent and its probability (`None` when there are no intents).
     pub fn best(&self) -> Option<(usize, f32)> {
         self.in_scope
@@ -248,33 +285,14 @@ impl Classifier {
 
     /// The held-out point of one message (for threshold selection).
     pub fn point(&self, text: &str, truth: Option<usize>) -> Point {
-        let p = self.probabilities(text);
-        let (best, conf) = p.best().unwrap_or((usize::MAX, 0.0));
-        Point {
-            confidence: conf,
-            model_rejects: p.out_of_scope > conf,
-            correct: truth == Some(best),
-            is_oos: truth.is_none(),
-        }
+        self.probabilities(text).point(truth)
     }
 
     /// The model's probabilities for one normalised message.
     pub fn probabilities(&self, text: &str) -> Probabilities {
-        let m = &*self.model;
         let mut raw = Vec::with_capacity(64);
-        m.extractor.extract(text, &mut raw);
-        let (index, value) = m.vectorize(&raw);
-        let mut probs = vec![0.0f32; m.softmax.classes];
-        m.softmax.logits(&index, &value, &mut probs);
-        model::softmax(&mut probs);
-        let out_of_scope = match m.oos_class {
-            Some(c) => probs.swap_remove(c),
-            None => 0.0,
-        };
-        Probabilities {
-            in_scope: probs,
-            out_of_scope,
-        }
+        self.model.extractor.extract(text, &mut raw);
+        self.model.probabilities_raw(&raw)
     }
 
     /// Classifies one normalised message.
@@ -299,23 +317,63 @@ impl Classifier {
         ranked.sort_by(by_conf);
         let best = ranked.first().map_or(0.0, |s| s.confidence);
         Prediction {
-            out_of_scope: ranked.is_empty() || p.out_of_scope > best || best < self.threshold,
+            out_of_scope: ranked.is_empty()
+                || p.out_of_scope > best
+                || p.in_scope_score() < self.threshold,
             ranked,
         }
     }
 }
 
 impl Model {
+    /// The probabilities of a message's raw features.
+    fn probabilities_raw(&self, raw: &[RawFeature]) -> Probabilities {
+        let mut probs = vec![0.0f32; self.classes];
+        if let [member] = self.members.as_slice() {
+            let (index, value) = self.vectorize(raw, member.block_weight);
+            member.softmax.logits(&index, &value, &mut probs);
+        } else {
+            // Geometric mean of the members' probabilities.
+            let mut logits = vec![0.0f32; self.classes];
+            let k = self.members.len().max(1) as f32;
+            for member in &self.members {
+                let (index, value) = self.vectorize(raw, member.block_weight);
+                member.softmax.logits(&index, &value, &mut logits);
+                model::softmax(&mut logits);
+                for (p, l) in probs.iter_mut().zip(&logits) {
+                    *p += l.max(1e-30).ln() / k;
+                }
+            }
+        }
+        model::softmax(&mut probs);
+        let out_of_scope = match self.oos_class {
+            Some(c) => probs.swap_remove(c),
+            None => 0.0,
+        };
+        Probabilities {
+            in_scope: probs,
+            out_of_scope,
+        }
+    }
+
     /// TF-IDF vector of raw features: sublinear TF times IDF, each block L2-normalised and
     /// weighted. Features unseen in training are dropped.
-    fn vectorize(&self, raw: &[RawFeature]) -> (Vec<u32>, Vec<f32>) {
+    fn vectorize(&self, raw: &[RawFeature], block_weight: [f32; 2]) -> (Vec<u32>, Vec<f32>) {
         let mut index = Vec::with_capacity(raw.len());
         let mut value = Vec::with_capacity(raw.len());
         let mut start = 0usize;
         let mut block_start = 0usize;
         while start < raw.len() {
             let block = raw[start].block;
+            let weight = block_weight[usize::from(block.min(1))];
             let mut end = start;
+            if weight == 0.0 {
+                while end < raw.len() && raw[end].block == block {
+                    end += 1;
+                }
+                start = end;
+                continue;
+            }
             let mut norm = 0.0f32;
             while end < raw.len() && raw[end].block == block {
                 let f = raw[end];
@@ -329,7 +387,7 @@ impl Model {
                 end += 1;
             }
             if norm > 0.0 {
-                let scale = self.block_weight[usize::from(block.min(1))] / norm.sqrt();
+                let scale = weight / norm.sqrt();
                 for v in &mut value[block_start..] {
                     *v *= scale;
                 }
@@ -341,42 +399,67 @@ impl Model {
     }
 }
 
-/// Trains the model (without choosing a threshold).
-fn fit(data: &TrainingData, config: &ClassifierConfig) -> Model {
-    let n_texts = data.examples.len() + data.out_of_scope.len();
-    // Small catalogs get a smaller hash space: fewer buckets to allocate and scan at training
-    // (start-up) time and a bucket map that stays in cache, at no cost in collisions (about 64
-    // buckets per training message).
+/// The feature extractor for `n_texts` training messages under `config`.
+///
+/// Small catalogs get a smaller hash space: fewer buckets to allocate and scan at training
+/// (start-up) time and a bucket map that stays in cache, at no cost in collisions (about 64
+/// buckets per training message).
+fn extractor_for(n_texts: usize, config: &ClassifierConfig) -> FeatureExtractor {
     let wanted = (n_texts.max(1) * 64).next_power_of_two().trailing_zeros();
     let cap = config.features.hash_bits.clamp(8, 28);
-    let bits = wanted.clamp(cap.min(16), cap);
-    let extractor = FeatureExtractor::new(FeatureConfig {
-        hash_bits: bits,
+    FeatureExtractor::new(FeatureConfig {
+        hash_bits: wanted.clamp(cap.min(16), cap),
         ..config.features.clone()
-    });
-    let texts: Vec<&str> = data
+    })
+}
+
+/// Training messages as raw features with their targets (`None` = out of scope).
+fn prepare(
+    data: &TrainingData,
+    extractor: &FeatureExtractor,
+) -> Vec<(Vec<RawFeature>, Option<usize>)> {
+    let texts = data
         .examples
         .iter()
-        .map(|(t, _)| t.as_str())
-        .chain(data.out_of_scope.iter().map(String::as_str))
-        .collect();
-    let mut raws: Vec<Vec<RawFeature>> = Vec::with_capacity(texts.len());
-    let buckets = 1usize << bits;
+        .map(|(t, l)| (t, Some(*l)))
+        .chain(data.out_of_scope.iter().map(|t| (t, None)));
+    texts
+        .map(|(t, l)| {
+            let mut raw = Vec::new();
+            extractor.extract(t, &mut raw);
+            (raw, l)
+        })
+        .collect()
+}
+
+/// Trains the model (without choosing a threshold).
+fn fit(data: &TrainingData, config: &ClassifierConfig) -> Model {
+    let extractor = extractor_for(data.examples.len() + data.out_of_scope.len(), config);
+    let rows = prepare(data, &extractor);
+    let refs: Vec<&(Vec<RawFeature>, Option<usize>)> = rows.iter().collect();
+    fit_raw(&data.labels, extractor, &refs, config)
+}
+
+/// Trains the model on extracted features.
+fn fit_raw(
+    labels: &[String],
+    extractor: FeatureExtractor,
+    rows: &[&(Vec<RawFeature>, Option<usize>)],
+    config: &ClassifierConfig,
+) -> Model {
+    let buckets = 1usize << extractor.config().hash_bits;
     let mut df = vec![0u32; buckets];
-    for t in &texts {
-        let mut raw = Vec::new();
-        extractor.extract(t, &mut raw);
+    for (raw, _) in rows {
         let mut last = u32::MAX;
-        for f in &raw {
+        for f in raw {
             // A bucket shared by both blocks counts once per document.
             if f.bucket != last {
                 df[f.bucket as usize] += 1;
             }
             last = f.bucket;
         }
-        raws.push(raw);
     }
-    let n = texts.len() as f32;
+    let n = rows.len() as f32;
     let mut remap = vec![u32::MAX; buckets];
     let mut idf = Vec::new();
     for (bucket, &d) in df.iter().enumerate() {
@@ -385,92 +468,86 @@ fn fit(data: &TrainingData, config: &ClassifierConfig) -> Model {
             idf.push(((1.0 + n) / (1.0 + d as f32)).ln() + 1.0);
         }
     }
-    let oos_class = (!data.out_of_scope.is_empty()).then_some(data.labels.len());
-    let classes = data.labels.len() + usize::from(oos_class.is_some());
+    let n_oos = rows.iter().filter(|(_, l)| l.is_none()).count();
+    let n_in = rows.len() - n_oos;
+    let oos_class = (n_oos > 0).then_some(labels.len());
+    let classes = labels.len() + usize::from(oos_class.is_some());
     let mut model = Model {
-        labels: data.labels.clone(),
+        labels: labels.to_vec(),
         extractor,
         remap,
         idf,
-        block_weight: [config.word_weight, 1.0],
-        softmax: Softmax {
-            classes,
-            weights: Vec::new(),
-            bias: vec![0.0; classes],
-        },
+        members: Vec::new(),
+        classes,
         oos_class,
     };
-    let mut rows = Csr::new();
-    for raw in &raws {
-        let (i, v) = model.vectorize(raw);
-        rows.push_row(i.into_iter().zip(v));
-    }
-    let mut y: Vec<usize> = data.examples.iter().map(|&(_, l)| l).collect();
-    let mut weight = vec![1.0f32; y.len()];
-    if let Some(c) = oos_class {
-        let used = {
-            let mut seen = vec![false; data.labels.len()];
-            for &(_, l) in &data.examples {
-                seen[l] = true;
+    // Out-of-scope examples together weigh `oos_weight` average intents.
+    let used = {
+        let mut seen = vec![false; labels.len()];
+        for (_, l) in rows {
+            if let Some(l) = l {
+                seen[*l] = true;
             }
-            seen.iter().filter(|&&s| s).count().max(1)
+        }
+        seen.iter().filter(|&&s| s).count().max(1)
+    };
+    let oos_w = config.oos_weight * (n_in as f32 / used as f32) / n_oos.max(1) as f32;
+    let y: Vec<usize> = rows
+        .iter()
+        .map(|(_, l)| l.unwrap_or(labels.len()))
+        .collect();
+    let weight: Vec<f32> = rows
+        .iter()
+        .map(|(_, l)| if l.is_some() { 1.0 } else { oos_w })
+        .collect();
+    let blocks = if config.members.is_empty() {
+        vec![[1.0, 1.0]]
+    } else {
+        config.members.clone()
+    };
+    for (k, block_weight) in blocks.into_iter().enumerate() {
+        let mut csr = Csr::new();
+        for (raw, _) in rows {
+            let (i, v) = model.vectorize(raw, block_weight);
+            csr.push_row(i.into_iter().zip(v));
+        }
+        let sgd = SgdConfig {
+            seed: config.sgd.seed.wrapping_add(k as u64),
+            ..config.sgd.clone()
         };
-        let per_intent = data.examples.len() as f32 / used as f32;
-        let w = config.oos_weight * per_intent / data.out_of_scope.len() as f32;
-        y.extend(std::iter::repeat_n(c, data.out_of_scope.len()));
-        weight.extend(std::iter::repeat_n(w, data.out_of_scope.len()));
+        let softmax = Softmax::train(&csr, model.idf.len(), &y, &weight, classes, &sgd);
+        model.members.push(Member {
+            block_weight,
+            softmax,
+        });
     }
-    model.softmax = Softmax::train(&rows, model.idf.len(), &y, &weight, classes, &config.sgd);
     model
 }
 
-/// Chooses a threshold by k-fold cross-validation on the training data.
+/// Chooses a threshold by k-fold cross-validation on the training data (features are
+/// extracted once and shared by the folds).
 fn cross_validate(data: &TrainingData, config: &ClassifierConfig) -> ThresholdChoice {
-    let k = config.cv_folds;
-    // Items: Some(label) for in-scope examples, None for out-of-scope, in a shuffled order
-    // assigned to folds round-robin (deterministic).
-    let mut items: Vec<(usize, Option<usize>)> = data
-        .examples
-        .iter()
-        .enumerate()
-        .map(|(i, &(_, l))| (i, Some(l)))
-        .chain((0..data.out_of_scope.len()).map(|i| (i, None)))
-        .collect();
-    SplitMix(config.sgd.seed ^ 0xc5).shuffle(&mut items);
-    let text = |&(i, l): &(usize, Option<usize>)| match l {
-        Some(_) => data.examples[i].0.clone(),
-        None => data.out_of_scope[i].clone(),
-    };
-    let mut points = Vec::with_capacity(items.len());
-    let fold_config = ClassifierConfig {
-        threshold: Some(config.default_threshold),
-        cv_folds: 0,
-        ..config.clone()
-    };
+    let k = config.cv_folds.max(2);
+    let extractor = extractor_for(data.examples.len() + data.out_of_scope.len(), config);
+    let mut rows = prepare(data, &extractor);
+    // A shuffled order assigned to folds round-robin (deterministic).
+    SplitMix(config.sgd.seed ^ 0xc5).shuffle(&mut rows);
+    let mut points = Vec::with_capacity(rows.len());
     for fold in 0..k {
-        let mut train = TrainingData {
-            labels: data.labels.clone(),
-            ..TrainingData::default()
-        };
-        let mut held = Vec::new();
-        for (pos, item) in items.iter().enumerate() {
-            if pos % k == fold {
-                held.push((text(item), item.1));
-            } else {
-                match item.1 {
-                    Some(l) => train.examples.push((text(item), l)),
-                    None => train.out_of_scope.push(text(item)),
-                }
-            }
-        }
-        if train.examples.is_empty() {
+        let train: Vec<_> = rows
+            .iter()
+            .enumerate()
+            .filter(|(pos, _)| pos % k != fold)
+            .map(|(_, r)| r)
+            .collect();
+        if !train.iter().any(|(_, l)| l.is_some()) {
             continue;
         }
-        let c = Classifier {
-            model: Arc::new(fit(&train, &fold_config)),
-            threshold: config.default_threshold,
-        };
-        points.extend(held.iter().map(|(t, l)| c.point(t, *l)));
+        let fold_extractor = FeatureExtractor::new(extractor.config().clone());
+        let model = fit_raw(&data.labels, fold_extractor, &train, config);
+        for (_, (raw, truth)) in rows.iter().enumerate().filter(|(pos, _)| pos % k == fold) {
+            points.push(model.probabilities_raw(raw).point(*truth));
+        }
     }
     threshold::choose(&points, config.rule)
 }

@@ -59,6 +59,9 @@ pub struct SgdConfig {
     pub l2: f32,
     /// Seed of the shuffling order.
     pub seed: u64,
+    /// Average the weights at the end of each epoch from this epoch on (Polyak averaging,
+    /// smooths the SGD noise); `epochs` or more disables averaging.
+    pub average_from: usize,
 }
 
 impl Default for SgdConfig {
@@ -68,6 +71,7 @@ impl Default for SgdConfig {
             learning_rate: 2.0,
             l2: 1e-6,
             seed: 0x5eed,
+            average_from: usize::MAX,
         }
     }
 }
@@ -187,7 +191,10 @@ impl Softmax {
         let n = rows.rows().max(1) as f32;
         let total_steps = (cfg.epochs as f32 * n).max(1.0);
         let mut t = 0.0f32;
-        for _ in 0..cfg.epochs {
+        let mut avg_w: Vec<f32> = Vec::new();
+        let mut avg_b = vec![0.0f32; c];
+        let mut snapshots = 0usize;
+        for epoch in 0..cfg.epochs {
             rng.shuffle(&mut order);
             for (pos, &r) in order.iter().enumerate() {
                 // Linearly decaying step size: large steps first, fine ones at the end.
@@ -244,6 +251,24 @@ impl Softmax {
                     }
                 }
             }
+            if epoch >= cfg.average_from {
+                if avg_w.is_empty() {
+                    avg_w = vec![0.0; v.len()];
+                }
+                for (a, w) in avg_w.iter_mut().zip(&v) {
+                    *a += scale * w;
+                }
+                for (a, b) in avg_b.iter_mut().zip(&bias) {
+                    *a += b;
+                }
+                snapshots += 1;
+            }
+        }
+        if snapshots > 0 {
+            let k = snapshots as f32;
+            v = avg_w.into_iter().map(|a| a / k).collect();
+            bias = avg_b.into_iter().map(|a| a / k).collect();
+            scale = 1.0;
         }
         for w in v.iter_mut() {
             *w *= scale;
