@@ -226,9 +226,9 @@ impl Config {
             );
         }
         if let Some(u) = &self.telegram.api_url
-            && url::Url::parse(u).is_err()
+            && !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
         {
-            return bad("telegram.api_url", "is not a valid URL");
+            return bad("telegram.api_url", "is not a valid http(s) URL");
         }
         if !(1..=16).contains(&self.telegram.poll_timeout_secs) {
             return bad(
@@ -320,6 +320,9 @@ mod tests {
         assert_eq!(cfg.telegram.messages_per_sec_overall, 30);
         assert_eq!(cfg.telegram.messages_per_sec_chat, 1);
         cfg.validate("d.toml").unwrap();
+        let cfg = Config::parse("d.toml", "[telegram]\napi_url = \"ftp://x\"\n").unwrap();
+        let err = cfg.validate("d.toml").unwrap_err().to_string();
+        assert!(err.contains("telegram.api_url"), "{err}");
         let cfg = Config::parse("d.toml", "[telegram]\nmessages_per_sec_chat = 0\n").unwrap();
         let err = cfg.validate("d.toml").unwrap_err().to_string();
         assert!(err.contains("telegram.messages_per_sec_chat"), "{err}");

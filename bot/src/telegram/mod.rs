@@ -101,7 +101,10 @@ pub async fn run_with(
     }
     let mut raw = Bot::new(token.clone());
     if let Some(u) = &config.api_url {
-        let url = url::Url::parse(u).context("telegram.api_url is not a valid URL")?;
+        // teloxide appends `/bot<token>/<method>` as path segments: a trailing slash after a
+        // path would give `//bot…`.
+        let url = url::Url::parse(u.trim_end_matches('/'))
+            .context("telegram.api_url is not a valid URL")?;
         raw = raw.set_api_url(url);
     }
     let limits = Limits {
@@ -174,7 +177,19 @@ async fn serve(desk: &Desk, api: &Api, config: &TelegramConfig, shutdown: &Shutd
                     .send(inbound.chat, Job::Update(id, inbound))
                     .await
             }
-            Err(e) => tracing::error!(update = id, error = %e, "unreadable inbox entry skipped"),
+            Err(e) => {
+                // Written by an incompatible version: drop it rather than fail every start.
+                tracing::error!(update = id, error = %e, "unreadable inbox entry dropped");
+                let (s, write) = (
+                    desk.store().clone(),
+                    ChannelWrite {
+                        channel: CHANNEL.to_string(),
+                        consumed: Some(id),
+                        ..ChannelWrite::default()
+                    },
+                );
+                let _ = tokio::task::spawn_blocking(move || s.channel_commit(&write)).await;
+            }
         }
     }
 
@@ -188,7 +203,10 @@ async fn serve(desk: &Desk, api: &Api, config: &TelegramConfig, shutdown: &Shutd
 async fn start(api: &Api, shutdown: &Shutdown) -> Result<Option<BotIdentity>> {
     let mut attempt = 0u32;
     let me = loop {
-        match api.raw.get_me().send().await {
+        let Some(result) = until_shutdown(shutdown, api.raw.get_me().send()).await else {
+            return Ok(None);
+        };
+        match result {
             Ok(me) => break me,
             Err(e) => {
                 let wait = match classify_error(&e) {
@@ -212,27 +230,41 @@ async fn start(api: &Api, shutdown: &Shutdown) -> Result<Option<BotIdentity>> {
         id: me.user.id.0,
         username: me.username().to_string(),
     };
-    match api.raw.get_webhook_info().send().await {
-        Ok(info) if info.url.is_some() => {
+    match until_shutdown(shutdown, api.raw.get_webhook_info().send()).await {
+        None => return Ok(None),
+        Some(Ok(info)) if info.url.is_some() => {
             tracing::info!("removing the bot's webhook so that long polling works");
-            if let Err(e) = api
-                .raw
-                .delete_webhook()
-                .drop_pending_updates(false)
-                .send()
-                .await
-            {
-                tracing::warn!(error = %api.describe(&e), "deleteWebhook failed");
+            let delete = api.raw.delete_webhook().drop_pending_updates(false).send();
+            match until_shutdown(shutdown, delete).await {
+                None => return Ok(None),
+                Some(Err(e)) => tracing::warn!(error = %api.describe(&e), "deleteWebhook failed"),
+                Some(Ok(_)) => {}
             }
         }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %api.describe(&e), "getWebhookInfo failed"),
+        Some(Ok(_)) => {}
+        Some(Err(e)) => tracing::warn!(error = %api.describe(&e), "getWebhookInfo failed"),
     }
     let commands = COMMANDS.iter().map(|(c, d)| BotCommand::new(*c, *d));
-    if let Err(e) = api.raw.set_my_commands(commands).send().await {
+    let set = until_shutdown(shutdown, api.raw.set_my_commands(commands).send()).await;
+    let Some(set) = set else {
+        return Ok(None);
+    };
+    if let Err(e) = set {
         tracing::warn!(error = %api.describe(&e), "setMyCommands failed; commands still work, the menu may be stale");
     }
     Ok(Some(me))
+}
+
+/// `fut`'s output, or `None` if shutdown comes first (the request is dropped).
+async fn until_shutdown<T>(
+    shutdown: &Shutdown,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let mut s = shutdown.clone();
+    tokio::select! {
+        () = s.wait() => None,
+        v = fut => Some(v),
+    }
 }
 
 /// The long-polling loop: receive, record durably, dispatch.
@@ -604,8 +636,7 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
             )?;
         }
         Event::Blocked { date } => {
-            let since = (*date).max(now_secs() - 1);
-            let marks = vec![(blocked_mark(chat), Some(since.to_be_bytes().to_vec()))];
+            let marks = vec![(blocked_mark(chat), Some(date.to_be_bytes().to_vec()))];
             store.channel_commit(&write(Vec::new(), marks, true))?;
         }
         Event::Unblocked { .. } => {

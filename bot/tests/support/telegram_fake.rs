@@ -429,7 +429,13 @@ async fn handle(
             error,
         });
     };
-    if token_part.trim_start_matches('/') != format!("bot{TOKEN}") {
+    if path.contains("//") {
+        fake.lock().violations.push(format!(
+            "{method}: empty path segment in {}",
+            path.replace(TOKEN, "<token>")
+        ));
+    }
+    if token_part.rsplit('/').next() != Some(format!("bot{TOKEN}").as_str()) {
         record(&fake, Some("Unauthorized".into()));
         return err(401, "Unauthorized", None);
     }
