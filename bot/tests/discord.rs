@@ -523,6 +523,34 @@ async fn transient_failures_are_retried_without_duplicates() {
             .filter(|r| r.method == "PATCH")
             .count();
         assert_eq!(edits, 2, "one failed and one successful edit");
+
+        // The acknowledgement itself keeps failing: the answer goes to the DM channel instead
+        // (and the turn still happens exactly once).
+        for _ in 0..3 {
+            bot.fake.fail_next("POST", "/callback", 503, None);
+        }
+        let from = bot.fake.requests().len();
+        let msg = edit.response.clone();
+        bot.fake.dispatch(
+            "INTERACTION_CREATE",
+            bot.fake.button_press(ANN, None, &msg, &button(&edit, "No")),
+        );
+        let sent = bot
+            .fake
+            .wait_new("the channel fallback", from, 1, |r| {
+                r.is_channel_message(DM_ANN) && r.ok()
+            })
+            .await;
+        assert!(
+            sent[0].content().contains("Step 3 of"),
+            "{}",
+            sent[0].content()
+        );
+        let callbacks = bot.fake.requests()[from..]
+            .iter()
+            .filter(|r| r.path.ends_with("/callback"))
+            .count();
+        assert_eq!(callbacks, 3, "bounded acknowledgement attempts");
         bot.finish().await;
     })
     .await;
