@@ -1,5 +1,6 @@
 //! Turns per second through the engine alone (the baseline) and through engine + sled with
-//! the per-turn flush that makes a reply durable before it is sent.
+//! the per-turn flush that makes a reply durable before it is sent, on one thread and on 16
+//! (where group commit shares fsyncs).
 //!
 //! Run: `cargo bench -p deskbot --bench turns`. Criterion prints each as elements/s = turns/s.
 
@@ -60,6 +61,37 @@ fn bench(c: &mut Criterion) {
                 panic!("turn failed: {e}");
             }
             i += 1;
+        })
+    });
+
+    // The same with 16 threads at once, as the async channels run turns: group commit lets
+    // concurrent turns share one fsync, each still durable before it returns.
+    const THREADS: u64 = 16;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    group.bench_function("engine_sled_flush_16_threads", |b| {
+        b.iter_custom(|iters| {
+            let per_thread = iters.div_ceil(THREADS);
+            let start = std::time::Instant::now();
+            std::thread::scope(|scope| {
+                for _ in 0..THREADS {
+                    scope.spawn(|| {
+                        for _ in 0..per_thread {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let user = i % USERS;
+                            let text = SCRIPT[(i / USERS) % SCRIPT.len()];
+                            if let Err(e) =
+                                desk.handle(&keys[user], None, &Input::Text(text.into()))
+                            {
+                                panic!("turn failed: {e}");
+                            }
+                        }
+                    });
+                }
+            });
+            // Report time per turn actually run (per_thread * THREADS >= iters).
+            start
+                .elapsed()
+                .mul_f64(iters as f64 / (per_thread * THREADS) as f64)
         })
     });
     group.finish();
