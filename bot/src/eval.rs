@@ -276,7 +276,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
         data.out_of_scope.len()
     ));
     let start = Instant::now();
-    let mut classifier = Classifier::train_with(&data, &config).context("training failed")?;
+    let mut classifier = progress
+        .timed("training", || Classifier::train_with(&data, &config))
+        .context("training failed")?;
     let train_seconds = start.elapsed().as_secs_f64();
     let threshold_source = match (&val, args.threshold) {
         (_, Some(_)) => "fixed by --threshold".to_string(),

@@ -81,3 +81,36 @@ impl Bar {
         }
     }
 }
+
+impl Progress {
+    /// Runs `work`, showing `label` with the elapsed time on stderr while it runs, from one
+    /// second on (for steps that report no progress of their own, such as training).
+    pub fn timed<T>(&self, label: &str, work: impl FnOnce() -> T) -> T {
+        if !self.enabled {
+            return work();
+        }
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let done = &done;
+            let painter = scope.spawn(move || {
+                let start = Instant::now();
+                let mut drawn = false;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    let elapsed = start.elapsed();
+                    if elapsed >= Duration::from_secs(1) {
+                        eprint!("\r{label}… {:.1} s", elapsed.as_secs_f64());
+                        drawn = true;
+                    }
+                }
+                if drawn {
+                    eprintln!();
+                }
+            });
+            let out = work();
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = painter.join();
+            out
+        })
+    }
+}

@@ -96,8 +96,14 @@ pub struct ClassifierConfig {
     pub members: Vec<[f32; 2]>,
     /// A fixed out-of-scope threshold; `None` chooses one (see [`ClassifierConfig::cv_folds`]).
     pub threshold: Option<f32>,
-    /// The threshold used when none is fixed and cross-validation does not apply.
+    /// The threshold on [`Probabilities::in_scope_score`] used when none is fixed and
+    /// cross-validation does not apply (large training sets). 0.9 means "reject unless the best
+    /// intent is nine times as likely as out of scope"; on CLINC150's val it rejects 2 % of
+    /// in-scope messages and catches 77 % of out-of-scope ones.
     pub default_threshold: f32,
+    /// The threshold on the best probability used when there are no out-of-scope examples
+    /// (the model then has no out-of-scope class to compare with).
+    pub default_threshold_without_oos: f32,
     /// How thresholds are chosen from held-out predictions.
     pub rule: ThresholdRule,
     /// Folds of the cross-validation that chooses the threshold at training time (0 or 1
@@ -120,7 +126,8 @@ impl Default for ClassifierConfig {
             oos_weight: 1.0,
             members: vec![[1.0, 1.0]],
             threshold: None,
-            default_threshold: 0.3,
+            default_threshold: 0.9,
+            default_threshold_without_oos: 0.3,
             rule: ThresholdRule::default(),
             cv_folds: 5,
             cv_max_examples: 3_000,
@@ -236,7 +243,11 @@ impl Classifier {
         let model = Arc::new(fit(data, config));
         let mut classifier = Self {
             model,
-            threshold: config.default_threshold,
+            threshold: if data.out_of_scope.is_empty() {
+                config.default_threshold_without_oos
+            } else {
+                config.default_threshold
+            },
         };
         let n = data.examples.len() + data.out_of_scope.len();
         if let Some(t) = config.threshold {
@@ -643,6 +654,35 @@ mod tests {
             a.probabilities("reset password"),
             b.probabilities("reset password")
         );
+    }
+
+    #[test]
+    fn works_without_out_of_scope_examples() {
+        let mut d = toy();
+        d.out_of_scope.clear();
+        let c = Classifier::train(&d).unwrap();
+        assert_eq!(
+            c.threshold(),
+            ClassifierConfig::default().default_threshold_without_oos
+        );
+        let p = c.probabilities("reset my password");
+        assert_eq!(p.out_of_scope, 0.0);
+        // The in-scope score is then the best probability.
+        assert_eq!(p.in_scope_score(), p.best().unwrap().1);
+        assert!(!c.predict("reset my password").out_of_scope);
+    }
+
+    #[test]
+    fn in_scope_score_compares_best_intent_with_oos() {
+        let p = Probabilities {
+            in_scope: vec![0.6, 0.1],
+            out_of_scope: 0.2,
+        };
+        assert!((p.in_scope_score() - 0.75).abs() < 1e-6);
+        let q = p.point(Some(0));
+        assert!(q.correct && !q.model_rejects && !q.is_oos);
+        let q = p.point(None);
+        assert!(!q.correct && q.is_oos);
     }
 
     #[test]
