@@ -71,6 +71,15 @@ pub struct TelegramConfig {
     pub api_url: Option<String>,
     /// Long-poll timeout in seconds (kept below teloxide's 17 s client timeout).
     pub poll_timeout_secs: u32,
+    /// Receive updates by webhook at this public URL instead of long polling. Telegram
+    /// requires HTTPS on port 443, 80, 88 or 8443 (terminate TLS in a reverse proxy that
+    /// forwards to `listen`). Needs `listen` and `webhook_secret`.
+    pub webhook_url: Option<String>,
+    /// Where the webhook server listens (`0.0.0.0:8443`); only with `webhook_url`.
+    pub listen: Option<String>,
+    /// The secret Telegram sends with every webhook request (1 to 256 of `A-Z a-z 0-9 _ -`);
+    /// requests without it are refused.
+    pub webhook_secret: Secret,
     /// Outgoing messages per second over all chats (teloxide's Throttle; Telegram allows
     /// about 30).
     pub messages_per_sec_overall: u32,
@@ -90,6 +99,9 @@ impl Default for TelegramConfig {
             token: Secret::default(),
             api_url: None,
             poll_timeout_secs: 10,
+            webhook_url: None,
+            listen: None,
+            webhook_secret: Secret::default(),
             messages_per_sec_overall: 30,
             messages_per_sec_chat: 1,
             messages_per_min_chat: 20,
@@ -236,6 +248,31 @@ impl Config {
                 "must be 1 to 16 (teloxide's HTTP client gives up after 17 s)",
             );
         }
+        let t = &self.telegram;
+        match (&t.webhook_url, &t.listen) {
+            (Some(_), None) => return bad("telegram.listen", "is needed with webhook_url"),
+            (None, Some(_)) => return bad("telegram.webhook_url", "is needed with listen"),
+            (Some(u), Some(l)) => {
+                if !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                    return bad("telegram.webhook_url", "is not a valid http(s) URL");
+                }
+                if l.parse::<std::net::SocketAddr>().is_err() {
+                    return bad("telegram.listen", "is not an address such as 0.0.0.0:8443");
+                }
+                let secret = t.webhook_secret.expose();
+                if !(1..=256).contains(&secret.len())
+                    || !secret
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    return bad(
+                        "telegram.webhook_secret",
+                        "must be set in webhook mode: 1 to 256 of A-Z a-z 0-9 _ -",
+                    );
+                }
+            }
+            (None, None) => {}
+        }
         for (key, value, max) in [
             (
                 "telegram.messages_per_sec_overall",
@@ -332,6 +369,26 @@ mod tests {
         )
         .unwrap();
         cfg.validate("d.toml").unwrap();
+    }
+
+    #[test]
+    fn telegram_webhook_settings_come_together() {
+        let base = "[telegram]\nwebhook_url = \"https://bot.example/tg\"\n";
+        let err = Config::parse("d.toml", base)
+            .unwrap()
+            .validate("d.toml")
+            .unwrap_err();
+        assert!(err.to_string().contains("telegram.listen"), "{err}");
+        let with_listen = format!("{base}listen = \"0.0.0.0:8443\"\n");
+        let err = Config::parse("d.toml", &with_listen)
+            .unwrap()
+            .validate("d.toml")
+            .unwrap_err();
+        assert!(err.to_string().contains("telegram.webhook_secret"), "{err}");
+        let ok = format!("{with_listen}webhook_secret = \"s3cret_-x\"\n");
+        let cfg = Config::parse("d.toml", &ok).unwrap();
+        cfg.validate("d.toml").unwrap();
+        assert!(!format!("{cfg:?}").contains("s3cret"));
     }
 
     #[test]

@@ -41,6 +41,7 @@ fn config(fake: &FakeTelegram) -> TelegramConfig {
         messages_per_sec_chat: 100,
         messages_per_min_chat: 100_000,
         messages_per_min_group: 100_000,
+        ..TelegramConfig::default()
     }
 }
 
@@ -856,6 +857,80 @@ mod telegram_adapter {
             let stopped = Instant::now();
             running.stop().await;
             assert!(stopped.elapsed() < Duration::from_secs(5));
+        })
+        .await;
+    }
+
+    /// Webhook mode: Telegram's POSTs (one at a time, with the secret) are received and
+    /// answered, requests without the secret are refused, and updates sent while the bot is
+    /// down arrive after it is back, each answered once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn webhook_mode_receives_updates_and_survives_a_restart() {
+        bounded(Duration::from_secs(60), async {
+            let fake = FakeTelegram::start().await;
+            let port = {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                l.local_addr().unwrap().port()
+            };
+            let hook = format!("http://127.0.0.1:{port}/tg-hook");
+            let mut cfg = config(&fake);
+            cfg.webhook_url = Some(hook.clone());
+            cfg.listen = Some(format!("127.0.0.1:{port}"));
+            cfg.webhook_secret = Secret::new("s3cret_token-1");
+            let dir = tempfile::tempdir().unwrap();
+            let bot = start(desk_in(dir.path()), cfg.clone());
+            fake.wait_for("setWebhook", WAIT, |f| f.webhook_settings().is_some())
+                .await;
+            let settings = fake.webhook_settings().unwrap();
+            assert_eq!(settings["url"], hook.as_str());
+            assert_eq!(settings["secret_token"], "s3cret_token-1");
+            assert_eq!(settings["max_connections"], 1);
+
+            fake.push_text(40, 40, "my account is locked");
+            let sent = wait_sent(&fake, 40, 1).await;
+            let q = fake.push_callback(
+                40,
+                40,
+                sent[0].message_id,
+                button(&sent[0], "No, still stuck"),
+            );
+            let sent = wait_sent(&fake, 40, 2).await;
+            assert!(sent[1].text.contains("Step 2 of"), "{}", sent[1].text);
+            fake.wait_for("the answer", WAIT, |f| f.answered(&q)).await;
+
+            let client = teloxide::net::default_reqwest_settings().build().unwrap();
+            let forged = serde_json::json!({"update_id": 1, "message": {"message_id": 1,
+                "date": 1, "chat": {"id": 666, "type": "private", "first_name": "M"},
+                "from": {"id": 666, "is_bot": false, "first_name": "M"}, "text": "hi"}});
+            for secret in ["wrong", ""] {
+                let r = client
+                    .post(hook.as_str())
+                    .header("x-telegram-bot-api-secret-token", secret)
+                    .body(forged.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 401);
+            }
+
+            bot.stop().await;
+            fake.push_text(40, 40, "no");
+            fake.push_text(41, 41, "hello");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let bot = start(desk_in(dir.path()), cfg);
+            wait_sent(&fake, 40, 3).await;
+            wait_sent(&fake, 41, 1).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(fake.sent_to(40).len(), 3);
+            assert_eq!(fake.sent_to(41).len(), 1);
+            assert!(fake.sent_to(666).is_empty());
+            assert!(
+                fake.calls("getupdates").is_empty(),
+                "no polling in webhook mode"
+            );
+            assert!(fake.unconfirmed().is_empty());
+            assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+            bot.stop().await;
         })
         .await;
     }

@@ -2,7 +2,8 @@
 //!
 //! # Flow
 //!
-//! 1. **Receive.** [`run`] long-polls `getUpdates`. Each batch is classified
+//! 1. **Receive.** [`run`] long-polls `getUpdates` (or, with `webhook_url`, receives
+//!    Telegram's POSTs: [`webhook`]). Each batch is classified
 //!    ([`inbound::classify`]: private text, group messages meant for the bot, button presses,
 //!    non-text messages, block/unblock) and written to the store's inbox together with the next
 //!    offset, durably, *before* the next `getUpdates` confirms the batch to Telegram. Updates
@@ -29,6 +30,7 @@
 pub mod delivery;
 pub mod inbound;
 pub mod outbound;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -137,7 +139,8 @@ struct Ctx {
 }
 
 async fn serve(desk: &Desk, api: &Api, config: &TelegramConfig, shutdown: &Shutdown) -> Result<()> {
-    let Some(me) = start(api, shutdown).await? else {
+    let polling = config.webhook_url.is_none();
+    let Some(me) = start(api, shutdown, polling).await? else {
         return Ok(());
     };
     tracing::info!(bot = %me.username, "Telegram channel started");
@@ -193,14 +196,18 @@ async fn serve(desk: &Desk, api: &Api, config: &TelegramConfig, shutdown: &Shutd
         }
     }
 
-    let result = poll(&ctx, &me, config, &mut dispatcher).await;
+    let result = if config.webhook_url.is_some() {
+        webhook::receive(&ctx, &me, config, &mut dispatcher).await
+    } else {
+        poll(&ctx, &me, config, &mut dispatcher).await
+    };
     dispatcher.stop().await;
     result
 }
 
 /// getMe (validates the token), removes a webhook that would block polling, registers the
 /// commands. `None` when shutdown came first.
-async fn start(api: &Api, shutdown: &Shutdown) -> Result<Option<BotIdentity>> {
+async fn start(api: &Api, shutdown: &Shutdown, polling: bool) -> Result<Option<BotIdentity>> {
     let mut attempt = 0u32;
     let me = loop {
         let Some(result) = until_shutdown(shutdown, api.raw.get_me().send()).await else {
@@ -232,7 +239,7 @@ async fn start(api: &Api, shutdown: &Shutdown) -> Result<Option<BotIdentity>> {
     };
     match until_shutdown(shutdown, api.raw.get_webhook_info().send()).await {
         None => return Ok(None),
-        Some(Ok(info)) if info.url.is_some() => {
+        Some(Ok(info)) if polling && info.url.is_some() => {
             tracing::info!("removing the bot's webhook so that long polling works");
             let delete = api.raw.delete_webhook().drop_pending_updates(false).send();
             match until_shutdown(shutdown, delete).await {
@@ -253,6 +260,15 @@ async fn start(api: &Api, shutdown: &Shutdown) -> Result<Option<BotIdentity>> {
         tracing::warn!(error = %api.describe(&e), "setMyCommands failed; commands still work, the menu may be stale");
     }
     Ok(Some(me))
+}
+
+/// The update kinds the bot asks Telegram for.
+fn allowed_updates() -> Vec<AllowedUpdate> {
+    vec![
+        AllowedUpdate::Message,
+        AllowedUpdate::CallbackQuery,
+        AllowedUpdate::MyChatMember,
+    ]
 }
 
 /// `fut`'s output, or `None` if shutdown comes first (the request is dropped).
@@ -280,11 +296,7 @@ async fn poll(
         .context("cannot read the Telegram offset")?;
     let mut attempt = 0u32;
     let mut stop = ctx.shutdown.clone();
-    let allowed = vec![
-        AllowedUpdate::Message,
-        AllowedUpdate::CallbackQuery,
-        AllowedUpdate::MyChatMember,
-    ];
+    let allowed = allowed_updates();
     while !ctx.shutdown.is_requested() {
         let request = ctx
             .api

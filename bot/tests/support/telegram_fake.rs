@@ -88,6 +88,9 @@ struct Inner {
     send_delay: Duration,
     commands: Option<Value>,
     webhook: String,
+    /// The fields of the last setWebhook.
+    webhook_settings: Option<Value>,
+    pusher: bool,
 }
 
 /// The running fake.
@@ -283,6 +286,11 @@ impl FakeTelegram {
         self.lock().webhook = url.to_string();
     }
 
+    /// The fields of the last setWebhook call.
+    pub fn webhook_settings(&self) -> Option<Value> {
+        self.lock().webhook_settings.clone()
+    }
+
     /// `chat` unblocked the bot.
     pub fn unblock(&self, chat: i64) {
         self.lock().blocked.remove(&chat);
@@ -403,13 +411,21 @@ fn err(code: u16, description: &str, parameters: Option<Value>) -> Response {
 async fn handle(
     State(fake): State<FakeTelegram>,
     Path(path): Path<String>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut segments = path.rsplitn(2, '/');
     let method = segments.next().unwrap_or("").to_ascii_lowercase();
     let token_part = segments.next().unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let body: Value = if body.is_empty() {
         json!({})
+    } else if let Some(boundary) = content_type.split("boundary=").nth(1) {
+        multipart_fields(&body, boundary.trim_matches('"'))
     } else {
         match serde_json::from_slice(&body) {
             Ok(v) => v,
@@ -459,6 +475,7 @@ async fn handle(
             let url = fake.lock().webhook.clone();
             Ok(json!({"url": url, "has_custom_certificate": false, "pending_update_count": 0}))
         }
+        "setwebhook" => set_webhook(&fake, &body),
         "deletewebhook" => {
             fake.lock().webhook.clear();
             Ok(json!(true))
@@ -901,6 +918,95 @@ fn answer_callback(fake: &FakeTelegram, body: &Value) -> Result<Value, Reject> {
         _ => Err(bad(
             "query is too old and response timeout expired or query id is invalid",
         )),
+    }
+}
+
+/// The text fields of a multipart/form-data body (teloxide sends setWebhook that way), JSON
+/// values parsed where they are JSON.
+fn multipart_fields(body: &[u8], boundary: &str) -> Value {
+    let text = String::from_utf8_lossy(body);
+    let mut fields = serde_json::Map::new();
+    for part in text.split(&format!("--{boundary}")) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        let parsed = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
+        fields.insert(name.to_string(), parsed);
+    }
+    Value::Object(fields)
+}
+
+fn set_webhook(fake: &FakeTelegram, body: &Value) -> Result<Value, Reject> {
+    let url = body["url"].as_str().unwrap_or("");
+    if url.is_empty() {
+        fake.lock().webhook.clear();
+        return Ok(json!(true));
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(bad("bad webhook: HTTPS url must be provided for webhook"));
+    }
+    if let Some(secret) = body["secret_token"].as_str()
+        && (secret.is_empty()
+            || secret.len() > 256
+            || !secret
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    {
+        return Err(bad(
+            "bad webhook: secret token contains unallowed characters",
+        ));
+    }
+    let start_pusher = {
+        let mut s = fake.lock();
+        s.webhook = url.to_string();
+        s.webhook_settings = Some(body.clone());
+        !std::mem::replace(&mut s.pusher, true)
+    };
+    if start_pusher {
+        tokio::spawn(push_webhooks(fake.clone()));
+    }
+    Ok(json!(true))
+}
+
+/// Delivers pending updates to the webhook like Telegram: one at a time (the adapter asks for
+/// max_connections = 1), in order, again and again until it is answered 200.
+async fn push_webhooks(fake: FakeTelegram) {
+    let client = teloxide::net::default_reqwest_settings().build().unwrap();
+    loop {
+        let (url, secret, next) = {
+            let s = fake.lock();
+            let secret = s
+                .webhook_settings
+                .as_ref()
+                .and_then(|w| w["secret_token"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            (s.webhook.clone(), secret, s.updates.front().cloned())
+        };
+        let Some((id, update)) = next.filter(|_| !url.is_empty()) else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        *fake.lock().handed_out.entry(id).or_default() += 1;
+        let sent = client
+            .post(url.as_str())
+            .header("content-type", "application/json")
+            .header("x-telegram-bot-api-secret-token", secret)
+            .body(update.to_string())
+            .send()
+            .await;
+        if sent.is_ok_and(|r| r.status().as_u16() == 200) {
+            fake.lock().updates.retain(|(u, _)| *u != id);
+        } else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
