@@ -419,8 +419,9 @@ mod telegram_adapter {
         .await;
     }
 
-    /// A transient failure (a garbled answer from a proxy) is retried with backoff; nothing is
-    /// dropped or doubled, for messages and callback answers alike.
+    /// A transient failure (a garbled answer from a proxy) is retried with backoff, flood
+    /// control on unthrottled calls (editMessageReplyMarkup) is waited out; nothing is dropped
+    /// or doubled, for messages, callback answers and keyboard edits alike.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn transient_failures_are_retried_without_dropping_replies() {
         bounded(Duration::from_secs(60), async {
@@ -434,6 +435,7 @@ mod telegram_adapter {
             fake.push_text(51, 51, "my account is locked");
             let sent = wait_sent(&fake, 51, 1).await;
             fake.fault("answercallbackquery", Fault::Garbled);
+            fake.fault("editmessagereplymarkup", Fault::RetryAfter(1));
             let q = fake.push_callback(
                 51,
                 51,
@@ -445,6 +447,9 @@ mod telegram_adapter {
             tokio::time::sleep(Duration::from_millis(300)).await;
             assert_eq!(fake.sent_to(51).len(), 2);
             assert_eq!(fake.calls("sendmessage").len(), 4);
+            assert_eq!(fake.calls("answercallbackquery").len(), 2);
+            assert_eq!(fake.calls("editmessagereplymarkup").len(), 2);
+            assert_eq!(fake.markup(51, sent[0].message_id), None);
             assert!(fake.violations().is_empty(), "{:?}", fake.violations());
             bot.stop().await;
         })
