@@ -720,3 +720,32 @@ async fn commands_are_global_without_guilds() {
     })
     .await;
 }
+
+/// A shutdown during startup retries (the fake's gateway endpoint keeps failing) stops the
+/// adapter at once instead of after the retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_interrupts_startup_retries() {
+    bounded(async {
+        let fake = FakeDiscord::start(Options::default()).await;
+        for _ in 0..20 {
+            fake.fail_next("GET", "/gateway", 503, None);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let desk = Desk::open(engine(), dir.path()).unwrap();
+        let (stop, shutdown) = Shutdown::new();
+        let task = tokio::spawn(deskbot::discord::run(desk, config(&fake.api_url), shutdown));
+        fake.wait_for("a failed gateway request", Duration::from_secs(10), |r| {
+            r.iter()
+                .any(|x| x.path == "/api/v10/gateway" && x.status == 503)
+        })
+        .await;
+        stop.send(true).unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .expect("stopped within 2 s")
+            .unwrap();
+        assert!(ended.is_ok(), "{ended:?}");
+        assert!(fake.identifies().is_empty(), "never connected");
+    })
+    .await;
+}

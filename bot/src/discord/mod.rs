@@ -97,14 +97,16 @@ pub async fn run(desk: Desk, config: DiscordConfig, mut shutdown: Shutdown) -> R
         let http = build_http(&config)?;
         let ws_url = match &config.api_url {
             Some(_) => {
-                let gateway =
-                    retry::retry(Policy::DELIVERY, "get gateway URL", is_transient, || {
-                        http.get_gateway()
-                    })
-                    .await
-                    .map_err(|e| {
+                let fetch = retry::retry(Policy::DELIVERY, "get gateway URL", is_transient, || {
+                    http.get_gateway()
+                });
+                // Retries take up to a minute and a half: a shutdown must not wait for them.
+                let gateway = tokio::select! {
+                    r = fetch => r.map_err(|e| {
                         anyhow::anyhow!("cannot get the gateway URL from discord.api_url: {e}")
-                    })?;
+                    })?,
+                    () = shutdown.wait() => return Ok(()),
+                };
                 Some(gateway.url)
             }
             None => None,
