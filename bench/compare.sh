@@ -53,5 +53,5 @@ for name, key, unit in rows:
     fmt = (lambda x: f"{100 * x:10.2f} %") if unit == "%" else (lambda x: f"{x:10.3f} {unit:<1}" if unit == "s" else f"{x:9.1f} {unit}")
     ratio = a / b if b else float("nan")
     print(f"{name:32} {fmt(a):>12} {fmt(b):>12} {ratio:7.2f}x")
-print(f"\nthresholds: deskbot {ours['threshold']:.4f} (probability), sklearn {base['threshold']:.4f} (SVM score); both chosen on val")
+print(f"\nthresholds: deskbot {ours['threshold']:.4f} (in-scope score), sklearn {base['threshold']:.4f} (SVM score); both chosen on val")
 PY

@@ -3,7 +3,8 @@ sublinear TF, LinearSVC, trained on the same split as `deskbot eval`.
 
 Out-of-scope handling mirrors deskbot's: `oos` training rows are one more class, and a
 threshold on the best in-scope decision value is chosen on val alone by the same rule
-(maximise in-scope accuracy + OOS recall, rejecting at most MAX_REJECT of in-scope val rows).
+(maximise (1 - OOS_SHARE) * in-scope accuracy + OOS_SHARE * OOS recall, rejecting at most
+MAX_REJECT of the in-scope val rows).
 Prints one JSON object with the same keys as `deskbot eval --json`.
 """
 
@@ -16,7 +17,8 @@ from sklearn.pipeline import make_union
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-MAX_REJECT = float(sys.argv[4]) if len(sys.argv) > 4 else 0.10
+MAX_REJECT = float(sys.argv[4]) if len(sys.argv) > 4 else 0.05
+OOS_SHARE = float(sys.argv[5]) if len(sys.argv) > 5 else 0.2
 
 
 def read(path):
@@ -35,7 +37,7 @@ def choose_threshold(best, correct, is_oos, model_rejects):
     oos_rej = int((is_oos & model_rejects).sum())
 
     def score(a, b, c):
-        return (a / max(n_in, 1)) + (c / n_oos if n_oos else 0.0)
+        return (1 - OOS_SHARE) * (a / max(n_in, 1)) + OOS_SHARE * (c / n_oos if n_oos else 0.0)
 
     best_t, best_s = -np.inf, score(in_ok, in_rej, oos_rej)
     for k, i in enumerate(order):
