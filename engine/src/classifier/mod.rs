@@ -3,18 +3,24 @@
 //! The pipeline is the classic strong-and-cheap text classifier, written for speed:
 //!
 //! 1. [`features`]: hashed word (stemmed unigrams and bigrams) and character (`char_wb`
-//!    2–5-gram) features;
+//!    2–5-gram) features; no vocabulary map, only the buckets seen in training get weights
+//!    (features seen in a single training message are dropped);
 //! 2. sublinear TF-IDF (`1 + ln tf` times smoothed IDF), each block L2-normalised on its own;
 //! 3. [`model`]: a multinomial logistic regression (softmax) trained by SGD, with the
-//!    out-of-scope examples as one extra, class-balanced class — the model learns *where*
-//!    out-of-scope text lies instead of relying on low confidence alone;
-//! 4. the out-of-scope decision: rejected when the out-of-scope class wins or when the best
-//!    in-scope probability is below a threshold ([`threshold`]), chosen on validation data
-//!    ([`Classifier::tune_threshold`]) or, for small catalogs, by cross-validation on the
-//!    training data at [`Classifier::train`] time.
+//!    out-of-scope examples as one extra, class-balanced class (together they weigh as much
+//!    as an average intent) — the model learns *where* out-of-scope text lies instead of
+//!    relying on low confidence alone, and the balance keeps a large out-of-scope file (our
+//!    catalog has ~4 intents' worth) from swallowing short in-scope messages;
+//! 4. the out-of-scope decision: rejected when the out-of-scope class wins or when the
+//!    [in-scope score](Probabilities::in_scope_score) `p_best / (p_best + p_oos)` is below a
+//!    threshold ([`threshold`]), chosen on validation data ([`Classifier::tune_threshold`])
+//!    or, for small catalogs, by cross-validation on the training data at
+//!    [`Classifier::train`] time, else a default.
 //!
-//! Confidences are softmax probabilities, so they are comparable across messages and catalogs.
-//! Training is deterministic: the same data and configuration give the same model.
+//! Confidences in [`Prediction::ranked`] are softmax probabilities (over the intents and the
+//! out-of-scope class), so they are comparable across messages and catalogs. Training is
+//! deterministic (seeded shuffles, no threads): the same data and configuration give the same
+//! model. A [`Classifier`] is `Send + Sync`; clones share the trained model.
 
 pub mod features;
 pub mod metrics;
