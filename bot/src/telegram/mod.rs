@@ -504,7 +504,10 @@ async fn handle(ctx: &Ctx, id: u64, inbound: Inbound) {
         let inb = inbound.clone();
         let result = tokio::task::spawn_blocking(move || apply(&desk, id, &inb)).await;
         match result {
-            Ok(Ok(())) => return,
+            Ok(Ok(())) => {
+                tracing::debug!(update = id, chat = inbound.chat, "update handled");
+                return;
+            }
             Ok(Err(StorageError::AlreadyHandled { .. })) => {
                 tracing::debug!(update = id, "update already handled");
                 return;
