@@ -377,3 +377,15 @@ fn secrets_are_masked_in_storage_and_the_user_is_warned_once() {
     let in_ticket: String = ticket.transcript.iter().map(|l| l.text.as_str()).collect();
     assert!(!in_ticket.contains("482913") && !in_ticket.contains("Hunter2"));
 }
+
+#[test]
+fn ok_in_a_guide_waits_instead_of_leaving() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(dir.path());
+    let key = ConvKey::new("console", "patient");
+    say(&desk, &key, "my account got locked");
+    let r = say(&desk, &key, "ok");
+    assert_eq!(guide_step(&r), Some(("account_locked".into(), 1)));
+    assert!(r.reply.text.contains("Take your time"), "{}", r.reply.text);
+    assert_eq!(r.reply.buttons.len(), 3);
+}

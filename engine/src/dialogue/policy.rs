@@ -18,6 +18,8 @@ enum Action {
     Decline,
     Intent(String),
     NoneOfThese,
+    /// "ok": heard; in a guide, wait for the result.
+    Ack,
 }
 
 impl Action {
@@ -31,6 +33,7 @@ impl Action {
             Self::Decline => "decline".into(),
             Self::Intent(id) => format!("intent:{id}"),
             Self::NoneOfThese => "none".into(),
+            Self::Ack => "ok".into(),
         }
     }
 
@@ -53,6 +56,7 @@ impl Action {
             Answer::No => Self::No,
             Answer::Back => Self::Back,
             Answer::Restart => Self::Restart,
+            Answer::Ack => Self::Ack,
         }
     }
 }
@@ -272,7 +276,11 @@ impl Engine {
                 };
                 self.escalate(d, reason);
             }
-            (Action::Yes, Phase::OfferHuman { .. }) => self.act(d, Action::Human),
+            (Action::Yes | Action::Ack, Phase::OfferHuman { .. }) => self.act(d, Action::Human),
+            (Action::Ack, Phase::Guide { intent, step }) => {
+                self.show_step(d, &intent, step);
+                d.reply.text = format!("{}\n\n{}", texts::TAKE_YOUR_TIME, d.reply.text);
+            }
             (Action::Human, _) => self.escalate(d, EscalationReason::Requested),
             (Action::Yes, Phase::Guide { .. }) => self.resolved(d),
             (Action::No, Phase::Guide { intent, step }) => self.next_step(d, &intent, step, "no"),

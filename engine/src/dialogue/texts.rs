@@ -69,6 +69,8 @@ pub(crate) const EMPTY: &str =
 pub(crate) const STALE_BUTTON: &str =
     "That button belongs to an earlier message, so I've ignored it. Here's where we are:";
 pub(crate) const SECRET_WARNING: &str = "Please don't share passwords or verification codes in this chat: nobody from support will ever ask for them. I've hidden what looked like one from our records.";
+pub(crate) const TAKE_YOUR_TIME: &str =
+    "Take your time. Tell me when you've tried it; here's the step again:";
 pub(crate) const YOU_ARE_WELCOME: &str = "You're welcome! Anything else I can help with?";
 pub(crate) const GOODBYE: &str = "Goodbye! Write to me any time you need help signing in.";
 pub(crate) const NOT_SURE_MEANT: &str = "I'm not sure which of these you mean. Is it one of these?";

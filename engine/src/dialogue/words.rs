@@ -14,6 +14,8 @@ pub(crate) enum Answer {
     Back,
     /// Start the guide again.
     Restart,
+    /// "ok", "alright": heard, without saying whether it worked.
+    Ack,
 }
 
 const YES: &[&str] = &[
@@ -87,6 +89,28 @@ const NO: &[&str] = &[
     "no change",
 ];
 
+const ACK: &[&str] = &[
+    "ok",
+    "okay",
+    "k",
+    "kk",
+    "alright",
+    "all right",
+    "right",
+    "got it",
+    "ok let me try",
+    "let me try",
+    "trying",
+    "one sec",
+    "one moment",
+    "wait",
+    "hold on",
+    "ok i'll try",
+    "ok ill try",
+    "hmm",
+    "hm",
+    "ok wait",
+];
 const BACK: &[&str] = &["back", "go back", "previous", "previous step", "prev"];
 const RESTART: &[&str] = &["restart", "start over", "from the beginning", "start again"];
 
@@ -112,6 +136,7 @@ pub(crate) fn answer(normalised: &str) -> Option<Answer> {
         (NO, Answer::No),
         (BACK, Answer::Back),
         (RESTART, Answer::Restart),
+        (ACK, Answer::Ack),
     ] {
         if list.contains(&plain) || list.contains(&cleaned.as_str()) {
             return Some(ans);
@@ -146,6 +171,8 @@ mod tests {
         assert_eq!(answer("next"), Some(Answer::No));
         assert_eq!(answer("go back"), Some(Answer::Back));
         assert_eq!(answer("start over"), Some(Answer::Restart));
+        assert_eq!(answer("ok"), Some(Answer::Ack));
+        assert_eq!(answer("okay."), Some(Answer::Ack));
     }
 
     #[test]
