@@ -264,3 +264,18 @@ fn check_config_names_the_offending_key_and_never_prints_tokens() {
     let out = run(None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("enabeld"));
 }
+
+#[test]
+fn the_example_config_is_valid() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deskbot.example.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+        .arg("check-config")
+        .arg("--config")
+        .arg(&example)
+        .env_remove("TELEGRAM_BOT_TOKEN")
+        .env_remove("DISCORD_BOT_TOKEN")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
+}
