@@ -14,7 +14,7 @@ use deskbot::desk::Desk;
 use deskbot::run::Shutdown;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Phase};
-use deskbot_storage::ConvKey;
+use deskbot_storage::{ChannelWrite, ConvKey};
 use fake_discord::{BOT_ID, FakeDiscord, Options, Recorded};
 use serde_json::Value;
 
@@ -504,6 +504,14 @@ async fn transient_failures_are_retried_without_duplicates() {
             attempts[0].body, attempts[1].body,
             "the same message, same nonce"
         );
+        assert!(
+            bot.desk
+                .store()
+                .outbox_pending("discord", &DM_ANN.to_string())
+                .unwrap()
+                .is_empty(),
+            "delivered replies leave the outbox"
+        );
 
         // A 502 on filling in an interaction response.
         bot.fake
@@ -746,6 +754,78 @@ async fn shutdown_interrupts_startup_retries() {
             .unwrap();
         assert!(ended.is_ok(), "{ended:?}");
         assert!(fake.identifies().is_empty(), "never connected");
+    })
+    .await;
+}
+
+/// A reply still in the outbox when the process stopped (an outage outlasted the retries, or
+/// a crash came between the turn and the send) is sent at the next start, once, and leaves
+/// the outbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_replies_are_sent_after_a_restart() {
+    bounded(async {
+        let fake = FakeDiscord::start(Options::default()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let desk = Desk::open(engine(), dir.path()).unwrap();
+        let queued = serde_json::json!({
+            "v": 1,
+            "channel": DM_ANN,
+            "message": {"content": "left over from before", "rows": [[
+                {"custom_id": format!("db:{ANN}:3:yes"), "label": "Yes", "style": "success"}
+            ]]},
+            "reply_to": null,
+            "nonce": "abc.0"
+        });
+        desk.store()
+            .channel_commit(&ChannelWrite {
+                channel: "discord".into(),
+                target: DM_ANN.to_string(),
+                outbox: vec![serde_json::to_vec(&queued).unwrap()],
+                ..ChannelWrite::default()
+            })
+            .unwrap();
+        let (stop, shutdown) = Shutdown::new();
+        let task = tokio::spawn(deskbot::discord::run(
+            desk.clone(),
+            config(&fake.api_url),
+            shutdown,
+        ));
+        let sent = fake
+            .wait_new("the queued reply", 0, 1, |r| {
+                r.is_channel_message(DM_ANN) && r.ok()
+            })
+            .await;
+        assert_eq!(sent[0].content(), "left over from before");
+        assert_eq!(sent[0].body["nonce"], "abc.0");
+        assert_eq!(sent[0].buttons()[0].0, format!("db:{ANN}:3:yes"));
+        fake.wait_ready().await;
+        // Removal follows the send: poll, bounded.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !desk
+            .store()
+            .outbox_pending("discord", &DM_ANN.to_string())
+            .unwrap()
+            .is_empty()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sent reply left the outbox"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let sends = fake
+            .requests()
+            .iter()
+            .filter(|r| r.is_channel_message(DM_ANN))
+            .count();
+        assert_eq!(sends, 1);
+        assert!(fake.violations().is_empty(), "{:?}", fake.violations());
     })
     .await;
 }

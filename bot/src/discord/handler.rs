@@ -2,22 +2,25 @@
 //! does not need a serenity type lives in [`super::render`], [`super::route`],
 //! [`super::custom_id`] and [`super::retry`].
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use deskbot_engine::dialogue::{Input, Reply};
-use deskbot_storage::ConvKey;
+use deskbot_storage::{ChannelWrite, ConvKey};
 use serenity::all::{
     ButtonStyle, ChannelId, Command, CommandInteraction, CommandOptionType, ComponentInteraction,
     Context, CreateActionRow, CreateAllowedMentions, CreateButton, CreateCommand,
     CreateCommandOption, CreateInteractionResponse, CreateInteractionResponseFollowup,
     CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EventHandler,
-    GuildId, Http, HttpError, Interaction, InteractionContext, Message, MessageFlags,
+    GuildId, Http, HttpError, Interaction, InteractionContext, Message, MessageFlags, MessageId,
     MessageReference, MessageType, Nonce, RatelimitInfo, Ready, User,
 };
 use tokio::sync::Notify;
 
 use super::custom_id::{self, Press};
+use super::outbox::{self, Queued};
 use super::render::{self, ButtonSpec, OutMessage, Style};
 use super::retry::{self, Failure, Policy};
 use super::route::{self, Incoming, Place};
@@ -84,7 +87,20 @@ pub(super) struct Handler {
     guild_ids: Vec<u64>,
     bot_id: AtomicU64,
     commands_registered: AtomicBool,
+    /// Outbox targets (channel ids) being sent right now, and whether more was queued for
+    /// one meanwhile: one sender per channel keeps its messages in order.
+    sending: Mutex<HashMap<u64, bool>>,
     pub(super) inflight: Inflight,
+}
+
+/// What became of one queued message.
+enum Delivery {
+    /// Discord has it.
+    Sent,
+    /// Discord refused it for good (a 4xx): retrying cannot help.
+    Rejected(String),
+    /// Still failing transiently: keep it for a later attempt.
+    Later(String),
 }
 
 impl Handler {
@@ -95,6 +111,7 @@ impl Handler {
             guild_ids,
             bot_id: AtomicU64::new(0),
             commands_registered: AtomicBool::new(false),
+            sending: Mutex::new(HashMap::new()),
             inflight: Inflight::default(),
         }
     }
@@ -150,24 +167,183 @@ impl Handler {
             return;
         };
         let user = msg.author.id.get();
-        tracing::debug!(user, channel = msg.channel_id.get(), ?place, "message");
-        let reply = self
-            .turn(user, display_name(&msg.author), Input::Text(text))
-            .await;
-        let reference = (place != Place::Dm).then(|| {
-            let mut r = MessageReference::from(&msg);
-            r.fail_if_not_exists = Some(false);
-            r
-        });
-        send_reply(
-            http,
-            msg.channel_id,
-            &reply,
-            user,
-            reference,
-            &format!("{:x}", msg.id.get()),
-        )
+        let channel = msg.channel_id.get();
+        tracing::debug!(user, channel, ?place, "message");
+        let reply_to = (place != Place::Dm).then_some(msg.id.get());
+        let nonce = format!("{:x}", msg.id.get());
+        match self
+            .turn_queued(
+                user,
+                display_name(&msg.author),
+                Input::Text(text),
+                channel,
+                reply_to,
+                &nonce,
+            )
+            .await
+        {
+            Ok(()) => self.flush(http, channel).await,
+            Err(apology) => {
+                let reference = reply_to.map(|_| {
+                    let mut r = MessageReference::from(&msg);
+                    r.fail_if_not_exists = Some(false);
+                    r
+                });
+                send_reply(http, msg.channel_id, &apology, user, reference, &nonce).await;
+            }
+        }
+    }
+
+    /// Runs one turn whose reply goes to `channel`, queueing the reply's messages in the
+    /// outbox in the same transaction. On a storage failure, returns the apology to send
+    /// directly instead.
+    async fn turn_queued(
+        &self,
+        user: u64,
+        name: Option<String>,
+        input: Input,
+        channel: u64,
+        reply_to: Option<u64>,
+        nonce: &str,
+    ) -> Result<(), Reply> {
+        let desk = self.desk.clone();
+        let key = ConvKey::new("discord", user.to_string());
+        let nonce = nonce.to_string();
+        let joined = tokio::task::spawn_blocking(move || {
+            desk.handle_with(&key, name.as_deref(), &input, |reply| {
+                let queued = outbox::queue(channel, rendered(reply, user), reply_to, &nonce);
+                Some(ChannelWrite {
+                    channel: outbox::CHANNEL.to_string(),
+                    target: channel.to_string(),
+                    outbox: queued.iter().map(Queued::encode).collect(),
+                    ..ChannelWrite::default()
+                })
+            })
+        })
         .await;
+        match joined {
+            Ok(Ok(t)) => {
+                if let Some(n) = t.opened_ticket {
+                    tracing::info!(user, ticket = n, "ticket opened from Discord");
+                }
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                tracing::error!(user, error = %e, "the turn could not be stored");
+                Err(Reply::text(STORAGE_APOLOGY))
+            }
+            Err(e) => {
+                tracing::error!(user, error = %e, "the turn panicked");
+                Err(Reply::text(STORAGE_APOLOGY))
+            }
+        }
+    }
+
+    /// Sends what the outbox holds for `channel`, in order. If another task is already
+    /// sending for that channel, it is told to look again instead. A message still failing
+    /// after the retries stays queued for the next [`Handler::sweep`].
+    pub(super) async fn flush(&self, http: &Http, channel: u64) {
+        {
+            let mut sending = self.sending.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(more) = sending.get_mut(&channel) {
+                *more = true;
+                return;
+            }
+            sending.insert(channel, false);
+        }
+        loop {
+            let complete = self.flush_once(http, channel).await;
+            let mut sending = self.sending.lock().unwrap_or_else(|p| p.into_inner());
+            match sending.get_mut(&channel) {
+                Some(more) if *more && complete => *more = false,
+                _ => {
+                    sending.remove(&channel);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One pass over `channel`'s outbox; false when something stays queued.
+    async fn flush_once(&self, http: &Http, channel: u64) -> bool {
+        let desk = self.desk.clone();
+        let target = channel.to_string();
+        let pending = tokio::task::spawn_blocking(move || {
+            desk.store().outbox_pending(outbox::CHANNEL, &target)
+        })
+        .await;
+        let pending = match pending {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                tracing::error!(channel, error = %e, "cannot read the outbox");
+                return false;
+            }
+            Err(e) => {
+                tracing::error!(channel, error = %e, "reading the outbox panicked");
+                return false;
+            }
+        };
+        for (seq, bytes) in pending {
+            match Queued::decode(&bytes) {
+                None => tracing::warn!(
+                    channel,
+                    seq,
+                    "dropped an outbox entry this version cannot read"
+                ),
+                Some(q) => match deliver_queued(http, &q).await {
+                    Delivery::Sent => {}
+                    Delivery::Rejected(e) => tracing::error!(
+                        channel,
+                        error = %e,
+                        "Discord refused a reply; dropping it"
+                    ),
+                    Delivery::Later(e) => {
+                        tracing::warn!(
+                            channel,
+                            error = %e,
+                            "a reply could not be delivered yet; it stays queued and is retried later"
+                        );
+                        return false;
+                    }
+                },
+            }
+            let desk = self.desk.clone();
+            let target = channel.to_string();
+            let removed = tokio::task::spawn_blocking(move || {
+                desk.store().outbox_remove(outbox::CHANNEL, &target, seq)
+            })
+            .await;
+            if !matches!(removed, Ok(Ok(()))) {
+                // It would be sent again; its nonce makes Discord drop the copy.
+                tracing::error!(channel, seq, "cannot remove a sent reply from the outbox");
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Sends everything queued in the outbox (at start, and now and then after outages).
+    pub(super) async fn sweep(&self, http: &Http) {
+        let desk = self.desk.clone();
+        let targets =
+            tokio::task::spawn_blocking(move || desk.store().outbox_targets(outbox::CHANNEL)).await;
+        let targets = match targets {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot list the outbox");
+                return;
+            }
+            Err(_) => return,
+        };
+        if !targets.is_empty() {
+            tracing::info!(channels = targets.len(), "sending queued Discord replies");
+        }
+        for t in targets {
+            match t.parse::<u64>() {
+                Ok(channel) => self.flush(http, channel).await,
+                Err(_) => tracing::warn!(target = %t, "an outbox target that is not a channel id"),
+            }
+        }
     }
 
     async fn on_component(&self, http: &Http, c: ComponentInteraction) {
@@ -461,6 +637,43 @@ async fn send_messages(
             );
             return;
         }
+    }
+}
+
+/// Sends one queued message (retrying transient failures).
+async fn deliver_queued(http: &Http, q: &Queued) -> Delivery {
+    let Some(channel) = std::num::NonZeroU64::new(q.channel).map(ChannelId::from) else {
+        return Delivery::Rejected("channel id 0".into());
+    };
+    let mut b = CreateMessage::new()
+        .content(q.message.content.clone())
+        .allowed_mentions(allowed_mentions())
+        .nonce(Nonce::String(q.nonce.clone()))
+        .enforce_nonce(true);
+    if !q.message.rows.is_empty() {
+        b = b.components(components(&q.message.rows));
+    }
+    if let Some(m) = q.reply_to.and_then(std::num::NonZeroU64::new) {
+        let mut r = MessageReference::from((channel, MessageId::from(m)));
+        r.fail_if_not_exists = Some(false);
+        b = b.reference_message(r);
+    }
+    let r = retry::retry(Policy::DELIVERY, "send message", is_transient, || {
+        channel.send_message(http, b.clone())
+    })
+    .await;
+    match r {
+        Ok(_) => Delivery::Sent,
+        Err(Failure::Error {
+            error: serenity::Error::Json(_) | serenity::Error::Decode(..),
+            ..
+        }) => Delivery::Sent,
+        Err(
+            e @ Failure::Error {
+                transient: false, ..
+            },
+        ) => Delivery::Rejected(e.to_string()),
+        Err(e) => Delivery::Later(e.to_string()),
     }
 }
 

@@ -13,14 +13,17 @@
 //!   markdown-escaped and split at line boundaries into messages of at most 2000 characters.
 //! - REST calls that fail transiently (5xx, 429, timeouts, dropped connections) are retried
 //!   with bounded backoff; channel messages carry a nonce with `enforce_nonce`, so a retry
-//!   never posts a reply twice.
+//!   never posts a reply twice. Replies to messages are queued in the store's outbox in the
+//!   same transaction as the turn ([`outbox`]) and leave it only once Discord accepted them:
+//!   what an outage or a restart interrupts is sent by a sweep at start and every minute.
 //! - The conversation key is (`discord`, user id), shared by DMs and support channels.
 //!
 //! serenity's types stay inside this module (0.13 breaks its API); the platform-neutral logic
-//! is in [`render`], [`route`], [`custom_id`] and [`retry`].
+//! is in [`render`], [`route`], [`custom_id`], [`retry`] and [`outbox`].
 
 pub mod custom_id;
 mod handler;
+pub mod outbox;
 pub mod render;
 pub mod retry;
 pub mod route;
@@ -41,6 +44,17 @@ use retry::Policy;
 
 /// How long shutdown waits for the gateway to close and for turns in flight to be answered.
 const DRAIN: Duration = Duration::from_secs(10);
+/// How often replies left in the outbox by an outage are tried again.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Aborts a background task when dropped, whichever way `run` leaves.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// The gateway intents the bot asks for.
 fn wanted_intents() -> GatewayIntents {
@@ -129,6 +143,16 @@ pub async fn run(desk: Desk, config: DiscordConfig, mut shutdown: Shutdown) -> R
             command_guilds = config.guild_ids.len(),
             "starting the Discord channel"
         );
+        // Replies queued before a restart or an outage go out now, and again every minute.
+        let sweeper = {
+            let (h, http) = (Arc::clone(&handler), Arc::clone(&client.http));
+            AbortOnDrop(tokio::spawn(async move {
+                loop {
+                    h.sweep(&http).await;
+                    tokio::time::sleep(SWEEP_EVERY).await;
+                }
+            }))
+        };
         let manager = Arc::clone(&client.shard_manager);
         let shards = config.shards.clone();
         let mut started = pin!(async move {
@@ -144,6 +168,7 @@ pub async fn run(desk: Desk, config: DiscordConfig, mut shutdown: Shutdown) -> R
         match ended {
             None => {
                 tracing::info!("Discord: closing the gateway");
+                drop(sweeper);
                 manager.shutdown_all().await;
                 // shutdown_all returns early when no shard was up yet: never wait forever.
                 let _ = tokio::time::timeout(DRAIN, &mut started).await;

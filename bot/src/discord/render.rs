@@ -153,7 +153,8 @@ fn hard_split(line: &str, max: usize) -> Vec<String> {
 }
 
 /// How a button looks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Style {
     /// Green: "yes, that fixed it".
     Success,
@@ -164,7 +165,7 @@ pub enum Style {
 }
 
 /// A button ready to render.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ButtonSpec {
     /// The `custom_id` Discord sends back when it is pressed.
     pub custom_id: String,
@@ -175,7 +176,7 @@ pub struct ButtonSpec {
 }
 
 /// One message to send: escaped content, and buttons (only on the last chunk of a reply).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OutMessage {
     /// The content, at most [`MAX_CONTENT`] characters.
     pub content: String,
