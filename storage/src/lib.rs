@@ -1,9 +1,11 @@
 //! deskbot's persistence, and the only code that opens the sled database.
 //!
 //! Three kinds of record live here: each conversation's state (opaque to this crate, any
-//! serde type), the transcript of every conversation, and support tickets. A turn's writes go
-//! through [`Store::commit_turn`], which applies them atomically across trees and flushes them
-//! to disk before returning, so that a reply is only ever sent for a turn that survives a crash.
+//! serde type), the transcript of every conversation, and support tickets; plus, for chat
+//! channels, the delivery bookkeeping of [`channel`] (received updates, queued replies). A
+//! turn's writes go through [`Store::commit_turn`], which applies them atomically across trees
+//! and flushes them to disk before returning, so that a reply is only ever sent for a turn
+//! that survives a crash.
 //!
 //! Why sled: the design card chose it (embedded, pure Rust, no server to run beside the bot).
 //! Its known weaknesses (beta on-disk format, space amplification) are contained here: the

@@ -219,7 +219,22 @@ pub async fn deliver(api: &Api, item: &mut Outgoing, shutdown: &Shutdown) -> Del
                 return Delivered::ChatGone;
             }
             Failure::Permanent => {
-                tracing::warn!(%error, op = op_name(item), "Telegram refused a call; dropped");
+                // A press on a keyboard already removed, a callback answered after a restart:
+                // expected now and then, not worth a warning.
+                let expected = matches!(
+                    e,
+                    RequestError::Api(
+                        ApiError::MessageNotModified
+                            | ApiError::InvalidQueryId
+                            | ApiError::MessageToEditNotFound
+                            | ApiError::MessageCantBeEdited
+                    )
+                );
+                if expected {
+                    tracing::debug!(%error, op = op_name(item), "Telegram call no longer needed");
+                } else {
+                    tracing::warn!(%error, op = op_name(item), "Telegram refused a call; dropped");
+                }
                 return Delivered::Dropped;
             }
         }
