@@ -917,6 +917,11 @@ mod telegram_adapter {
                     .unwrap();
                 assert_eq!(r.status().as_u16(), 401);
             }
+            let elsewhere = hook.replace("/tg-hook", "/other");
+            let r = client.post(elsewhere.as_str()).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 404);
+            let r = client.get(hook.as_str()).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 405);
 
             bot.stop().await;
             fake.push_text(40, 40, "no");

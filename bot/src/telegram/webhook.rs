@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use teloxide::payloads::SetWebhookSetters;
 use teloxide::requests::{Request, Requester};
 use teloxide::types::Update;
@@ -32,6 +32,8 @@ struct Receiver {
     ctx: Arc<Ctx>,
     me: BotIdentity,
     secret: String,
+    /// The path Telegram posts to (from `webhook_url`).
+    path: String,
     accepted: mpsc::Sender<(u64, Inbound)>,
     /// One update recorded at a time, so offsets advance in order.
     order: tokio::sync::Mutex<()>,
@@ -60,11 +62,14 @@ pub(super) async fn receive(
         ctx: ctx.clone(),
         me: me.clone(),
         secret: secret.clone(),
+        path: url.path().to_string(),
         accepted: tx,
         order: tokio::sync::Mutex::new(()),
     });
     let app = Router::new()
-        .route(url.path(), axum::routing::post(on_update))
+        // Every request reaches the handler, which checks method and path itself: the path
+        // comes from the config and is never parsed as a route pattern.
+        .fallback(on_update)
         .with_state(receiver);
     let mut stop = ctx.shutdown.clone();
     let server = tokio::spawn(async move {
@@ -136,7 +141,19 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn on_update(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn on_update(
+    State(r): State<Arc<Receiver>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    if uri.path() != r.path {
+        return StatusCode::NOT_FOUND;
+    }
+    if method != Method::POST {
+        return StatusCode::METHOD_NOT_ALLOWED;
+    }
     let given = headers
         .get(SECRET_HEADER)
         .map(|v| v.as_bytes())
