@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use deskbot_engine::catalog::Catalog;
 use deskbot_engine::classifier::metrics::{self, Metrics, OOS_LABEL, Outcome};
 use deskbot_engine::classifier::threshold::ThresholdRule;
-use deskbot_engine::classifier::{Classifier, ClassifierConfig, TrainingData};
+use deskbot_engine::classifier::{Classifier, ClassifierConfig, Prediction, Scored, TrainingData};
 use deskbot_engine::normalize::normalize;
 use serde::Deserialize;
 use serde_json::json;
@@ -242,6 +243,7 @@ struct Report {
     threshold_source: String,
     train_seconds: f64,
     features: usize,
+    pattern_hits: usize,
     latency_us: Vec<f64>,
     errors: Vec<(String, String, String, f32)>,
 }
@@ -249,15 +251,19 @@ struct Report {
 /// Runs `deskbot eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
     let config = config_from(&args);
+    // With a catalog, its exact patterns decide first, as in the bot (`Engine::analyze`).
+    let mut catalog = None;
     let (data, source) = match (&args.train, &args.catalog) {
         (Some(train), _) => (
             training_data(&read_jsonl(train)?),
             train.display().to_string(),
         ),
         (None, Some(dir)) => {
-            let catalog = deskbot_engine::catalog::Catalog::load_dir(dir)
+            let loaded = Catalog::load_dir(dir)
                 .with_context(|| format!("{}: cannot load the catalog", dir.display()))?;
-            (catalog.training_data(), dir.display().to_string())
+            let data = loaded.training_data();
+            catalog = Some(loaded);
+            (data, dir.display().to_string())
         }
         (None, None) => bail!("give --train FILE or --catalog DIR"),
     };
@@ -321,11 +327,24 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut outcomes = Vec::with_capacity(test.len());
     let mut latency_us = Vec::with_capacity(test.len());
     let mut errors = Vec::new();
+    let mut pattern_hits = 0usize;
     let mut bar = progress.bar("classifying", test.len());
     for (i, ((_, truth), row)) in test.iter().zip(&test_rows).enumerate() {
         let start = Instant::now();
-        let prediction = classifier.predict(&normalize(&row.text));
+        let normalised = normalize(&row.text);
+        let by_pattern = catalog.as_ref().and_then(|c| pattern_match(c, &normalised));
+        let prediction = match by_pattern {
+            Some(label) => Prediction {
+                ranked: vec![Scored {
+                    label,
+                    confidence: 1.0,
+                }],
+                out_of_scope: false,
+            },
+            None => classifier.predict(&normalised),
+        };
         latency_us.push(start.elapsed().as_secs_f64() * 1e6);
+        pattern_hits += usize::from(by_pattern.is_some());
         let closed = prediction.ranked.first().map(|s| s.label);
         let predicted = if prediction.out_of_scope {
             None
@@ -353,6 +372,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         threshold_source,
         train_seconds,
         features: classifier.features(),
+        pattern_hits,
         latency_us,
         errors,
     };
@@ -362,6 +382,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
         print!("{}", to_text(&report, args.show_errors));
     }
     Ok(())
+}
+
+/// The first intent (catalog order = label order) with a pattern matching the message.
+fn pattern_match(catalog: &Catalog, normalised: &str) -> Option<usize> {
+    catalog
+        .intents
+        .iter()
+        .position(|i| i.patterns.iter().any(|p| p.is_match(normalised)))
 }
 
 fn to_json(r: &Report) -> serde_json::Value {
@@ -399,6 +427,7 @@ fn to_json(r: &Report) -> serde_json::Value {
         "n_oos": m.n_oos,
         "n_intents": r.labels.len(),
         "n_features": r.features,
+        "pattern_hits": r.pattern_hits,
         "per_intent": per_intent,
         "confusions": confusions,
     })
@@ -442,6 +471,13 @@ fn to_text(r: &Report, show_errors: usize) -> String {
         "  threshold                       {:.4} ({})",
         r.threshold, r.threshold_source
     );
+    if r.pattern_hits > 0 {
+        let _ = writeln!(
+            s,
+            "  decided by catalog patterns     {} messages",
+            r.pattern_hits
+        );
+    }
     let _ = writeln!(
         s,
         "  training                        {:.3} s",
