@@ -563,6 +563,26 @@ mod tests {
     }
 
     #[test]
+    fn catalog_patterns_decide_first() {
+        let examples: Vec<String> = (0..30).map(|i| format!("\"login example {i}\"")).collect();
+        let intent = |id: &str, pattern: &str| {
+            format!(
+                "id = \"{id}\"\nkind = \"guide\"\ntitle = \"T\"\ndescription = \"D\"\nexamples = [{}]\nsteps = [\"a\", \"b\", \"c\"]\npatterns = ['{pattern}']\n",
+                examples.join(", ")
+            )
+        };
+        let (a, b) = (intent("alpha", r"\berr-1\b"), intent("beta", r"\berr-2\b"));
+        let catalog = Catalog::from_files(
+            "test",
+            [("alpha.toml", a.as_str()), ("beta.toml", b.as_str())],
+        )
+        .unwrap();
+        assert_eq!(pattern_match(&catalog, "i get err-2 on login"), Some(1));
+        assert_eq!(pattern_match(&catalog, "err-1"), Some(0));
+        assert_eq!(pattern_match(&catalog, "err-12"), None);
+    }
+
+    #[test]
     fn training_data_sorts_labels_and_splits_oos() {
         let row = |t: &str, i: &str| Row {
             text: t.into(),
