@@ -3,7 +3,8 @@
 //! Buttons print as numbered lines (`[1] Yes, that fixed it`); typing the number or the label
 //! presses the button (the engine remembers the last buttons, so this works across runs).
 //! When stdin is not a terminal nothing but replies is printed, so the chat can be scripted;
-//! `--json` prints one object per turn for tools.
+//! `--json` prints one object per turn for tools. `--json-input` ([`run_json_input`]) lets one
+//! process serve many users: each line is `{"user": "...", "text": "..."}`.
 
 use std::io::{BufRead, Write};
 
@@ -68,6 +69,70 @@ pub fn run(
         } else {
             print_reply(output, &result)?;
         }
+        output.flush()?;
+    }
+    Ok(())
+}
+
+/// One line of `--json-input`.
+#[derive(Debug, serde::Deserialize)]
+struct JsonLine {
+    /// Whose turn it is; the default user when absent.
+    #[serde(default)]
+    user: Option<String>,
+    /// What they wrote.
+    text: String,
+}
+
+/// Runs the chat until `input` ends, one JSON object per line: `{"user": "...", "text":
+/// "..."}` (`user` optional, `default_user` when absent). Each turn is answered with the
+/// [`turn_json`] object, printed only once the turn is durable. A line that is not such an
+/// object gets `{"error": "...", "line": N}` (1-based) and the run goes on; a storage failure
+/// ends it with an error, since no further reply could be promised durable.
+pub fn run_json_input(
+    desk: &Desk,
+    default_user: &str,
+    input: &mut dyn BufRead,
+    output: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let mut buf = Vec::new();
+    let mut line_no = 0usize;
+    loop {
+        buf.clear();
+        if read_line_bounded(input, &mut buf, MAX_LINE_BYTES)? == 0 {
+            break;
+        }
+        line_no += 1;
+        let raw = String::from_utf8_lossy(&buf);
+        let raw = raw.trim_end_matches(['\n', '\r']);
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let parsed = serde_json::from_str::<JsonLine>(raw)
+            .map_err(|e| e.to_string())
+            .and_then(|l| {
+                let user = l.user.unwrap_or_else(|| default_user.to_string());
+                if user.trim().is_empty() || user.contains('\0') {
+                    Err("\"user\" must be a non-empty name without NUL".to_string())
+                } else {
+                    Ok((user, l.text))
+                }
+            });
+        let (user, text) = match parsed {
+            Ok(p) => p,
+            Err(message) => {
+                writeln!(output, "{}", json!({"error": message, "line": line_no}))?;
+                output.flush()?;
+                continue;
+            }
+        };
+        let key = ConvKey::new(CHANNEL, user.as_str());
+        let result = desk.handle(&key, Some(&user), &Input::Text(text.clone()))?;
+        writeln!(
+            output,
+            "{}",
+            turn_json(desk.engine().catalog(), &user, &text, &result)
+        )?;
         output.flush()?;
     }
     Ok(())

@@ -1,4 +1,5 @@
-//! The `deskbot` command line: `chat` (console), `eval` (measure the intent engine).
+//! The `deskbot` command line: `chat` (console), `run` (the channels), `check-config`, `eval`
+//! (measure the intent engine), `export` and `import` (backups).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use deskbot::console::{self, ConsoleOptions};
 use deskbot::desk::Desk;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
+use deskbot_storage::Store;
 
 mod eval;
 
@@ -32,6 +34,29 @@ enum Command {
     CheckConfig(CheckConfigArgs),
     /// Measure the intent engine on a labelled test set (JSON Lines).
     Eval(eval::EvalArgs),
+    /// Write a backup of the whole database as JSON Lines (stop the bot first).
+    Export(ExportArgs),
+    /// Restore a backup written by `export` into an empty data directory.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// Where the database lives.
+    #[arg(long, default_value = "deskbot-data")]
+    data_dir: PathBuf,
+    /// The backup file to write (replaced atomically when complete); stdout without it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    /// Where the database is created; it must not hold data yet.
+    #[arg(long, default_value = "deskbot-data")]
+    data_dir: PathBuf,
+    /// The backup file (`-` for stdin).
+    file: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,6 +73,10 @@ struct ChatArgs {
     /// Print one JSON object per turn.
     #[arg(long)]
     json: bool,
+    /// Read one JSON object per line, `{"user": "...", "text": "..."}` (`user` optional,
+    /// default --user), so one process serves many users; answers as with --json.
+    #[arg(long)]
+    json_input: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,6 +112,8 @@ fn main() -> Result<()> {
         Command::Run(args) => run(args),
         Command::CheckConfig(args) => check_config(args),
         Command::Eval(args) => eval::run(args),
+        Command::Export(args) => export(args),
+        Command::Import(args) => import(args),
     }
 }
 
@@ -106,6 +137,11 @@ fn chat(args: ChatArgs) -> Result<()> {
     let mut input = stdin.lock();
     let stdout = std::io::stdout();
     let mut output = stdout.lock();
+    if args.json_input {
+        console::run_json_input(&desk, &args.user, &mut input, &mut output)?;
+        desk.store().flush()?;
+        return Ok(());
+    }
     console::run(
         &desk,
         &args.user,
@@ -117,6 +153,62 @@ fn chat(args: ChatArgs) -> Result<()> {
         },
     )?;
     desk.store().flush()?;
+    Ok(())
+}
+
+fn open_store(data_dir: &Path) -> Result<Store> {
+    Store::open(data_dir)
+        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))
+}
+
+fn export(args: ExportArgs) -> Result<()> {
+    let store = open_store(&args.data_dir)?;
+    let summary = match &args.out {
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            store.export(&mut out)?
+        }
+        Some(path) => {
+            // Written beside the target and renamed when complete and synced, so an
+            // interrupted export never leaves a truncated file under the backup's name.
+            let mut tmp_name = path.as_os_str().to_owned();
+            tmp_name.push(".partial");
+            let tmp = PathBuf::from(tmp_name);
+            let file = std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot create {}", tmp.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            let summary = store.export(&mut out)?;
+            let file = out
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            file.sync_all()
+                .with_context(|| format!("cannot sync {}", tmp.display()))?;
+            std::fs::rename(&tmp, path).with_context(|| {
+                format!("cannot rename {} to {}", tmp.display(), path.display())
+            })?;
+            summary
+        }
+    };
+    eprintln!("exported {summary}");
+    Ok(())
+}
+
+fn import(args: ImportArgs) -> Result<()> {
+    let mut input: Box<dyn std::io::BufRead> = if args.file.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let file = std::fs::File::open(&args.file)
+            .with_context(|| format!("cannot open the backup {}", args.file.display()))?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let store = open_store(&args.data_dir)?;
+    let summary = store
+        .import(&mut input)
+        .with_context(|| format!("cannot import {}", args.file.display()))?;
+    store.flush()?;
+    eprintln!("imported {summary} into {}", store.path().display());
     Ok(())
 }
 

@@ -11,6 +11,7 @@
 //! Its known weaknesses (beta on-disk format, space amplification) are contained here: the
 //! rest of the code sees only this API, so the engine underneath can change.
 
+mod backup;
 pub mod channel;
 mod error;
 mod group_commit;
@@ -18,6 +19,7 @@ mod keys;
 mod records;
 mod store;
 
+pub use backup::{BACKUP_FORMAT, BackupError, BackupSummary};
 pub use channel::ChannelWrite;
 pub use error::StorageError;
 pub use keys::ConvKey;

@@ -15,7 +15,7 @@ use crate::{ConvKey, StorageError, Ticket, TicketStatus, TranscriptEntry};
 /// way older code cannot read.
 pub const SCHEMA_VERSION: u32 = 1;
 
-const META_SCHEMA: &[u8] = b"schema_version";
+pub(crate) const META_SCHEMA: &[u8] = b"schema_version";
 const META_TICKET_COUNTER: &[u8] = b"ticket_counter";
 /// The most transcript lines copied into a ticket.
 const TICKET_TRANSCRIPT_LINES: usize = 100;
@@ -41,11 +41,11 @@ pub struct TurnWrite<'a, S> {
 pub struct Store {
     pub(crate) db: sled::Db,
     path: PathBuf,
-    conversations: sled::Tree,
-    transcripts: sled::Tree,
-    tickets: sled::Tree,
-    open_tickets: sled::Tree,
-    meta: sled::Tree,
+    pub(crate) conversations: sled::Tree,
+    pub(crate) transcripts: sled::Tree,
+    pub(crate) tickets: sled::Tree,
+    pub(crate) open_tickets: sled::Tree,
+    pub(crate) meta: sled::Tree,
     pub(crate) inbox: sled::Tree,
     pub(crate) outbox: sled::Tree,
     pub(crate) channel_marks: sled::Tree,
