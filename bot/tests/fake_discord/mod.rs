@@ -279,7 +279,7 @@ impl FakeDiscord {
         pred: impl Fn(&Recorded) -> bool,
     ) -> Vec<Recorded> {
         let reqs = self
-            .wait_for(what, Duration::from_secs(20), |r| {
+            .wait_for(what, Duration::from_secs(60), |r| {
                 r.iter().skip(from).filter(|x| pred(x)).count() >= n
             })
             .await;
@@ -288,7 +288,7 @@ impl FakeDiscord {
 
     /// Waits for the bot to be ready: IDENTIFY seen and the slash commands registered.
     pub async fn wait_ready(&self) {
-        self.wait_ready_within(Duration::from_secs(20)).await;
+        self.wait_ready_within(Duration::from_secs(60)).await;
     }
 
     /// [`Self::wait_ready`] with a custom bound (a process that trains its classifier first

@@ -86,6 +86,9 @@ struct Inner {
     fault_chat: HashMap<i64, VecDeque<Fault>>,
     blocked: HashSet<i64>,
     send_delay: Duration,
+    /// sendMessage requests being answered right now, and the most seen at once.
+    sends_in_flight: usize,
+    max_sends_in_flight: usize,
     commands: Option<Value>,
     webhook: String,
     /// The fields of the last setWebhook.
@@ -296,6 +299,11 @@ impl FakeTelegram {
         self.lock().blocked.remove(&chat);
     }
 
+    /// The most sendMessage requests that were in flight at the same time.
+    pub fn max_sends_in_flight(&self) -> usize {
+        self.lock().max_sends_in_flight
+    }
+
     /// Every sendMessage takes this long to answer.
     pub fn set_send_delay(&self, d: Duration) {
         self.lock().send_delay = d;
@@ -491,10 +499,16 @@ async fn handle(
             return get_updates(&fake, &body).await;
         }
         "sendmessage" => {
-            let delay = fake.lock().send_delay;
+            let delay = {
+                let mut f = fake.lock();
+                f.sends_in_flight += 1;
+                f.max_sends_in_flight = f.max_sends_in_flight.max(f.sends_in_flight);
+                f.send_delay
+            };
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
+            fake.lock().sends_in_flight -= 1;
             send_message(&fake, &body)
         }
         "editmessagetext" => edit_message_text(&fake, &body),
