@@ -8,6 +8,8 @@
 //!
 //! [`Input`]: deskbot_engine::dialogue::Input
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod console;
 pub mod desk;

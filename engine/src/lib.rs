@@ -6,6 +6,8 @@
 //! channel adapters feed it [`dialogue::Input`]s and render its [`dialogue::Reply`]s, and the
 //! storage crate persists its [`dialogue::Conversation`]s.
 
+#![warn(missing_docs)]
+
 pub mod catalog;
 pub mod classifier;
 pub mod dialogue;
