@@ -57,6 +57,8 @@ pub struct Config {
     pub telegram: TelegramConfig,
     /// The Discord channel.
     pub discord: DiscordConfig,
+    /// Human handoff: where tickets go to staff.
+    pub handoff: HandoffConfig,
 }
 
 /// `[telegram]`.
@@ -147,6 +149,66 @@ pub struct DiscordConfig {
     pub guild_ids: Vec<u64>,
     /// Gateway shards: a number, or "auto".
     pub shards: Shards,
+}
+
+/// `[handoff]`: where staff answer tickets, who counts as staff, and canned replies.
+///
+/// A ticket opens on the staff side of the user's own platform when that is configured, else
+/// on the other one, so a Telegram user can be answered from Discord and the other way round
+/// ([`HandoffConfig::destination`]). With neither configured, tickets are only stored (and
+/// listed by `deskbot tickets`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HandoffConfig {
+    /// The Discord text channel where a thread opens per ticket.
+    pub discord_staff_channel_id: Option<u64>,
+    /// The Discord role whose members may use the staff commands; needed with
+    /// `discord_staff_channel_id`.
+    pub discord_staff_role_id: Option<u64>,
+    /// The Telegram staff supergroup (a negative id such as `-1001234567890`): a forum topic
+    /// per ticket when it is a forum, else a ticket message staff reply to.
+    pub telegram_staff_chat_id: Option<i64>,
+    /// Telegram users allowed to use the staff commands besides the group's administrators.
+    pub telegram_staff_user_ids: Vec<u64>,
+    /// Relay staff messages as "Support: …" instead of "Support (name): …".
+    pub anonymous_staff: bool,
+    /// Canned replies by name, sent with `snippet NAME`.
+    pub snippets: std::collections::BTreeMap<String, String>,
+}
+
+/// A platform's staff side, as chosen by [`HandoffConfig::destination`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffSide {
+    /// The Discord staff channel (its id).
+    Discord(u64),
+    /// The Telegram staff group (its chat id).
+    Telegram(i64),
+}
+
+/// The longest snippet, in characters: with the "Support (name): " prefix it still fits one
+/// Discord message (2000) and one Telegram message (4096).
+pub const SNIPPET_MAX_CHARS: usize = 1_800;
+
+impl HandoffConfig {
+    /// Where a ticket of a user on `channel` (`telegram`, `discord`, …) opens: that platform's
+    /// staff side when configured, else the other one; `None` when no staff side is set.
+    pub fn destination(&self, channel: &str) -> Option<StaffSide> {
+        let discord = self.discord_staff_channel_id.map(StaffSide::Discord);
+        let telegram = self.telegram_staff_chat_id.map(StaffSide::Telegram);
+        if channel == "telegram" {
+            telegram.or(discord)
+        } else {
+            discord.or(telegram)
+        }
+    }
+
+    /// The snippet called `name` (names are matched case-insensitively).
+    pub fn snippet(&self, name: &str) -> Option<&str> {
+        self.snippets
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Why the configuration is unusable. Messages name the file and the key.
@@ -317,6 +379,95 @@ impl Config {
             }
             _ => {}
         }
+        self.validate_handoff(path)
+    }
+
+    fn validate_handoff(&self, path: &str) -> Result<(), ConfigError> {
+        let bad = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                path: path.to_string(),
+                key,
+                message: message.to_string(),
+            })
+        };
+        let h = &self.handoff;
+        match (h.discord_staff_channel_id, h.discord_staff_role_id) {
+            (Some(0), _) => return bad("handoff.discord_staff_channel_id", "must not be 0"),
+            (_, Some(0)) => return bad("handoff.discord_staff_role_id", "must not be 0"),
+            (Some(_), None) => {
+                return bad(
+                    "handoff.discord_staff_role_id",
+                    "is needed with discord_staff_channel_id (only members of this role may use the staff commands)",
+                );
+            }
+            (None, Some(_)) => {
+                return bad(
+                    "handoff.discord_staff_channel_id",
+                    "is needed with discord_staff_role_id",
+                );
+            }
+            (Some(_), Some(_)) if !self.discord.enabled => {
+                return bad(
+                    "handoff.discord_staff_channel_id",
+                    "is set but the Discord channel is not enabled ([discord] enabled = true)",
+                );
+            }
+            _ => {}
+        }
+        match h.telegram_staff_chat_id {
+            Some(id) if id >= 0 => {
+                return bad(
+                    "handoff.telegram_staff_chat_id",
+                    "must be a group's id, which is negative (supergroups look like -100…)",
+                );
+            }
+            Some(_) if !self.telegram.enabled => {
+                return bad(
+                    "handoff.telegram_staff_chat_id",
+                    "is set but the Telegram channel is not enabled ([telegram] enabled = true)",
+                );
+            }
+            None if !h.telegram_staff_user_ids.is_empty() => {
+                return bad(
+                    "handoff.telegram_staff_user_ids",
+                    "only means something with telegram_staff_chat_id",
+                );
+            }
+            _ => {}
+        }
+        if h.telegram_staff_user_ids.contains(&0) {
+            return bad("handoff.telegram_staff_user_ids", "0 is not a user id");
+        }
+        for (name, text) in &h.snippets {
+            if name.is_empty()
+                || name.len() > 32
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return bad(
+                    "handoff.snippets",
+                    &format!("snippet name {name:?} must be 1 to 32 of A-Z a-z 0-9 _ -"),
+                );
+            }
+            if text.trim().is_empty() || text.chars().count() > SNIPPET_MAX_CHARS {
+                return bad(
+                    "handoff.snippets",
+                    &format!("snippet {name:?} must have 1 to {SNIPPET_MAX_CHARS} characters"),
+                );
+            }
+            if h.snippets
+                .keys()
+                .filter(|k| k.eq_ignore_ascii_case(name))
+                .count()
+                > 1
+            {
+                return bad(
+                    "handoff.snippets",
+                    &format!("snippet names differ only in case: {name:?}"),
+                );
+            }
+        }
         Ok(())
     }
 }
@@ -389,6 +540,63 @@ mod tests {
         let cfg = Config::parse("d.toml", &ok).unwrap();
         cfg.validate("d.toml").unwrap();
         assert!(!format!("{cfg:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn handoff_settings_are_checked() {
+        let cfg = Config::parse("d.toml", "").unwrap();
+        assert_eq!(cfg.handoff, HandoffConfig::default());
+        assert_eq!(cfg.handoff.destination("telegram"), None);
+        let base = "[discord]\nenabled = true\ntoken = \"t\"\n[telegram]\nenabled = true\ntoken = \"1:a\"\n";
+        let err = |extra: &str| {
+            Config::parse("d.toml", &format!("{base}[handoff]\n{extra}"))
+                .unwrap()
+                .validate("d.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("discord_staff_channel_id = 5\n").contains("handoff.discord_staff_role_id"));
+        assert!(err("discord_staff_role_id = 5\n").contains("handoff.discord_staff_channel_id"));
+        assert!(err("telegram_staff_chat_id = 5\n").contains("handoff.telegram_staff_chat_id"));
+        assert!(err("telegram_staff_user_ids = [1]\n").contains("telegram_staff_user_ids"));
+        assert!(err("[handoff.snippets]\n\"bad name\" = \"x\"\n").contains("handoff.snippets"));
+        assert!(err("[handoff.snippets]\nempty = \" \"\n").contains("handoff.snippets"));
+        assert!(
+            err("[handoff.snippets]\nReset = \"a\"\nreset = \"b\"\n")
+                .contains("differ only in case")
+        );
+        assert!(
+            Config::parse(
+                "d.toml",
+                "[handoff]\ndiscord_staff_channel_id = 1\ndiscord_staff_role_id = 2\n"
+            )
+            .unwrap()
+            .validate("d.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("not enabled")
+        );
+        let text = format!(
+            "{base}[handoff]\ndiscord_staff_channel_id = 10\ndiscord_staff_role_id = 11\nanonymous_staff = true\n[handoff.snippets]\nreset = \"Open account.xiaomi.com\"\n"
+        );
+        let cfg = Config::parse("d.toml", &text).unwrap();
+        cfg.validate("d.toml").unwrap();
+        assert_eq!(
+            cfg.handoff.destination("telegram"),
+            Some(StaffSide::Discord(10))
+        );
+        assert_eq!(
+            cfg.handoff.snippet("RESET"),
+            Some("Open account.xiaomi.com")
+        );
+        let mut both = cfg.handoff.clone();
+        both.telegram_staff_chat_id = Some(-100_123);
+        assert_eq!(
+            both.destination("telegram"),
+            Some(StaffSide::Telegram(-100_123))
+        );
+        assert_eq!(both.destination("discord"), Some(StaffSide::Discord(10)));
+        assert!(Config::parse("d.toml", "[handoff]\nanonymus_staff = true\n").is_err());
     }
 
     #[test]
