@@ -25,7 +25,12 @@ pub fn normalize(text: &str) -> String {
     // so 4 * MAX_CHARS input characters are more than enough to fill MAX_CHARS output ones
     // unless the input is mostly removable characters, in which case a cut is fine too.
     let bounded = text.chars().take(MAX_CHARS * 4);
-    for c in bounded.nfkc().flat_map(char::to_lowercase) {
+    // Invisible characters go before NFKC, so that removing them cannot bring two combining
+    // marks (or a letter and a mark) together after composition; and NFKC runs again after
+    // lower-casing, which can leave marks out of canonical order (`İ` + U+0316 lower-cases to
+    // i, U+0307, U+0316). Either would make a second pass change the text.
+    let visible = bounded.filter(|&c| c.is_whitespace() || !is_invisible(c));
+    for c in visible.nfkc().flat_map(char::to_lowercase).nfkc() {
         if c.is_whitespace() {
             pending_space = !out.is_empty();
             continue;
