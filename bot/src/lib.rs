@@ -14,5 +14,6 @@ pub mod config;
 pub mod console;
 pub mod desk;
 pub mod discord;
+pub mod handoff;
 pub mod run;
 pub mod telegram;

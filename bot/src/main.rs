@@ -1,5 +1,5 @@
 //! The `deskbot` command line: `chat` (console), `run` (the channels), `check-config`, `eval`
-//! (measure the intent engine), `export` and `import` (backups).
+//! (measure the intent engine), `export` and `import` (backups), `tickets` (the support queue).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,7 @@ use deskbot_engine::dialogue::Engine;
 use deskbot_storage::Store;
 
 mod eval;
+mod tickets_cli;
 
 /// deskbot: a support-desk chatbot for Mi account sign-in problems.
 #[derive(Debug, Parser)]
@@ -38,6 +39,8 @@ enum Command {
     Export(ExportArgs),
     /// Restore a backup written by `export` into an empty data directory.
     Import(ImportArgs),
+    /// List, show and close support tickets (stop the bot first).
+    Tickets(tickets_cli::TicketsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -114,6 +117,7 @@ fn main() -> Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Export(args) => export(args),
         Command::Import(args) => import(args),
+        Command::Tickets(args) => tickets_cli::run(args),
     }
 }
 

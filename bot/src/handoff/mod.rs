@@ -1,0 +1,402 @@
+//! Human handoff: what staff see of a ticket, the staff commands, how staff messages reach
+//! the user, and closing a ticket from outside a platform (the operator CLI).
+//!
+//! The pieces here are platform-neutral and plain text: each adapter escapes the text for
+//! its own format (Discord markdown, Telegram plain text) when it sends it. Relaying itself
+//! goes through the store's outbox: a turn of a user on one platform queues a message
+//! addressed to the staff side (possibly on the other platform), and each platform's sender
+//! delivers its own outbox, so the adapters never call each other.
+
+use deskbot_engine::redact::mask_secrets;
+use deskbot_storage::{
+    ChannelWrite, ConvKey, StorageError, Ticket, TicketEvent, TicketEventKind, TicketStatus,
+};
+
+use crate::desk::Desk;
+use crate::telegram::outbound::{Destination, render};
+
+/// The most transcript lines shown in a ticket's first staff message (the rest stays in
+/// storage and in `deskbot tickets show`).
+pub const STAFF_TRANSCRIPT_LINES: usize = 30;
+
+/// A staff command typed in a ticket's thread (or as a reply to its ticket message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaffCommand {
+    /// Take the ticket.
+    Claim,
+    /// Close it, with an optional note kept with the ticket.
+    Close(Option<String>),
+    /// Reopen a closed ticket.
+    Reopen,
+    /// Send the named canned reply to the user.
+    Snippet(String),
+    /// Block the user: nothing of theirs is relayed until unblocked.
+    Block,
+    /// Unblock the user.
+    Unblock,
+}
+
+impl StaffCommand {
+    /// Reads a staff message as a command: `claim`, `close [note]`, `reopen`,
+    /// `snippet NAME`, `block`, `unblock`, optionally prefixed with `/` or `!` (and, on
+    /// Telegram, suffixed with `@botname`). Anything else is `None`: a message for the user.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let body = text.strip_prefix(['/', '!']).unwrap_or(text);
+        let (word, rest) = match body.split_once(char::is_whitespace) {
+            Some((w, r)) => (w, r.trim()),
+            None => (body, ""),
+        };
+        let word = word.split_once('@').map_or(word, |(w, _)| w);
+        let prefixed = body.len() != text.len();
+        let cmd = match word.to_ascii_lowercase().as_str() {
+            "claim" if rest.is_empty() => Self::Claim,
+            "close" => Self::Close((!rest.is_empty()).then(|| rest.to_string())),
+            "reopen" if rest.is_empty() => Self::Reopen,
+            "snippet" if !rest.is_empty() && !rest.contains(char::is_whitespace) => {
+                Self::Snippet(rest.to_string())
+            }
+            "block" if rest.is_empty() => Self::Block,
+            "unblock" if rest.is_empty() => Self::Unblock,
+            _ => return None,
+        };
+        // "close the app and try again" is a message for the user, not a command: a close
+        // with a note needs the `/` or `!` prefix.
+        if !prefixed && matches!(cmd, Self::Close(Some(_))) {
+            return None;
+        }
+        Some(cmd)
+    }
+}
+
+/// The platform's name as staff see it.
+pub fn platform_label(channel: &str) -> &str {
+    match channel {
+        "telegram" => "Telegram",
+        "discord" => "Discord",
+        "console" => "console",
+        other => other,
+    }
+}
+
+/// The first message of a ticket's staff thread, as plain text: number, platform, user,
+/// intent and confidence, the guide steps tried with the answers, and the end of the
+/// transcript. Every line goes through [`mask_secrets`] again, so a code or password typed
+/// before masking existed never reaches staff.
+pub fn staff_ticket_text(ticket: &Ticket) -> String {
+    let mut out = format!(
+        "Ticket #{} · {} · {}\n",
+        ticket.number,
+        platform_label(&ticket.conversation.channel),
+        ticket
+            .display_name
+            .as_deref()
+            .map(|n| mask_secrets(n).0)
+            .unwrap_or_else(|| format!("user {}", ticket.conversation.user)),
+    );
+    match (&ticket.intent, ticket.confidence) {
+        (Some(i), Some(c)) => out.push_str(&format!("Intent: {i} ({:.0} %)\n", c * 100.0)),
+        (Some(i), None) => out.push_str(&format!("Intent: {i}\n")),
+        _ => out.push_str("Intent: not recognised\n"),
+    }
+    if ticket.steps_tried.is_empty() {
+        out.push_str("Steps tried: none\n");
+    } else {
+        out.push_str("Steps tried:\n");
+        for s in &ticket.steps_tried {
+            out.push_str(&format!(
+                "- {} step {}: {} → {}\n",
+                s.guide,
+                s.step,
+                mask_secrets(&s.text).0,
+                mask_secrets(&s.answer).0
+            ));
+        }
+    }
+    out.push_str("Transcript:\n");
+    let skip = ticket
+        .transcript
+        .len()
+        .saturating_sub(STAFF_TRANSCRIPT_LINES);
+    if skip > 0 {
+        out.push_str(&format!("(… {skip} earlier lines in storage)\n"));
+    }
+    for line in &ticket.transcript[skip..] {
+        let who = match line.speaker {
+            deskbot_storage::Speaker::User => "User",
+            deskbot_storage::Speaker::Bot => "Bot",
+            deskbot_storage::Speaker::Staff => "Staff",
+        };
+        out.push_str(&format!("{who}: {}\n", mask_secrets(&line.text).0));
+    }
+    out.push_str("Reply here to answer the user. Commands: claim, close [note], reopen, snippet NAME, block, unblock.");
+    out
+}
+
+/// What the user sees of a staff message: "Support (name): …", or "Support: …" when staff
+/// are anonymous or the name is empty.
+pub fn staff_message_for_user(staff_name: &str, anonymous: bool, text: &str) -> String {
+    let name = staff_name.trim();
+    if anonymous || name.is_empty() {
+        format!("Support: {}", text.trim())
+    } else {
+        format!("Support ({name}): {}", text.trim())
+    }
+}
+
+/// What staff see of a user's message relayed into the ticket's thread.
+pub fn user_message_for_staff(ticket: &Ticket, text: &str) -> String {
+    let who = ticket
+        .display_name
+        .as_deref()
+        .unwrap_or(ticket.conversation.user.as_str());
+    format!("{}: {}", mask_secrets(who).0, mask_secrets(text).0)
+}
+
+/// A ticket closed by [`close_ticket`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed {
+    /// The conversation it belonged to.
+    pub user: ConvKey,
+    /// What the user is told.
+    pub text: String,
+    /// Whether that message was queued for delivery (Telegram users, through the outbox);
+    /// false for channels this function cannot reach on its own.
+    pub queued_for_user: bool,
+}
+
+/// Closes open ticket `number` on behalf of `by` (a staff member, or `operator`), records
+/// the close with its note in the ticket's history, and queues the close message for a
+/// Telegram user in the Telegram outbox (sent by the running bot, or at its next start).
+/// `None` when there is no such open ticket; nothing changes then.
+pub fn close_ticket(
+    desk: &Desk,
+    number: u64,
+    by: &str,
+    note: Option<&str>,
+) -> Result<Option<Closed>, StorageError> {
+    let Some((user, reply)) = desk.close_ticket(number)? else {
+        return Ok(None);
+    };
+    desk.store().add_ticket_event(
+        number,
+        &TicketEvent {
+            at_ms: now_ms(),
+            kind: TicketEventKind::Closed,
+            by: by.to_string(),
+            note: note.map(str::to_string),
+        },
+    )?;
+    let mut queued_for_user = false;
+    if user.channel == crate::telegram::CHANNEL
+        && let Ok(chat) = user.user.parse::<i64>()
+    {
+        // A Telegram user's private chat has their user id.
+        let calls = render(
+            &reply,
+            Destination {
+                chat,
+                reply_to: None,
+                thread: None,
+                owner: None,
+            },
+        );
+        let mut outbox = Vec::with_capacity(calls.len());
+        for c in &calls {
+            outbox.push(serde_json::to_vec(c)?);
+        }
+        desk.store().channel_commit(&ChannelWrite {
+            channel: crate::telegram::CHANNEL.to_string(),
+            target: chat.to_string(),
+            outbox,
+            ..ChannelWrite::default()
+        })?;
+        queued_for_user = true;
+    }
+    Ok(Some(Closed {
+        user,
+        text: reply.text,
+        queued_for_user,
+    }))
+}
+
+/// One line per ticket for listings: number, status, platform and user, intent, opened.
+pub fn ticket_summary(ticket: &Ticket) -> String {
+    format!(
+        "#{:<5} {:<6} {:<9} {:<24} {}",
+        ticket.number,
+        match ticket.status {
+            TicketStatus::Open => "open",
+            TicketStatus::Closed => "closed",
+        },
+        platform_label(&ticket.conversation.channel),
+        crate::desk::cut(
+            &ticket
+                .display_name
+                .clone()
+                .unwrap_or_else(|| ticket.conversation.user.clone()),
+            24
+        ),
+        ticket.intent.as_deref().unwrap_or("-"),
+    )
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use deskbot_engine::catalog::Catalog;
+    use deskbot_engine::dialogue::{Engine, Input};
+    use deskbot_storage::Speaker;
+
+    use super::*;
+
+    #[test]
+    fn commands_parse_and_ordinary_messages_do_not() {
+        assert_eq!(StaffCommand::parse("claim"), Some(StaffCommand::Claim));
+        assert_eq!(StaffCommand::parse(" /Claim "), Some(StaffCommand::Claim));
+        assert_eq!(
+            StaffCommand::parse("/claim@deskbot"),
+            Some(StaffCommand::Claim)
+        );
+        assert_eq!(
+            StaffCommand::parse("close"),
+            Some(StaffCommand::Close(None))
+        );
+        assert_eq!(
+            StaffCommand::parse("!close solved by reset"),
+            Some(StaffCommand::Close(Some("solved by reset".into())))
+        );
+        assert_eq!(
+            StaffCommand::parse("snippet reset"),
+            Some(StaffCommand::Snippet("reset".into()))
+        );
+        assert_eq!(StaffCommand::parse("/reopen"), Some(StaffCommand::Reopen));
+        assert_eq!(StaffCommand::parse("block"), Some(StaffCommand::Block));
+        assert_eq!(StaffCommand::parse("unblock"), Some(StaffCommand::Unblock));
+        for message in [
+            "close the app and try again",
+            "claim your reward? no, never click such links",
+            "snippet",
+            "snippet two words",
+            "Please block the number",
+            "Hello, I'm looking at your account",
+            "",
+        ] {
+            assert_eq!(StaffCommand::parse(message), None, "{message:?}");
+        }
+    }
+
+    #[test]
+    fn staff_text_is_named_or_anonymous() {
+        assert_eq!(
+            staff_message_for_user("Ann", false, " try again "),
+            "Support (Ann): try again"
+        );
+        assert_eq!(
+            staff_message_for_user("Ann", true, "try again"),
+            "Support: try again"
+        );
+        assert_eq!(staff_message_for_user(" ", false, "x"), "Support: x");
+    }
+
+    fn desk() -> (tempfile::TempDir, Desk) {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap());
+        let desk = Desk::open(engine, dir.path()).unwrap();
+        (dir, desk)
+    }
+
+    fn text(t: &str) -> Input {
+        Input::Text(t.to_string())
+    }
+
+    #[test]
+    fn staff_ticket_text_has_the_facts_and_masks_secrets() {
+        let (_dir, desk) = desk();
+        let key = ConvKey::new("telegram", "42");
+        desk.handle(&key, Some("Ann"), &text("my code is 492817"))
+            .unwrap();
+        desk.handle(&key, Some("Ann"), &text("password is hunter2"))
+            .unwrap();
+        let turn = desk.handle(&key, Some("Ann"), &text("/human")).unwrap();
+        let number = turn.opened_ticket.unwrap();
+        let ticket = desk.store().ticket(number).unwrap().unwrap();
+        let all: String = ticket.transcript.iter().map(|l| l.text.as_str()).collect();
+        assert!(!all.contains("492817") && !all.contains("hunter2"), "{all}");
+        let shown = staff_ticket_text(&ticket);
+        assert!(
+            shown.starts_with(&format!("Ticket #{number} · Telegram · Ann\n")),
+            "{shown}"
+        );
+        assert!(shown.contains("Transcript:\nUser: "), "{shown}");
+        assert!(
+            !shown.contains("492817") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(shown.contains("[code hidden]"), "{shown}");
+        // Re-masked even if a stored line was not.
+        let mut raw = ticket.clone();
+        raw.transcript[0].text = "my code is 492817".into();
+        raw.transcript[0].speaker = Speaker::User;
+        assert!(!staff_ticket_text(&raw).contains("492817"));
+        assert!(!user_message_for_staff(&ticket, "code 123456").contains("123456"));
+    }
+
+    #[test]
+    fn close_tells_a_telegram_user_through_the_outbox_and_records_who() {
+        let (_dir, desk) = desk();
+        let key = ConvKey::new("telegram", "42");
+        let number = desk
+            .handle(&key, Some("Ann"), &text("/human"))
+            .unwrap()
+            .opened_ticket
+            .unwrap();
+        let closed = close_ticket(&desk, number, "operator", Some("done"))
+            .unwrap()
+            .unwrap();
+        assert!(closed.queued_for_user);
+        assert_eq!(closed.user, key);
+        let queued = desk.store().outbox_pending("telegram", "42").unwrap();
+        assert_eq!(queued.len(), 1);
+        let call: crate::telegram::outbound::Outgoing =
+            serde_json::from_slice(&queued[0].1).unwrap();
+        assert!(
+            matches!(&call, crate::telegram::outbound::Outgoing::Send { chat: 42, text, .. } if text.contains(&format!("#{number}"))),
+            "{call:?}"
+        );
+        let ticket = desk.store().ticket(number).unwrap().unwrap();
+        assert_eq!(ticket.status, TicketStatus::Closed);
+        let events = desk.store().ticket_events(number).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, TicketEventKind::Closed);
+        assert_eq!(
+            (events[0].by.as_str(), events[0].note.as_deref()),
+            ("operator", Some("done"))
+        );
+        assert_eq!(desk.conversation(&key).unwrap().ticket(), None);
+        // Closing again changes nothing.
+        assert_eq!(close_ticket(&desk, number, "operator", None).unwrap(), None);
+        assert_eq!(desk.store().ticket_events(number).unwrap().len(), 1);
+        assert_eq!(
+            desk.store().outbox_pending("telegram", "42").unwrap().len(),
+            1
+        );
+        // A console user is closed but not told through an outbox.
+        let console = ConvKey::new("console", "bob");
+        let n2 = desk
+            .handle(&console, None, &text("/human"))
+            .unwrap()
+            .opened_ticket
+            .unwrap();
+        let closed = close_ticket(&desk, n2, "operator", None).unwrap().unwrap();
+        assert!(!closed.queued_for_user);
+        assert!(ticket_summary(&desk.store().ticket(n2).unwrap().unwrap()).contains("closed"));
+    }
+}

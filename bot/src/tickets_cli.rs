@@ -1,0 +1,135 @@
+//! `deskbot tickets list [--open]`, `tickets show N`, `tickets close N [--note TEXT]`: the
+//! operator's view of the support queue. Like `export`, these open the database, so they
+//! run while the bot is stopped (sled allows one process); a close queued for a Telegram
+//! user is sent when the bot next starts.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use deskbot::desk::Desk;
+use deskbot::handoff::{self, staff_ticket_text, ticket_summary};
+use deskbot_engine::catalog::Catalog;
+use deskbot_engine::dialogue::Engine;
+use deskbot_storage::Store;
+
+/// `deskbot tickets`.
+#[derive(Debug, clap::Args)]
+pub struct TicketsArgs {
+    /// Where the database lives.
+    #[arg(long, default_value = "deskbot-data", global = true)]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: TicketsCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum TicketsCommand {
+    /// One line per ticket, oldest first.
+    List {
+        /// Only open tickets.
+        #[arg(long)]
+        open: bool,
+    },
+    /// A ticket in full: what staff saw, where it lives, its history.
+    Show {
+        /// The ticket number.
+        number: u64,
+    },
+    /// Close an open ticket; its user is told (Telegram users when the bot next runs).
+    Close {
+        /// The ticket number.
+        number: u64,
+        /// A note kept with the ticket.
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+/// Runs a `tickets` subcommand, writing to stdout.
+pub fn run(args: TicketsArgs) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let open = || {
+        Store::open(&args.data_dir)
+            .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))
+    };
+    match args.command {
+        TicketsCommand::List { open: open_only } => {
+            let store = open()?;
+            let tickets = store.tickets(open_only)?;
+            if tickets.is_empty() {
+                writeln!(
+                    out,
+                    "{}",
+                    if open_only {
+                        "no open tickets"
+                    } else {
+                        "no tickets"
+                    }
+                )?;
+            }
+            for t in &tickets {
+                writeln!(out, "{}", ticket_summary(t))?;
+            }
+        }
+        TicketsCommand::Show { number } => {
+            let store = open()?;
+            let ticket = store
+                .ticket(number)?
+                .with_context(|| format!("there is no ticket #{number}"))?;
+            writeln!(out, "{}", ticket_summary(&ticket))?;
+            if let Some(by) = store.ticket_claimed_by(number)? {
+                writeln!(out, "Claimed by: {by}")?;
+            }
+            match store.staff_location(number)? {
+                Some(l) => writeln!(
+                    out,
+                    "Staff side: {} chat {}{}{}",
+                    l.platform,
+                    l.chat,
+                    l.thread.map(|t| format!(" thread {t}")).unwrap_or_default(),
+                    l.message
+                        .map(|m| format!(" message {m}"))
+                        .unwrap_or_default(),
+                )?,
+                None => writeln!(out, "Staff side: not posted")?,
+            }
+            writeln!(out, "\n{}\n", staff_ticket_text(&ticket))?;
+            let events = store.ticket_events(number)?;
+            if !events.is_empty() {
+                writeln!(out, "History:")?;
+            }
+            for e in events {
+                writeln!(
+                    out,
+                    "- {:?} by {}{}",
+                    e.kind,
+                    e.by,
+                    e.note.map(|n| format!(": {n}")).unwrap_or_default()
+                )?;
+            }
+        }
+        TicketsCommand::Close { number, note } => {
+            let engine = Arc::new(Engine::new(Catalog::builtin()?)?);
+            let desk = Desk::new(engine, open()?);
+            match handoff::close_ticket(&desk, number, "operator", note.as_deref())? {
+                None => anyhow::bail!("ticket #{number} does not exist or is not open"),
+                Some(closed) => {
+                    writeln!(
+                        out,
+                        "ticket #{number} closed; {}",
+                        if closed.queued_for_user {
+                            "the user will be told when the bot runs"
+                        } else {
+                            "tell the user yourself: this channel cannot be reached from here"
+                        }
+                    )?;
+                }
+            }
+            desk.store().flush()?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! `deskbot tickets list|show|close`, driven as an operator would: tickets are opened through
+//! `deskbot chat`, then listed, shown and closed by the binary.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A hang guard, not a timing assertion: a stuck process fails the test instead of hanging it.
+const HANG_GUARD: Duration = Duration::from_secs(300);
+
+fn deskbot(args: &[&str], data_dir: &Path, stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("deskbot starts");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&data);
+    });
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > HANG_GUARD {
+            let _ = child.kill();
+            panic!("deskbot {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("deskbot exits");
+    writer.join().expect("writer thread");
+    out
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn operator_lists_shows_and_closes_tickets() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = deskbot(&["tickets", "list"], d, b"");
+    assert_eq!(ok(&out).trim(), "no tickets");
+
+    ok(&deskbot(
+        &["chat", "--user", "ann"],
+        d,
+        b"I forgot my password\nmy code is 492817\npassword is hunter2\n/human\n",
+    ));
+    ok(&deskbot(&["chat", "--user", "bob"], d, b"/human\n"));
+
+    let list = ok(&deskbot(&["tickets", "list"], d, b""));
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert!(
+        lines[0].starts_with("#1") && lines[0].contains("open"),
+        "{list}"
+    );
+    assert!(
+        lines[0].contains("ann") && !lines[0].ends_with('-'),
+        "{list}"
+    );
+    assert!(
+        lines[1].starts_with("#2") && lines[1].contains("bob"),
+        "{list}"
+    );
+
+    let show = ok(&deskbot(&["tickets", "show", "1"], d, b""));
+    assert!(show.contains("Ticket #1 · console"), "{show}");
+    assert!(show.contains("Staff side: not posted"), "{show}");
+    assert!(show.contains("Steps tried:"), "{show}");
+    assert!(
+        !show.contains("492817") && !show.contains("hunter2"),
+        "secrets leak into `tickets show`: {show}"
+    );
+
+    let close = ok(&deskbot(
+        &["tickets", "close", "1", "--note", "reset by phone"],
+        d,
+        b"",
+    ));
+    assert!(close.contains("ticket #1 closed"), "{close}");
+    let open = ok(&deskbot(&["tickets", "list", "--open"], d, b""));
+    assert!(
+        open.lines().count() == 1 && open.starts_with("#2"),
+        "{open}"
+    );
+    let show = ok(&deskbot(&["tickets", "show", "1"], d, b""));
+    assert!(show.contains("closed"), "{show}");
+    assert!(
+        show.contains("Closed by operator: reset by phone"),
+        "{show}"
+    );
+
+    // Closing twice, or a ticket that does not exist, is an error and changes nothing.
+    let again = deskbot(&["tickets", "close", "1"], d, b"");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not open"));
+    let missing = deskbot(&["tickets", "show", "99"], d, b"");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no ticket #99"));
+    let show = ok(&deskbot(&["tickets", "show", "1"], d, b""));
+    assert_eq!(show.matches("Closed by").count(), 1, "{show}");
+
+    // The closed user's conversation is out of the ticket: the bot answers again.
+    let chat = ok(&deskbot(
+        &["chat", "--user", "ann", "--json"],
+        d,
+        b"I forgot my password\n",
+    ));
+    assert!(chat.contains("\"state\":\"guide\""), "{chat}");
+}
