@@ -202,6 +202,42 @@ impl Desk {
         Ok(Some((key, reply)))
     }
 
+    /// Reopens closed ticket `number` (staff did): the ticket is open again and, unless its
+    /// user is in another ticket now, their conversation is back with staff. Returns the
+    /// conversation and what to tell its user; `None` when there is no such closed ticket.
+    pub fn reopen_ticket(&self, number: u64) -> Result<Option<(ConvKey, Reply)>, StorageError> {
+        let Some(mut ticket) = self.store.ticket(number)? else {
+            return Ok(None);
+        };
+        if ticket.status != TicketStatus::Closed {
+            return Ok(None);
+        }
+        let key = ticket.conversation.clone();
+        let _guard = self.lock(&key);
+        let mut conv = self.conversation(&key)?;
+        let reply = if conv.ticket().is_none() {
+            let position = self.store.queue_position(number)?;
+            self.engine.ticket_opened(&mut conv, number, position)
+        } else {
+            Reply::text(format!("Ticket #{number} has been reopened."))
+        };
+        let now = now_ms();
+        ticket.status = TicketStatus::Open;
+        ticket.closed_at_ms = None;
+        self.store.commit_turn(&TurnWrite {
+            key: &key,
+            state: &conv,
+            transcript: &[TranscriptEntry {
+                at_ms: now,
+                speaker: Speaker::Bot,
+                text: reply.text.clone(),
+            }],
+            tickets: &[ticket],
+            channel: None,
+        })?;
+        Ok(Some((key, reply)))
+    }
+
     fn lock(&self, key: &ConvKey) -> std::sync::MutexGuard<'_, ()> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut h);

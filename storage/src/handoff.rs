@@ -10,6 +10,9 @@
 //! - **Events** (`handoff_events`, `number(be64) seq(be64)` → [`TicketEvent`]): claimed,
 //!   closed, reopened, notes, blocks; in order.
 //! - **Blocked users** (`handoff_blocked`, conversation key → [`BlockRecord`]).
+//! - **Relay cursors** (`handoff_cursors`, ticket number → transcript sequence number): the
+//!   last line of the user's transcript already relayed to staff, so a restart relays the
+//!   rest once, in order.
 //!
 //! The trees are opened by name on use, so stores written before handoff existed open
 //! unchanged, and [`Store::export`](crate::Store::export) includes them like every tree.
@@ -20,12 +23,13 @@ use sled::transaction::ConflictableTransactionError;
 
 use crate::channel::AlreadyHandled;
 use crate::store::{Store, transaction_error};
-use crate::{ConvKey, StorageError};
+use crate::{ConvKey, StorageError, TranscriptEntry};
 
 const LOCATIONS: &str = "handoff_locations";
 const ROUTES: &str = "handoff_routes";
 const EVENTS: &str = "handoff_events";
 const BLOCKED: &str = "handoff_blocked";
+const CURSORS: &str = "handoff_cursors";
 
 /// Where a ticket lives on the staff side.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,6 +285,76 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The transcript sequence number up to which ticket `number`'s user lines were relayed
+    /// to staff.
+    pub fn relay_cursor(&self, number: u64) -> Result<Option<u64>, StorageError> {
+        match self.handoff_tree(CURSORS)?.get(number.to_be_bytes())? {
+            None => Ok(None),
+            Some(v) => be64(&v)
+                .map(Some)
+                .ok_or_else(|| corrupt("handoff_cursors", "cursor is not 8 bytes")),
+        }
+    }
+
+    /// Records that ticket `number`'s transcript was relayed up to `seq`, durably.
+    pub fn set_relay_cursor(&self, number: u64, seq: u64) -> Result<(), StorageError> {
+        self.handoff_tree(CURSORS)?
+            .insert(number.to_be_bytes(), &seq.to_be_bytes())?;
+        self.sync()
+    }
+
+    /// The conversation's transcript lines after sequence number `after` (all when `None`),
+    /// oldest first, with their sequence numbers.
+    pub fn transcript_after(
+        &self,
+        key: &ConvKey,
+        after: Option<u64>,
+    ) -> Result<Vec<(u64, TranscriptEntry)>, StorageError> {
+        let prefix = key.encode()?;
+        let start = match after {
+            Some(seq) => match seq.checked_add(1) {
+                Some(next) => crate::keys::transcript_key(&prefix, next),
+                None => return Ok(Vec::new()),
+            },
+            None => prefix.clone(),
+        };
+        let mut out = Vec::new();
+        for item in self.transcripts.range(start..) {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let seq = be64(&k[prefix.len()..])
+                .ok_or_else(|| corrupt("transcripts", "key without an 8-byte sequence"))?;
+            out.push((
+                seq,
+                serde_json::from_slice(&v).map_err(|e| corrupt("transcripts", e))?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Appends lines to a conversation's transcript (what staff said), durably.
+    pub fn append_transcript(
+        &self,
+        key: &ConvKey,
+        lines: &[TranscriptEntry],
+    ) -> Result<(), StorageError> {
+        let prefix = key.encode()?;
+        let mut batch = sled::Batch::default();
+        for line in lines {
+            let seq = self.db.generate_id()?;
+            batch.insert(
+                crate::keys::transcript_key(&prefix, seq),
+                serde_json::to_vec(line)?,
+            );
+        }
+        self.transcripts.apply_batch(batch)?;
+        self.sync()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,6 +479,38 @@ mod tests {
             ]
         );
         assert_eq!(store.ticket_events(4).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn transcript_after_a_cursor() {
+        let (_dir, store) = store();
+        let key = ConvKey::new("telegram", "1");
+        let other = ConvKey::new("telegram", "10");
+        let line = |t: &str| TranscriptEntry {
+            at_ms: 1,
+            speaker: crate::Speaker::User,
+            text: t.into(),
+        };
+        store
+            .append_transcript(&key, &[line("a"), line("b")])
+            .unwrap();
+        store.append_transcript(&other, &[line("x")]).unwrap();
+        store.append_transcript(&key, &[line("c")]).unwrap();
+        let all = store.transcript_after(&key, None).unwrap();
+        let texts: Vec<_> = all.iter().map(|(_, l)| l.text.as_str()).collect();
+        assert_eq!(texts, ["a", "b", "c"]);
+        let rest = store.transcript_after(&key, Some(all[0].0)).unwrap();
+        assert_eq!(rest.len(), 2);
+        assert_eq!(rest[0].1.text, "b");
+        assert!(
+            store
+                .transcript_after(&key, Some(u64::MAX))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.relay_cursor(4).unwrap(), None);
+        store.set_relay_cursor(4, all[1].0).unwrap();
+        assert_eq!(store.relay_cursor(4).unwrap(), Some(all[1].0));
     }
 
     #[test]

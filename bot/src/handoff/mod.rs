@@ -7,6 +7,8 @@
 //! addressed to the staff side (possibly on the other platform), and each platform's sender
 //! delivers its own outbox, so the adapters never call each other.
 
+pub mod relay;
+
 use deskbot_engine::redact::mask_secrets;
 use deskbot_storage::{
     ChannelWrite, ConvKey, StorageError, Ticket, TicketEvent, TicketEventKind, TicketStatus,

@@ -1,0 +1,405 @@
+//! The relay between a ticket's user and its staff thread, independent of the platforms.
+//!
+//! A platform plugs in as a [`StaffSide`] (opens a ticket's thread, posts in it) and a
+//! [`UserSide`] (sends a user a message). Everything the relay decides is derived from the
+//! store, so a restart resumes where it stopped:
+//!
+//! - [`Relay::sweep`] opens a thread for every open ticket that has none yet, then relays the
+//!   user's transcript lines written after the ticket opened, in order, advancing a durable
+//!   cursor after each (a line is posted at least once; the nonce it is posted with, `t<ticket>.
+//!   <seq>`, lets a platform with idempotent sends drop a repeat).
+//! - [`Relay::staff_message`] handles what someone wrote in a ticket's thread: a staff command
+//!   (claim, close, reopen, snippet, block, unblock) or a message for the user. Only staff may
+//!   do either; anyone else is refused and nothing changes.
+
+use std::future::Future;
+
+use deskbot_storage::{
+    BlockRecord, ConvKey, Speaker, StaffLocation, StorageError, Ticket, TicketEvent,
+    TicketEventKind, TicketStatus, TranscriptEntry,
+};
+use thiserror::Error;
+
+use super::{StaffCommand, staff_message_for_user, staff_ticket_text, user_message_for_staff};
+use crate::config::HandoffConfig;
+use crate::desk::{Desk, TRANSCRIPT_CHARS, cut};
+
+/// What the relay tells someone who is not staff and writes in a ticket's thread.
+pub const NOT_STAFF: &str =
+    "Only support staff can answer tickets or use ticket commands here; nothing was changed.";
+
+/// Why a relay step failed; the step is retried by the next sweep or message.
+#[derive(Debug, Error)]
+pub enum RelayError {
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The platform refused or could not be reached.
+    #[error("{0}")]
+    Platform(String),
+    /// A storage task panicked.
+    #[error("a storage task failed: {0}")]
+    Task(String),
+}
+
+/// A staff platform: where ticket threads live.
+pub trait StaffSide: Send + Sync {
+    /// Opens ticket's thread with `first` as its first message (with Claim and Close
+    /// buttons where the platform has them); returns where it lives.
+    fn open(
+        &self,
+        ticket: &Ticket,
+        first: &str,
+    ) -> impl Future<Output = Result<StaffLocation, RelayError>> + Send;
+    /// Posts `text` in a ticket's thread; `nonce` is unique per relayed item.
+    fn post(
+        &self,
+        at: &StaffLocation,
+        text: &str,
+        nonce: &str,
+    ) -> impl Future<Output = Result<(), RelayError>> + Send;
+}
+
+/// A user platform: how a ticket's user is told something.
+pub trait UserSide: Send + Sync {
+    /// Sends `text` to `user`; `nonce` is unique per relayed item.
+    fn send(
+        &self,
+        user: &ConvKey,
+        text: &str,
+        nonce: &str,
+    ) -> impl Future<Output = Result<(), RelayError>> + Send;
+}
+
+/// Who wrote a message in a ticket's thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    /// Their display name.
+    pub name: String,
+    /// Whether the platform says they are staff (Discord: the staff role; Telegram: a staff
+    /// group administrator or a listed user).
+    pub is_staff: bool,
+    /// The platform's id of their message (unique; used as the relay nonce).
+    pub message_id: String,
+}
+
+/// What [`Relay::staff_message`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// The message was relayed to the user.
+    Relayed,
+    /// The command was applied.
+    Command(StaffCommand),
+    /// The author is not staff: refused, nothing changed.
+    Refused,
+    /// Not possible now (closed ticket, unknown snippet, …): staff were told why.
+    Rejected,
+}
+
+/// The relay: a desk, the handoff settings, and the two platform sides.
+#[derive(Debug, Clone)]
+pub struct Relay<S, U> {
+    desk: Desk,
+    config: HandoffConfig,
+    staff: S,
+    users: U,
+}
+
+impl<S: StaffSide, U: UserSide> Relay<S, U> {
+    /// A relay over `desk`.
+    pub fn new(desk: Desk, config: HandoffConfig, staff: S, users: U) -> Self {
+        Self {
+            desk,
+            config,
+            staff,
+            users,
+        }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Desk) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, RelayError> {
+        let desk = self.desk.clone();
+        tokio::task::spawn_blocking(move || f(&desk))
+            .await
+            .map_err(|e| RelayError::Task(e.to_string()))?
+            .map_err(RelayError::from)
+    }
+
+    /// Opens missing threads and relays new user lines of every open ticket; returns how many
+    /// items were posted. Stops at the first platform failure (retried next sweep).
+    pub async fn sweep(&self) -> Result<usize, RelayError> {
+        let open = self.blocking(|d| d.store().tickets(true)).await?;
+        let mut posted = 0;
+        for ticket in open {
+            posted += self.sweep_ticket(ticket).await?;
+        }
+        Ok(posted)
+    }
+
+    async fn sweep_ticket(&self, ticket: Ticket) -> Result<usize, RelayError> {
+        let number = ticket.number;
+        let (location, cursor) = self
+            .blocking(move |d| {
+                let s = d.store();
+                Ok((s.staff_location(number)?, s.relay_cursor(number)?))
+            })
+            .await?;
+        let mut posted = 0;
+        let cursor = match cursor {
+            Some(c) => Some(c),
+            None => {
+                let key = ticket.conversation.clone();
+                let opened = ticket.opened_at_ms;
+                self.blocking(move |d| {
+                    let start =
+                        initial_cursor(&d.store().transcript_after(&key, None)?, number, opened);
+                    if let Some(seq) = start {
+                        d.store().set_relay_cursor(number, seq)?;
+                    }
+                    Ok(start)
+                })
+                .await?
+            }
+        };
+        let location = match location {
+            Some(l) => l,
+            None => {
+                let text = staff_ticket_text(&ticket);
+                let l = self.staff.open(&ticket, &text).await?;
+                let stored = l.clone();
+                self.blocking(move |d| d.store().set_staff_location(number, &stored))
+                    .await?;
+                posted += 1;
+                l
+            }
+        };
+        let key = ticket.conversation.clone();
+        let (lines, blocked) = self
+            .blocking(move |d| {
+                Ok((
+                    d.store().transcript_after(&key, cursor)?,
+                    d.store().user_block(&key)?.is_some(),
+                ))
+            })
+            .await?;
+        for (seq, line) in lines {
+            if line.speaker == Speaker::User && !blocked {
+                let text = user_message_for_staff(&ticket, &line.text);
+                self.staff
+                    .post(&location, &text, &format!("t{number}.{seq}"))
+                    .await?;
+                posted += 1;
+            }
+            self.blocking(move |d| d.store().set_relay_cursor(number, seq))
+                .await?;
+        }
+        Ok(posted)
+    }
+
+    /// Handles a message written in ticket `number`'s thread by `author`.
+    pub async fn staff_message(
+        &self,
+        number: u64,
+        author: &Author,
+        text: &str,
+    ) -> Result<Handled, RelayError> {
+        let Some(ticket) = self.blocking(move |d| d.store().ticket(number)).await? else {
+            return Ok(Handled::Rejected);
+        };
+        let location = self
+            .blocking(move |d| d.store().staff_location(number))
+            .await?;
+        let nonce = format!("s{number}.{}", author.message_id);
+        let tell_staff = |text: String| {
+            let location = location.clone();
+            let nonce = nonce.clone();
+            async move {
+                match &location {
+                    Some(l) => self.staff.post(l, &text, &format!("{nonce}.r")).await,
+                    None => Ok(()),
+                }
+            }
+        };
+        if !author.is_staff {
+            tell_staff(NOT_STAFF.to_string()).await?;
+            return Ok(Handled::Refused);
+        }
+        let command = StaffCommand::parse(text);
+        let open = ticket.status == TicketStatus::Open;
+        if !open && command != Some(StaffCommand::Reopen) {
+            tell_staff(format!(
+                "Ticket #{number} is closed; write `reopen` to reopen it first."
+            ))
+            .await?;
+            return Ok(Handled::Rejected);
+        }
+        let user = ticket.conversation.clone();
+        let event = |kind, note: Option<String>| TicketEvent {
+            at_ms: now_ms(),
+            kind,
+            by: author.name.clone(),
+            note,
+        };
+        match command {
+            None => {
+                self.relay_to_user(&user, &author.name, text, &nonce)
+                    .await?;
+                Ok(Handled::Relayed)
+            }
+            Some(StaffCommand::Snippet(name)) => match self.config.snippet(&name) {
+                Some(body) => {
+                    let body = body.to_string();
+                    self.relay_to_user(&user, &author.name, &body, &nonce)
+                        .await?;
+                    Ok(Handled::Command(StaffCommand::Snippet(name)))
+                }
+                None => {
+                    let names: Vec<&str> =
+                        self.config.snippets.keys().map(String::as_str).collect();
+                    tell_staff(format!(
+                        "There is no snippet {name:?}. Snippets: {}.",
+                        if names.is_empty() {
+                            "none configured".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ))
+                    .await?;
+                    Ok(Handled::Rejected)
+                }
+            },
+            Some(StaffCommand::Claim) => {
+                let e = event(TicketEventKind::Claimed, None);
+                self.blocking(move |d| d.store().add_ticket_event(number, &e))
+                    .await?;
+                tell_staff(format!("Ticket #{number} claimed by {}.", author.name)).await?;
+                Ok(Handled::Command(StaffCommand::Claim))
+            }
+            Some(StaffCommand::Close(note)) => {
+                let e = event(TicketEventKind::Closed, note.clone());
+                let closed = self
+                    .blocking(move |d| {
+                        let closed = d.close_ticket(number)?;
+                        if closed.is_some() {
+                            d.store().add_ticket_event(number, &e)?;
+                        }
+                        Ok(closed)
+                    })
+                    .await?;
+                if let Some((user, reply)) = closed {
+                    self.users
+                        .send(&user, &reply.text, &format!("{nonce}.close"))
+                        .await?;
+                }
+                tell_staff(format!("Ticket #{number} closed by {}.", author.name)).await?;
+                Ok(Handled::Command(StaffCommand::Close(note)))
+            }
+            Some(StaffCommand::Reopen) => {
+                if open {
+                    tell_staff(format!("Ticket #{number} is already open.")).await?;
+                    return Ok(Handled::Rejected);
+                }
+                let e = event(TicketEventKind::Reopened, None);
+                let reopened = self
+                    .blocking(move |d| {
+                        let r = d.reopen_ticket(number)?;
+                        if r.is_some() {
+                            d.store().add_ticket_event(number, &e)?;
+                        }
+                        Ok(r)
+                    })
+                    .await?;
+                if let Some((user, reply)) = reopened {
+                    self.users
+                        .send(&user, &reply.text, &format!("{nonce}.reopen"))
+                        .await?;
+                }
+                tell_staff(format!("Ticket #{number} reopened by {}.", author.name)).await?;
+                Ok(Handled::Command(StaffCommand::Reopen))
+            }
+            Some(StaffCommand::Block) => {
+                let (e, rec, u) = (
+                    event(TicketEventKind::Blocked, None),
+                    BlockRecord {
+                        at_ms: now_ms(),
+                        by: author.name.clone(),
+                        ticket: Some(number),
+                    },
+                    user.clone(),
+                );
+                self.blocking(move |d| {
+                    d.store().block_user(&u, &rec)?;
+                    d.store().add_ticket_event(number, &e)
+                })
+                .await?;
+                tell_staff(format!(
+                    "The user of ticket #{number} is blocked: their messages are no longer relayed."
+                ))
+                .await?;
+                Ok(Handled::Command(StaffCommand::Block))
+            }
+            Some(StaffCommand::Unblock) => {
+                let (e, u) = (event(TicketEventKind::Unblocked, None), user.clone());
+                self.blocking(move |d| {
+                    d.store().unblock_user(&u)?;
+                    d.store().add_ticket_event(number, &e)
+                })
+                .await?;
+                tell_staff(format!("The user of ticket #{number} is unblocked.")).await?;
+                Ok(Handled::Command(StaffCommand::Unblock))
+            }
+        }
+    }
+
+    /// Records a staff line in the user's transcript, then sends it to the user.
+    async fn relay_to_user(
+        &self,
+        user: &ConvKey,
+        staff_name: &str,
+        text: &str,
+        nonce: &str,
+    ) -> Result<(), RelayError> {
+        let shown = staff_message_for_user(staff_name, self.config.anonymous_staff, text);
+        let line = TranscriptEntry {
+            at_ms: now_ms(),
+            speaker: Speaker::Staff,
+            text: cut(&shown, TRANSCRIPT_CHARS),
+        };
+        let key = user.clone();
+        self.blocking(move |d| d.store().append_transcript(&key, &[line]))
+            .await?;
+        self.users.send(user, &shown, nonce).await
+    }
+}
+
+/// Where relaying a new ticket's transcript starts: after the bot's "I've opened ticket #N"
+/// line of the escalation turn (what came before is in the ticket's first message); failing
+/// that, after the last line not newer than the ticket.
+fn initial_cursor(lines: &[(u64, TranscriptEntry)], number: u64, opened_at_ms: u64) -> Option<u64> {
+    lines
+        .iter()
+        .find(|(_, l)| {
+            l.speaker == Speaker::Bot && l.at_ms >= opened_at_ms && mentions(&l.text, number)
+        })
+        .or_else(|| lines.iter().rev().find(|(_, l)| l.at_ms <= opened_at_ms))
+        .map(|(seq, _)| *seq)
+}
+
+/// Whether `text` names ticket `#number` (and not `#number0`).
+fn mentions(text: &str, number: u64) -> bool {
+    let mark = format!("#{number}");
+    text.match_indices(&mark).any(|(i, m)| {
+        !text[i + m.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
