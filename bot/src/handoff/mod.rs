@@ -7,6 +7,7 @@
 //! addressed to the staff side (possibly on the other platform), and each platform's sender
 //! delivers its own outbox, so the adapters never call each other.
 
+pub mod discord;
 pub mod relay;
 
 use deskbot_engine::redact::mask_secrets;

@@ -668,6 +668,21 @@ fn answer(shared: &Shared, method: &Method, path: &str, body: &Value, auth: &str
             }
             ok(bot_message(shared, channel, body))
         }
+        // A thread without a starter message (handoff: one per ticket in the staff channel).
+        ("POST", ["channels", channel, "threads"]) => {
+            let name = body["name"].as_str().unwrap_or_default();
+            if name.is_empty() || name.chars().count() > 100 {
+                violation(format!("POST {path}: thread name {name:?}"));
+                return invalid_form(&["name".to_string()]);
+            }
+            let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
+            ok(json!({
+                "id": id.to_string(),
+                "type": body["type"].as_u64().unwrap_or(11),
+                "name": name,
+                "parent_id": channel,
+            }))
+        }
         ("POST", ["interactions", id, token, "callback"]) => {
             let mut inner = shared.inner.lock().unwrap();
             let Some(entry) = inner.interactions.get_mut(*id) else {

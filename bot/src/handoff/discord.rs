@@ -1,0 +1,172 @@
+//! The Discord staff side: a public thread per ticket in the staff channel, its first
+//! message with Claim and Close buttons, relayed lines posted in the thread.
+//!
+//! Every message is markdown-escaped (user text shows as typed), split under Discord's 2000
+//! characters, sent with allowed mentions empty (nothing pings) and with a nonce under
+//! `enforce_nonce`, derived from the relay's item id, so a repeat after a lost response or a
+//! restart posts nothing twice (within Discord's nonce window).
+
+use std::sync::Arc;
+
+use deskbot_storage::{StaffLocation, Ticket};
+use serenity::all::{
+    AutoArchiveDuration, ButtonStyle, ChannelId, ChannelType, CreateActionRow,
+    CreateAllowedMentions, CreateButton, CreateMessage, CreateThread, Http, Nonce,
+};
+
+use super::relay::{RelayError, StaffSide};
+use crate::discord::render::{escape_markdown, split_message};
+
+/// The platform name in [`StaffLocation`]s.
+pub const PLATFORM: &str = "discord";
+
+/// Discord's message length limit (characters as Discord counts them).
+const MAX_MESSAGE: usize = 2000;
+
+/// The custom id of a ticket's Claim button.
+pub fn claim_button_id(number: u64) -> String {
+    format!("ticket:claim:{number}")
+}
+
+/// The custom id of a ticket's Close button.
+pub fn close_button_id(number: u64) -> String {
+    format!("ticket:close:{number}")
+}
+
+/// Reads a ticket button's custom id: (`claim` or `close`, ticket number).
+pub fn parse_button_id(id: &str) -> Option<(&str, u64)> {
+    let rest = id.strip_prefix("ticket:")?;
+    let (action, number) = rest.split_once(':')?;
+    matches!(action, "claim" | "close")
+        .then_some(())
+        .and(number.parse().ok().map(|n| (action, n)))
+}
+
+/// A nonce Discord accepts (at most 25 characters) for a relay item id: FNV-1a, so it is the
+/// same after a restart.
+pub fn nonce_for(item: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in item.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("h{h:016x}")
+}
+
+/// The Discord staff side of the relay.
+#[derive(Debug, Clone)]
+pub struct DiscordStaff {
+    http: Arc<Http>,
+    channel: ChannelId,
+}
+
+impl DiscordStaff {
+    /// Opens ticket threads in `staff_channel` through `http`.
+    pub fn new(http: Arc<Http>, staff_channel: u64) -> Self {
+        Self {
+            http,
+            channel: ChannelId::new(staff_channel),
+        }
+    }
+
+    /// Posts `text` in `thread`, split and escaped; buttons on the last part. Returns the id
+    /// of the first message.
+    async fn send(
+        &self,
+        thread: ChannelId,
+        text: &str,
+        buttons: Option<u64>,
+        item: &str,
+    ) -> Result<u64, RelayError> {
+        let parts = split_message(&escape_markdown(text), MAX_MESSAGE);
+        let last = parts.len().saturating_sub(1);
+        let mut first = None;
+        for (i, part) in parts.into_iter().enumerate() {
+            let mut b = CreateMessage::new()
+                .content(part)
+                .allowed_mentions(CreateAllowedMentions::new())
+                .nonce(Nonce::String(nonce_for(&format!("{item}.{i}"))))
+                .enforce_nonce(true);
+            if i == last
+                && let Some(number) = buttons
+            {
+                b = b.components(vec![CreateActionRow::Buttons(vec![
+                    CreateButton::new(claim_button_id(number))
+                        .label("Claim")
+                        .style(ButtonStyle::Primary),
+                    CreateButton::new(close_button_id(number))
+                        .label("Close")
+                        .style(ButtonStyle::Danger),
+                ])]);
+            }
+            let m = thread
+                .send_message(&*self.http, b)
+                .await
+                .map_err(|e| RelayError::Platform(format!("Discord refused a message: {e}")))?;
+            first.get_or_insert(m.id.get());
+        }
+        first.ok_or_else(|| RelayError::Platform("nothing to send".into()))
+    }
+}
+
+impl StaffSide for DiscordStaff {
+    async fn open(&self, ticket: &Ticket, first: &str) -> Result<StaffLocation, RelayError> {
+        let name = format!("ticket-{}", ticket.number);
+        let thread = self
+            .channel
+            .create_thread(
+                &*self.http,
+                CreateThread::new(name)
+                    .kind(ChannelType::PublicThread)
+                    .auto_archive_duration(AutoArchiveDuration::OneWeek),
+            )
+            .await
+            .map_err(|e| {
+                RelayError::Platform(format!("cannot open a thread in the staff channel: {e}"))
+            })?;
+        let message = self
+            .send(
+                thread.id,
+                first,
+                Some(ticket.number),
+                &format!("open{}", ticket.number),
+            )
+            .await?;
+        Ok(StaffLocation {
+            platform: PLATFORM.to_string(),
+            chat: self.channel.get().to_string(),
+            thread: Some(thread.id.get().to_string()),
+            message: Some(message.to_string()),
+        })
+    }
+
+    async fn post(&self, at: &StaffLocation, text: &str, nonce: &str) -> Result<(), RelayError> {
+        let thread = at
+            .thread
+            .as_deref()
+            .and_then(|t| t.parse::<u64>().ok())
+            .filter(|t| *t != 0)
+            .ok_or_else(|| RelayError::Platform("the ticket's thread id is not stored".into()))?;
+        self.send(ChannelId::new(thread), text, None, nonce)
+            .await
+            .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn button_ids_round_trip_and_nonces_fit() {
+        assert_eq!(parse_button_id(&claim_button_id(12)), Some(("claim", 12)));
+        assert_eq!(parse_button_id(&close_button_id(3)), Some(("close", 3)));
+        assert_eq!(parse_button_id("ticket:open:3"), None);
+        assert_eq!(parse_button_id("ticket:close:x"), None);
+        assert_eq!(parse_button_id("db:1:2:yes"), None);
+        let n = nonce_for("t12.18446744073709551615.3");
+        assert!(n.len() <= 25);
+        assert_eq!(n, nonce_for("t12.18446744073709551615.3"));
+        assert_ne!(n, nonce_for("t12.18446744073709551615.4"));
+    }
+}

@@ -1,0 +1,194 @@
+//! The Discord staff side of the handoff relay against the fake Discord's REST API: a
+//! Telegram user's ticket opens a thread in the staff channel with the masked transcript and
+//! Claim/Close buttons, the user's later lines are posted in it, and a repeat after a lost
+//! cursor posts nothing twice (enforce_nonce). The fake checks every message as Discord would
+//! (allowed_mentions present and empty, content ≤ 2000, components well formed).
+
+mod fake_discord;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deskbot::config::HandoffConfig;
+use deskbot::desk::Desk;
+use deskbot::handoff::discord::DiscordStaff;
+use deskbot::handoff::relay::{Author, Handled, Relay, RelayError, UserSide};
+use deskbot_engine::catalog::Catalog;
+use deskbot_engine::dialogue::{Engine, Input};
+use deskbot_storage::{ConvKey, RouteKind, TicketStatus};
+use fake_discord::{FakeDiscord, Options, Recorded};
+use serenity::http::HttpBuilder;
+
+const STAFF_CHANNEL: u64 = 7_100;
+/// A hang guard, not a timing assertion.
+const HANG_GUARD: Duration = Duration::from_secs(120);
+
+#[derive(Clone, Default)]
+struct FakeUsers {
+    sent: Arc<Mutex<Vec<(ConvKey, String)>>>,
+}
+
+impl UserSide for FakeUsers {
+    async fn send(&self, user: &ConvKey, text: &str, _nonce: &str) -> Result<(), RelayError> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((user.clone(), text.to_string()));
+        Ok(())
+    }
+}
+
+fn say(desk: &Desk, key: &ConvKey, text: &str) -> Option<u64> {
+    desk.handle(key, Some("Ann <@&1> @everyone"), &Input::Text(text.into()))
+        .unwrap()
+        .opened_ticket
+}
+
+fn posts_in(requests: &[Recorded], channel: &str) -> Vec<Recorded> {
+    requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == format!("/api/v10/channels/{channel}/messages"))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_ticket_opens_a_discord_staff_thread_with_the_transcript() {
+    tokio::time::timeout(HANG_GUARD, scenario())
+        .await
+        .expect("hang guard");
+}
+
+async fn scenario() {
+    let fake = FakeDiscord::start(Options::default()).await;
+    let http = Arc::new(
+        HttpBuilder::new("fake-bot-token")
+            .proxy(deskbot::discord::proxy_base(&fake.api_url))
+            .ratelimiter_disabled(true)
+            .build(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap());
+    let desk = Desk::open(engine, dir.path()).unwrap();
+    let config = HandoffConfig {
+        discord_staff_channel_id: Some(STAFF_CHANNEL),
+        discord_staff_role_id: Some(1),
+        ..HandoffConfig::default()
+    };
+    let users = FakeUsers::default();
+    let relay = Relay::new(
+        desk.clone(),
+        config,
+        DiscordStaff::new(http, STAFF_CHANNEL),
+        users.clone(),
+    );
+    let user = ConvKey::new("telegram", "4242");
+    say(&desk, &user, "I can't sign in, my code is 492817");
+    say(&desk, &user, "password is hunter2");
+    let number = say(&desk, &user, "/human").expect("a ticket");
+    relay.sweep().await.unwrap();
+
+    let requests = fake.requests();
+    let threads: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path == format!("/api/v10/channels/{STAFF_CHANNEL}/threads"))
+        .collect();
+    assert_eq!(threads.len(), 1, "{requests:?}");
+    assert!(threads[0].ok());
+    assert_eq!(threads[0].body["name"], format!("ticket-{number}"));
+    let thread = threads[0].response["id"].as_str().unwrap().to_string();
+    let location = desk.store().staff_location(number).unwrap().unwrap();
+    assert_eq!(location.thread.as_deref(), Some(thread.as_str()));
+    assert_eq!(
+        desk.store()
+            .ticket_at_staff(
+                "discord",
+                &STAFF_CHANNEL.to_string(),
+                RouteKind::Thread,
+                &thread
+            )
+            .unwrap(),
+        Some(number)
+    );
+    let first = posts_in(&requests, &thread);
+    assert_eq!(first.len(), 1, "{first:?}");
+    let content = first[0].content();
+    assert!(
+        content.contains(&format!("Ticket \\#{number}")),
+        "{content}"
+    );
+    assert!(content.contains("Telegram"), "{content}");
+    assert!(content.contains("Transcript:"), "{content}");
+    assert!(
+        !content.contains("492817") && !content.contains("hunter2"),
+        "{content}"
+    );
+    // The display name cannot ping: escaped, and allowed_mentions is empty (the fake checks).
+    assert!(content.contains("\\<@&1\\>"), "{content}");
+    assert_eq!(
+        first[0].buttons(),
+        [
+            (format!("ticket:claim:{number}"), "Claim".to_string()),
+            (format!("ticket:close:{number}"), "Close".to_string())
+        ]
+    );
+
+    // The user's answer appears in the thread.
+    say(&desk, &user, "A Redmi Note 12, *new*");
+    relay.sweep().await.unwrap();
+    let posts = posts_in(&fake.requests(), &thread);
+    assert_eq!(posts.len(), 2);
+    assert!(
+        posts[1].content().ends_with(": A Redmi Note 12, \\*new\\*"),
+        "{}",
+        posts[1].content()
+    );
+
+    // A lost cursor (crash before it was stored) resends with the same nonce: Discord keeps
+    // one message.
+    let before = desk.store().relay_cursor(number).unwrap().unwrap();
+    let lines = desk.store().transcript_after(&user, None).unwrap();
+    let earlier = lines
+        .iter()
+        .rev()
+        .map(|(seq, _)| *seq)
+        .find(|seq| *seq < before)
+        .unwrap();
+    desk.store().set_relay_cursor(number, earlier).unwrap();
+    relay.sweep().await.unwrap();
+    let posts = posts_in(&fake.requests(), &thread);
+    let ids: std::collections::BTreeSet<_> = posts
+        .iter()
+        .map(|r| r.response["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2, "a resend made a new message: {posts:?}");
+
+    // Staff answer from the thread reaches the user; close closes it.
+    let bob = |id: &str| Author {
+        name: "Bob".into(),
+        is_staff: true,
+        message_id: id.into(),
+    };
+    let h = relay
+        .staff_message(number, &bob("m1"), "Which phone?")
+        .await
+        .unwrap();
+    assert_eq!(h, Handled::Relayed);
+    relay
+        .staff_message(number, &bob("m2"), "close")
+        .await
+        .unwrap();
+    let sent = users.sent.lock().unwrap().clone();
+    assert_eq!(
+        sent[0],
+        (user.clone(), "Support (Bob): Which phone?".to_string())
+    );
+    assert!(sent[1].1.contains("has been closed"), "{sent:?}");
+    assert_eq!(
+        desk.store().ticket(number).unwrap().unwrap().status,
+        TicketStatus::Closed
+    );
+    let posts = posts_in(&fake.requests(), &thread);
+    assert!(posts.last().unwrap().content().contains("closed by Bob"));
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}
