@@ -9,14 +9,12 @@
 
 pub mod discord;
 pub mod relay;
+pub mod telegram;
 
 use deskbot_engine::redact::mask_secrets;
-use deskbot_storage::{
-    ChannelWrite, ConvKey, StorageError, Ticket, TicketEvent, TicketEventKind, TicketStatus,
-};
+use deskbot_storage::{ConvKey, StorageError, Ticket, TicketEvent, TicketEventKind, TicketStatus};
 
 use crate::desk::Desk;
-use crate::telegram::outbound::{Destination, render};
 
 /// The most transcript lines shown in a ticket's first staff message (the rest stays in
 /// storage and in `deskbot tickets show`).
@@ -194,26 +192,7 @@ pub fn close_ticket(
     if user.channel == crate::telegram::CHANNEL
         && let Ok(chat) = user.user.parse::<i64>()
     {
-        // A Telegram user's private chat has their user id.
-        let calls = render(
-            &reply,
-            Destination {
-                chat,
-                reply_to: None,
-                thread: None,
-                owner: None,
-            },
-        );
-        let mut outbox = Vec::with_capacity(calls.len());
-        for c in &calls {
-            outbox.push(serde_json::to_vec(c)?);
-        }
-        desk.store().channel_commit(&ChannelWrite {
-            channel: crate::telegram::CHANNEL.to_string(),
-            target: chat.to_string(),
-            outbox,
-            ..ChannelWrite::default()
-        })?;
+        telegram::queue_text(desk.store(), chat, &reply.text)?;
         queued_for_user = true;
     }
     Ok(Some(Closed {

@@ -1,0 +1,198 @@
+//! Must-show 1 of the handoff, against both fakes: a Telegram user (through the real Telegram
+//! channel and the fake Bot API) escalates, a thread opens in the fake Discord's staff
+//! channel with the masked transcript, a staff message reaches the Telegram user, the user's
+//! answer appears in the thread, and a staff close tells the user and closes the ticket.
+//!
+//! What staff say is queued in the Telegram outbox; the running channel does not yet get a
+//! "deliver now" signal from the relay (see `handoff::telegram::TelegramUsers::new`), so the
+//! test restarts the Telegram channel, which sends what is queued at start: that also shows
+//! a restart with an open ticket delivers everything once.
+
+#[path = "support/telegram_fake.rs"]
+mod tg_fake;
+
+mod fake_discord;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deskbot::config::{HandoffConfig, Secret, TelegramConfig};
+use deskbot::desk::Desk;
+use deskbot::handoff::discord::DiscordStaff;
+use deskbot::handoff::relay::{Author, Relay};
+use deskbot::handoff::telegram::TelegramUsers;
+use deskbot::run::Shutdown;
+use deskbot::telegram::{self, delivery::Backoff};
+use deskbot_engine::catalog::Catalog;
+use deskbot_engine::dialogue::Engine;
+use deskbot_storage::TicketStatus;
+use serenity::http::HttpBuilder;
+use tg_fake::FakeTelegram;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+const ANN: i64 = 4242;
+const STAFF_CHANNEL: u64 = 7_100;
+/// Hang guards, not timing assertions.
+const WAIT: Duration = Duration::from_secs(60);
+const HANG_GUARD: Duration = Duration::from_secs(300);
+
+struct Running {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+fn start(desk: &Desk, fake: &FakeTelegram) -> Running {
+    let config = TelegramConfig {
+        enabled: true,
+        token: Secret::new(tg_fake::TOKEN),
+        api_url: Some(fake.url.clone()),
+        poll_timeout_secs: 1,
+        messages_per_sec_overall: 1000,
+        messages_per_sec_chat: 100,
+        messages_per_min_chat: 100_000,
+        messages_per_min_group: 100_000,
+        ..TelegramConfig::default()
+    };
+    let (stop, shutdown) = Shutdown::new();
+    let backoff = Backoff {
+        base: Duration::from_millis(50),
+        max: Duration::from_millis(400),
+    };
+    let task = tokio::spawn(telegram::run_with(desk.clone(), config, shutdown, backoff));
+    Running { stop, task }
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the Telegram channel stops")
+            .expect("no panic")
+            .expect("stops without an error");
+    }
+}
+
+async fn wait_text(fake: &FakeTelegram, what: &str, needle: &str) {
+    let needle = needle.to_string();
+    fake.wait_for(what, WAIT, move |f| {
+        f.sent_to(ANN).iter().any(|m| m.text.contains(&needle))
+    })
+    .await;
+}
+
+fn thread_posts(fake: &fake_discord::FakeDiscord, thread: &str) -> Vec<String> {
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == format!("/api/v10/channels/{thread}/messages"))
+        .map(|r| r.content())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn telegram_user_is_answered_from_a_discord_staff_thread() {
+    tokio::time::timeout(HANG_GUARD, scenario())
+        .await
+        .expect("hang guard");
+}
+
+async fn scenario() {
+    let tg = FakeTelegram::start().await;
+    let dc = fake_discord::FakeDiscord::start(fake_discord::Options::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap());
+    let desk = Desk::open(engine, dir.path()).unwrap();
+    let http = Arc::new(
+        HttpBuilder::new("fake-bot-token")
+            .proxy(deskbot::discord::proxy_base(&dc.api_url))
+            .ratelimiter_disabled(true)
+            .build(),
+    );
+    let relay = Relay::new(
+        desk.clone(),
+        HandoffConfig {
+            discord_staff_channel_id: Some(STAFF_CHANNEL),
+            discord_staff_role_id: Some(1),
+            ..HandoffConfig::default()
+        },
+        DiscordStaff::new(http, STAFF_CHANNEL),
+        TelegramUsers::new(desk.store().clone(), None),
+    );
+
+    // The user talks to the real Telegram channel and asks for a person.
+    let running = start(&desk, &tg);
+    tg.push_text(ANN, ANN as u64, "I can't sign in, my code is 492817");
+    tg.wait_for("a first reply", WAIT, |f| !f.sent_to(ANN).is_empty())
+        .await;
+    tg.push_text(ANN, ANN as u64, "/human");
+    wait_text(&tg, "the ticket message", "I've opened ticket #").await;
+    let number = desk.store().tickets(true).unwrap()[0].number;
+
+    // A thread opens in the Discord staff channel with the masked transcript.
+    relay.sweep().await.unwrap();
+    let location = desk.store().staff_location(number).unwrap().unwrap();
+    let thread = location.thread.clone().unwrap();
+    let posts = thread_posts(&dc, &thread);
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(
+        posts[0].contains(&format!("Ticket \\#{number} · Telegram")),
+        "{}",
+        posts[0]
+    );
+    assert!(posts[0].contains("\\[code hidden\\]"), "{}", posts[0]);
+    assert!(!posts[0].contains("492817"), "{}", posts[0]);
+
+    // Staff answer in the thread; the Telegram channel delivers it (at its restart).
+    let bob = |id: &str| Author {
+        name: "Bob".into(),
+        is_staff: true,
+        message_id: id.into(),
+    };
+    relay
+        .staff_message(number, &bob("m1"), "Which phone do you use?")
+        .await
+        .unwrap();
+    running.stop().await;
+    let running = start(&desk, &tg);
+    wait_text(
+        &tg,
+        "the staff message",
+        "Support (Bob): Which phone do you use?",
+    )
+    .await;
+
+    // The user's answer goes through the channel into the ticket, and into the thread.
+    tg.push_text(ANN, ANN as u64, "A Redmi Note 12");
+    wait_text(&tg, "the added-to-ticket reply", "added that to ticket").await;
+    relay.sweep().await.unwrap();
+    let posts = thread_posts(&dc, &thread);
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert!(posts[1].ends_with(": A Redmi Note 12"), "{}", posts[1]);
+
+    // Staff close: the ticket is closed in storage and the user is told.
+    relay
+        .staff_message(number, &bob("m2"), "close")
+        .await
+        .unwrap();
+    assert_eq!(
+        desk.store().ticket(number).unwrap().unwrap().status,
+        TicketStatus::Closed
+    );
+    running.stop().await;
+    let running = start(&desk, &tg);
+    wait_text(&tg, "the close message", "has been closed").await;
+    running.stop().await;
+
+    // Each relayed message reached the user exactly once across the restarts.
+    let sent = tg.sent_to(ANN);
+    for needle in ["Support (Bob): Which phone do you use?", "has been closed"] {
+        assert_eq!(
+            sent.iter().filter(|m| m.text.contains(needle)).count(),
+            1,
+            "{needle}: {sent:?}"
+        );
+    }
+    assert!(tg.violations().is_empty(), "{:?}", tg.violations());
+    assert!(dc.violations().is_empty(), "{:?}", dc.violations());
+}
