@@ -3,10 +3,9 @@
 //! channel with the masked transcript, a staff message reaches the Telegram user, the user's
 //! answer appears in the thread, and a staff close tells the user and closes the ticket.
 //!
-//! What staff say is queued in the Telegram outbox; the running channel does not yet get a
-//! "deliver now" signal from the relay (see `handoff::telegram::TelegramUsers::new`), so the
-//! test restarts the Telegram channel, which sends what is queued at start: that also shows
-//! a restart with an open ticket delivers everything once.
+//! What staff say is queued in the Telegram outbox and the running channel is asked to deliver
+//! it (`run_with_deliveries`). Halfway, the Telegram channel and the relay are restarted with
+//! the ticket open: relays still work both ways and nothing is sent twice.
 
 #[path = "support/telegram_fake.rs"]
 mod tg_fake;
@@ -28,7 +27,7 @@ use deskbot_engine::dialogue::Engine;
 use deskbot_storage::TicketStatus;
 use serenity::http::HttpBuilder;
 use tg_fake::FakeTelegram;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 const ANN: i64 = 4242;
@@ -42,7 +41,7 @@ struct Running {
     task: JoinHandle<anyhow::Result<()>>,
 }
 
-fn start(desk: &Desk, fake: &FakeTelegram) -> Running {
+fn start(desk: &Desk, fake: &FakeTelegram, deliveries: mpsc::UnboundedReceiver<i64>) -> Running {
     let config = TelegramConfig {
         enabled: true,
         token: Secret::new(tg_fake::TOKEN),
@@ -59,7 +58,13 @@ fn start(desk: &Desk, fake: &FakeTelegram) -> Running {
         base: Duration::from_millis(50),
         max: Duration::from_millis(400),
     };
-    let task = tokio::spawn(telegram::run_with(desk.clone(), config, shutdown, backoff));
+    let task = tokio::spawn(telegram::run_with_deliveries(
+        desk.clone(),
+        config,
+        shutdown,
+        backoff,
+        Some(deliveries),
+    ));
     Running { stop, task }
 }
 
@@ -109,19 +114,23 @@ async fn scenario() {
             .ratelimiter_disabled(true)
             .build(),
     );
-    let relay = Relay::new(
-        desk.clone(),
-        HandoffConfig {
-            discord_staff_channel_id: Some(STAFF_CHANNEL),
-            discord_staff_role_id: Some(1),
-            ..HandoffConfig::default()
-        },
-        DiscordStaff::new(http, STAFF_CHANNEL),
-        TelegramUsers::new(desk.store().clone(), None),
-    );
+    let relay_for = |deliver: mpsc::UnboundedSender<i64>| {
+        Relay::new(
+            desk.clone(),
+            HandoffConfig {
+                discord_staff_channel_id: Some(STAFF_CHANNEL),
+                discord_staff_role_id: Some(1),
+                ..HandoffConfig::default()
+            },
+            DiscordStaff::new(http.clone(), STAFF_CHANNEL),
+            TelegramUsers::new(desk.store().clone(), Some(deliver)),
+        )
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let relay = relay_for(tx);
 
     // The user talks to the real Telegram channel and asks for a person.
-    let running = start(&desk, &tg);
+    let running = start(&desk, &tg, rx);
     tg.push_text(ANN, ANN as u64, "I can't sign in, my code is 492817");
     tg.wait_for("a first reply", WAIT, |f| !f.sent_to(ANN).is_empty())
         .await;
@@ -143,7 +152,7 @@ async fn scenario() {
     assert!(posts[0].contains("\\[code hidden\\]"), "{}", posts[0]);
     assert!(!posts[0].contains("492817"), "{}", posts[0]);
 
-    // Staff answer in the thread; the Telegram channel delivers it (at its restart).
+    // Staff answer in the thread; the running Telegram channel delivers it.
     let bob = |id: &str| Author {
         name: "Bob".into(),
         is_staff: true,
@@ -153,14 +162,25 @@ async fn scenario() {
         .staff_message(number, &bob("m1"), "Which phone do you use?")
         .await
         .unwrap();
-    running.stop().await;
-    let running = start(&desk, &tg);
     wait_text(
         &tg,
         "the staff message",
         "Support (Bob): Which phone do you use?",
     )
     .await;
+
+    // Restart with the ticket open: a new channel and relay over the same store.
+    running.stop().await;
+    drop(relay);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let relay = relay_for(tx);
+    let running = start(&desk, &tg, rx);
+    relay.sweep().await.unwrap();
+    assert_eq!(
+        thread_posts(&dc, &thread).len(),
+        1,
+        "nothing reposted after the restart"
+    );
 
     // The user's answer goes through the channel into the ticket, and into the thread.
     tg.push_text(ANN, ANN as u64, "A Redmi Note 12");
@@ -179,12 +199,10 @@ async fn scenario() {
         desk.store().ticket(number).unwrap().unwrap().status,
         TicketStatus::Closed
     );
-    running.stop().await;
-    let running = start(&desk, &tg);
     wait_text(&tg, "the close message", "has been closed").await;
     running.stop().await;
 
-    // Each relayed message reached the user exactly once across the restarts.
+    // Each relayed message reached the user exactly once across the restart.
     let sent = tg.sent_to(ANN);
     for needle in ["Support (Bob): Which phone do you use?", "has been closed"] {
         assert_eq!(

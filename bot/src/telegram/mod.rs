@@ -97,6 +97,19 @@ pub async fn run_with(
     shutdown: Shutdown,
     backoff: Backoff,
 ) -> Result<()> {
+    run_with_deliveries(desk, config, shutdown, backoff, None).await
+}
+
+/// [`run_with`], also delivering a chat's outbox whenever `deliveries` names it: others
+/// (the handoff relay) queue messages in the Telegram outbox and ask for them to be sent now,
+/// through the chat's worker so that order is kept and nothing is sent twice.
+pub async fn run_with_deliveries(
+    desk: Desk,
+    config: TelegramConfig,
+    shutdown: Shutdown,
+    backoff: Backoff,
+    deliveries: Option<mpsc::UnboundedReceiver<i64>>,
+) -> Result<()> {
     let token = config.token.expose().to_string();
     if token.trim().is_empty() {
         anyhow::bail!("telegram.token is not set (set TELEGRAM_BOT_TOKEN)");
@@ -121,7 +134,7 @@ pub async fn run_with(
     let api = Api::new(throttled, raw, &token, backoff);
     drop(token);
 
-    let result = serve(&desk, &api, &config, &shutdown).await;
+    let result = serve(&desk, &api, &config, &shutdown, deliveries).await;
     drop(api);
     // The Throttle worker ends once every handle to it is gone.
     let _ = tokio::time::timeout(Duration::from_secs(5), throttle_worker).await;
@@ -136,9 +149,31 @@ struct Ctx {
     desk: Desk,
     api: Api,
     shutdown: Shutdown,
+    /// Chats whose outbox others filled ([`run_with_deliveries`]).
+    deliveries: tokio::sync::Mutex<Option<mpsc::UnboundedReceiver<i64>>>,
 }
 
-async fn serve(desk: &Desk, api: &Api, config: &TelegramConfig, shutdown: &Shutdown) -> Result<()> {
+/// The next chat whose outbox should be delivered now; never resolves without a source.
+async fn next_delivery(ctx: &Ctx) -> i64 {
+    let mut source = ctx.deliveries.lock().await;
+    if let Some(rx) = source.as_mut() {
+        if let Some(chat) = rx.recv().await {
+            return chat;
+        }
+        // Every sender is gone: nothing will come any more.
+        *source = None;
+    }
+    drop(source);
+    std::future::pending().await
+}
+
+async fn serve(
+    desk: &Desk,
+    api: &Api,
+    config: &TelegramConfig,
+    shutdown: &Shutdown,
+    deliveries: Option<mpsc::UnboundedReceiver<i64>>,
+) -> Result<()> {
     let polling = config.webhook_url.is_none();
     let Some(me) = start(api, shutdown, polling).await? else {
         return Ok(());
@@ -148,6 +183,7 @@ async fn serve(desk: &Desk, api: &Api, config: &TelegramConfig, shutdown: &Shutd
         desk: desk.clone(),
         api: api.clone(),
         shutdown: shutdown.clone(),
+        deliveries: tokio::sync::Mutex::new(deliveries),
     });
     let mut dispatcher = Dispatcher::new(ctx.clone());
 
@@ -305,9 +341,18 @@ async fn poll(
             .offset(i32::try_from(offset).unwrap_or(i32::MAX))
             .timeout(config.poll_timeout_secs)
             .allowed_updates(allowed.clone());
-        let result = tokio::select! {
-            () = stop.wait() => break,
-            r = request.send() => r,
+        let sending = request.send();
+        tokio::pin!(sending);
+        // Deliveries asked for meanwhile are dispatched without abandoning the long poll.
+        let result = loop {
+            tokio::select! {
+                () = stop.wait() => break None,
+                r = &mut sending => break Some(r),
+                chat = next_delivery(ctx) => dispatcher.send(chat, Job::Deliver).await,
+            }
+        };
+        let Some(result) = result else {
+            break;
         };
         let updates = match result {
             Ok(u) => u,

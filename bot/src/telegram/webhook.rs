@@ -123,6 +123,7 @@ pub(super) async fn receive(
                 Some((id, inbound)) => dispatcher.send(inbound.chat, Job::Update(id, inbound)).await,
                 None => break,
             },
+            chat = super::next_delivery(ctx) => dispatcher.send(chat, Job::Deliver).await,
         }
     }
     // Updates recorded but not dispatched stay in the inbox for the next start. The webhook
