@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use deskbot::config::HandoffConfig;
 use deskbot::desk::Desk;
-use deskbot::handoff::discord::DiscordStaff;
+use deskbot::handoff::discord::{DiscordStaff, GuildMessage, on_guild_message};
 use deskbot::handoff::relay::{Author, Handled, Relay, RelayError, UserSide};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Input};
@@ -190,5 +190,121 @@ async fn scenario() {
     );
     let posts = posts_in(&fake.requests(), &thread);
     assert!(posts.last().unwrap().content().contains("closed by Bob"));
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_staff_role_acts_in_a_ticket_thread() {
+    tokio::time::timeout(HANG_GUARD, role_scenario())
+        .await
+        .expect("hang guard");
+}
+
+async fn role_scenario() {
+    const STAFF_ROLE: u64 = 8_800;
+    let fake = FakeDiscord::start(Options::default()).await;
+    let http = Arc::new(
+        HttpBuilder::new("fake-bot-token")
+            .proxy(deskbot::discord::proxy_base(&fake.api_url))
+            .ratelimiter_disabled(true)
+            .build(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap());
+    let desk = Desk::open(engine, dir.path()).unwrap();
+    let mut config = HandoffConfig {
+        discord_staff_channel_id: Some(STAFF_CHANNEL),
+        discord_staff_role_id: Some(STAFF_ROLE),
+        ..HandoffConfig::default()
+    };
+    config
+        .snippets
+        .insert("reset".into(), "Open account.xiaomi.com".into());
+    let users = FakeUsers::default();
+    let relay = Relay::new(
+        desk.clone(),
+        config,
+        DiscordStaff::new(http, STAFF_CHANNEL),
+        users.clone(),
+    );
+    let user = ConvKey::new("telegram", "77");
+    let number = say(&desk, &user, "/human").unwrap();
+    relay.sweep().await.unwrap();
+    let thread: u64 = desk
+        .store()
+        .staff_location(number)
+        .unwrap()
+        .unwrap()
+        .thread
+        .unwrap()
+        .parse()
+        .unwrap();
+    let before = desk.store().ticket(number).unwrap().unwrap();
+    let msg = |id: u64, roles: &'static [u64], content: &'static str| GuildMessage {
+        channel: thread,
+        message_id: id,
+        author_name: "Eve",
+        author_is_bot: false,
+        roles,
+        content,
+    };
+    for (i, cmd) in ["claim", "close", "snippet reset", "hello"]
+        .iter()
+        .enumerate()
+    {
+        let h = on_guild_message(
+            &relay,
+            STAFF_CHANNEL,
+            STAFF_ROLE,
+            &msg(i as u64, &[1, 2], cmd),
+        )
+        .await
+        .unwrap();
+        assert_eq!(h, Some(Handled::Refused), "{cmd}");
+    }
+    assert_eq!(desk.store().ticket(number).unwrap().unwrap(), before);
+    assert!(desk.store().ticket_events(number).unwrap().is_empty());
+    assert!(users.sent.lock().unwrap().is_empty());
+    let refusals = posts_in(&fake.requests(), &thread.to_string())
+        .iter()
+        .filter(|r| r.content().starts_with("Only support staff"))
+        .count();
+    assert_eq!(refusals, 4);
+
+    // Bots and other channels are not the handoff's business.
+    let mut bot = msg(10, &[STAFF_ROLE], "claim");
+    bot.author_is_bot = true;
+    assert_eq!(
+        on_guild_message(&relay, STAFF_CHANNEL, STAFF_ROLE, &bot)
+            .await
+            .unwrap(),
+        None
+    );
+    let mut elsewhere = msg(11, &[STAFF_ROLE], "claim");
+    elsewhere.channel = 12_345;
+    assert_eq!(
+        on_guild_message(&relay, STAFF_CHANNEL, STAFF_ROLE, &elsewhere)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // The staff role can.
+    let h = on_guild_message(
+        &relay,
+        STAFF_CHANNEL,
+        STAFF_ROLE,
+        &msg(12, &[STAFF_ROLE], "claim"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        h,
+        Some(Handled::Command(deskbot::handoff::StaffCommand::Claim))
+    );
+    assert_eq!(
+        desk.store().ticket_claimed_by(number).unwrap().as_deref(),
+        Some("Eve")
+    );
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
 }

@@ -8,13 +8,13 @@
 
 use std::sync::Arc;
 
-use deskbot_storage::{StaffLocation, Ticket};
+use deskbot_storage::{RouteKind, StaffLocation, Ticket};
 use serenity::all::{
     AutoArchiveDuration, ButtonStyle, ChannelId, ChannelType, CreateActionRow,
     CreateAllowedMentions, CreateButton, CreateMessage, CreateThread, Http, Nonce,
 };
 
-use super::relay::{RelayError, StaffSide};
+use super::relay::{Author, Handled, Relay, RelayError, StaffSide, UserSide};
 use crate::discord::render::{escape_markdown, split_message};
 
 /// The platform name in [`StaffLocation`]s.
@@ -151,6 +151,62 @@ impl StaffSide for DiscordStaff {
             .await
             .map(|_| ())
     }
+}
+
+/// A guild message as the staff side needs it (taken from serenity's `Message`, whose
+/// `member.roles` carries the author's roles in guild channels).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuildMessage<'a> {
+    /// The channel (a ticket thread, perhaps).
+    pub channel: u64,
+    /// The message id.
+    pub message_id: u64,
+    /// The author's display name.
+    pub author_name: &'a str,
+    /// Whether a bot wrote it (the bot's own relayed lines come back as events).
+    pub author_is_bot: bool,
+    /// The author's role ids in the guild.
+    pub roles: &'a [u64],
+    /// The text.
+    pub content: &'a str,
+}
+
+/// Handles a guild message for the handoff: when it was written by a person in a ticket's
+/// thread of `staff_channel`, it goes to [`Relay::staff_message`] with the author counted
+/// as staff only when they hold `staff_role`. `None` for messages the handoff does not own
+/// (other channels, bots), which the rest of the Discord channel handles as before.
+pub async fn on_guild_message<U: UserSide>(
+    relay: &Relay<DiscordStaff, U>,
+    staff_channel: u64,
+    staff_role: u64,
+    msg: &GuildMessage<'_>,
+) -> Result<Option<Handled>, RelayError> {
+    if msg.author_is_bot {
+        return Ok(None);
+    }
+    let (store, thread) = (relay.desk().store().clone(), msg.channel.to_string());
+    let number = tokio::task::spawn_blocking(move || {
+        store.ticket_at_staff(
+            PLATFORM,
+            &staff_channel.to_string(),
+            RouteKind::Thread,
+            &thread,
+        )
+    })
+    .await
+    .map_err(|e| RelayError::Task(e.to_string()))??;
+    let Some(number) = number else {
+        return Ok(None);
+    };
+    let author = Author {
+        name: msg.author_name.to_string(),
+        is_staff: msg.roles.contains(&staff_role),
+        message_id: msg.message_id.to_string(),
+    };
+    relay
+        .staff_message(number, &author, msg.content)
+        .await
+        .map(Some)
 }
 
 #[cfg(test)]

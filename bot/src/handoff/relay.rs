@@ -116,6 +116,11 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
         }
     }
 
+    /// The desk the relay serves.
+    pub fn desk(&self) -> &Desk {
+        &self.desk
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Desk) -> Result<T, StorageError> + Send + 'static,
