@@ -455,3 +455,32 @@ fn fifty_tickets_from_both_platforms_never_cross() {
         }
     });
 }
+
+#[test]
+fn the_sweep_loop_opens_threads_until_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open_desk(dir.path());
+    let (staff_side, users) = (FakeStaff::default(), FakeUsers::default());
+    let relay = Relay::new(desk.clone(), config(), staff_side.clone(), users);
+    let user = ConvKey::new("telegram", "5");
+    guarded(async {
+        let (stop, shutdown) = deskbot::run::Shutdown::new();
+        let task = tokio::spawn(async move {
+            relay.run(shutdown, Duration::from_millis(10)).await;
+        });
+        let number = say(&desk, &user, "/human").unwrap();
+        say(&desk, &user, "are you there?");
+        while staff_side
+            .thread_of(number)
+            .is_none_or(|(_, m)| m.len() < 2)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.send(true).unwrap();
+        task.await.unwrap();
+        assert_eq!(
+            staff_side.thread_of(number).unwrap().1[1],
+            "Ann: are you there?"
+        );
+    });
+}

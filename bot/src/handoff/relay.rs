@@ -143,6 +143,20 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
         Ok(posted)
     }
 
+    /// Sweeps now and then every `interval` until `shutdown`; a failed sweep is logged and
+    /// retried at the next one (what it did not finish is still in the store).
+    pub async fn run(&self, mut shutdown: crate::run::Shutdown, interval: std::time::Duration) {
+        loop {
+            if let Err(e) = self.sweep().await {
+                tracing::warn!(error = %e, "handoff sweep failed; retrying");
+            }
+            tokio::select! {
+                () = shutdown.wait() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+
     async fn sweep_ticket(&self, ticket: Ticket) -> Result<usize, RelayError> {
         let number = ticket.number;
         let (location, cursor) = self
