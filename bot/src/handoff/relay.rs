@@ -133,14 +133,26 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
     }
 
     /// Opens missing threads and relays new user lines of every open ticket; returns how many
-    /// items were posted. Stops at the first platform failure (retried next sweep).
+    /// items were posted. A ticket whose platform step fails stops there (its cursor keeps
+    /// the place) and the others go on; the first failure is returned after all were tried.
     pub async fn sweep(&self) -> Result<usize, RelayError> {
         let open = self.blocking(|d| d.store().tickets(true)).await?;
         let mut posted = 0;
+        let mut failure = None;
         for ticket in open {
-            posted += self.sweep_ticket(ticket).await?;
+            let number = ticket.number;
+            match self.sweep_ticket(ticket).await {
+                Ok(n) => posted += n,
+                Err(e) => {
+                    tracing::warn!(ticket = number, error = %e, "handoff relay step failed");
+                    failure.get_or_insert(e);
+                }
+            }
         }
-        Ok(posted)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(posted),
+        }
     }
 
     /// Sweeps now and then every `interval` until `shutdown`; a failed sweep is logged and
