@@ -11,6 +11,8 @@
 //! Its known weaknesses (beta on-disk format, space amplification) are contained here: the
 //! rest of the code sees only this API, so the engine underneath can change.
 
+#![warn(missing_docs)]
+
 mod backup;
 pub mod channel;
 mod error;

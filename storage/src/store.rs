@@ -59,23 +59,7 @@ impl Store {
     /// [`StorageError::IncompatibleSchema`] when it was written by an incompatible version.
     pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
         let path = data_dir.join("db");
-        let shown = path.display().to_string();
-        let db = sled::Config::new()
-            .path(&path)
-            // Conversation state is small; 64 MiB of cache is plenty and keeps RSS sane.
-            .cache_capacity(64 * 1024 * 1024)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
-                {
-                    StorageError::Locked {
-                        path: shown.clone(),
-                    }
-                }
-                other => StorageError::Sled(other),
-            })?;
+        let db = open_db(&path)?;
         let store = Self {
             conversations: db.open_tree("conversations")?,
             transcripts: db.open_tree("transcripts")?,
@@ -299,6 +283,39 @@ pub(crate) fn transaction_error(e: TransactionError<AlreadyHandled>) -> StorageE
     match e {
         TransactionError::Storage(e) => StorageError::Sled(e),
         TransactionError::Abort(a) => a.into(),
+    }
+}
+
+/// How long [`Store::open`] waits for the database lock before reporting it as taken: a
+/// process that has just exited (a restart) can hold it for a moment while sled's background
+/// threads finish, and that must not fail the restart.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn open_db(path: &Path) -> Result<sled::Db, StorageError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    let mut pause = std::time::Duration::from_millis(10);
+    loop {
+        let result = sled::Config::new()
+            .path(path)
+            // Conversation state is small; 64 MiB of cache is plenty and keeps RSS sane.
+            .cache_capacity(64 * 1024 * 1024)
+            .open();
+        match result {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(ref io))
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("lock") =>
+            {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StorageError::Locked {
+                        path: path.display().to_string(),
+                    });
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            }
+            Err(other) => return Err(StorageError::Sled(other)),
+        }
     }
 }
 
