@@ -184,8 +184,8 @@ proptest! {
     fn discord_split_keeps_every_chunk_within_the_limit_and_loses_no_text(
         text in message_text(),
         // From 3: an escaped astral character (`\` + U+1F600) is one 3-unit piece that
-        // split_message never cuts, and with max = 2 it loops forever (unreachable with
-        // MAX_CONTENT; reported, not fixed here).
+        // split_message never cuts, so with max = 2 it goes out alone, over the limit
+        // (unreachable with MAX_CONTENT; `split_terminates_with_tiny_limits` checks it ends).
         max in prop_oneof![3usize..80, Just(render::MAX_CONTENT)],
     ) {
         let chunks = render::split_message(&text, max);
@@ -285,4 +285,15 @@ proptest! {
             prop_assert!(name == "support" || t.starts_with('/'));
         }
     }
+}
+
+#[test]
+fn split_terminates_with_tiny_limits() {
+    // Used to loop forever: a unit wider than the limit never advanced the split.
+    let chunks = render::split_message("a\\😀b \\😀", 2);
+    assert!(!chunks.is_empty());
+    assert_eq!(
+        non_whitespace(&chunks.concat()),
+        non_whitespace("a\\😀b \\😀")
+    );
 }

@@ -145,6 +145,9 @@ fn hard_split(line: &str, max: usize) -> Vec<String> {
             // Break after the space: the next piece starts with a word.
             end = sp + 1;
         }
+        // A single unit wider than `max` (only possible with a tiny limit) still goes out
+        // alone, so the loop always advances.
+        end = end.max(start + 1);
         pieces.push(units[start..end].concat().trim_end().to_string());
         start = end;
     }
