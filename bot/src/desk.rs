@@ -188,17 +188,7 @@ impl Desk {
         let now = now_ms();
         ticket.status = TicketStatus::Closed;
         ticket.closed_at_ms = Some(now);
-        self.store.commit_turn(&TurnWrite {
-            key: &key,
-            state: &conv,
-            transcript: &[TranscriptEntry {
-                at_ms: now,
-                speaker: Speaker::Bot,
-                text: reply.text.clone(),
-            }],
-            tickets: &[ticket],
-            channel: None,
-        })?;
+        self.commit_ticket_change(&key, &conv, ticket, &reply, now)?;
         Ok(Some((key, reply)))
     }
 
@@ -224,9 +214,23 @@ impl Desk {
         let now = now_ms();
         ticket.status = TicketStatus::Open;
         ticket.closed_at_ms = None;
+        self.commit_ticket_change(&key, &conv, ticket, &reply, now)?;
+        Ok(Some((key, reply)))
+    }
+
+    /// Commits a staff-side change of a ticket together with the conversation state it implies
+    /// and the bot line that tells the user.
+    fn commit_ticket_change(
+        &self,
+        key: &ConvKey,
+        conv: &Conversation,
+        ticket: Ticket,
+        reply: &Reply,
+        now: u64,
+    ) -> Result<(), StorageError> {
         self.store.commit_turn(&TurnWrite {
-            key: &key,
-            state: &conv,
+            key,
+            state: conv,
             transcript: &[TranscriptEntry {
                 at_ms: now,
                 speaker: Speaker::Bot,
@@ -234,8 +238,7 @@ impl Desk {
             }],
             tickets: &[ticket],
             channel: None,
-        })?;
-        Ok(Some((key, reply)))
+        })
     }
 
     fn lock(&self, key: &ConvKey) -> std::sync::MutexGuard<'_, ()> {
