@@ -96,6 +96,39 @@ pub enum Handled {
     Rejected,
 }
 
+/// A boxed future, for the object-safe [`StaffInbox`].
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The relay as the platform adapters see it: where a message written in a ticket's staff
+/// thread goes. Object-safe, so an adapter holds an `Arc<dyn StaffInbox>` without knowing
+/// which platforms the relay's two sides are.
+pub trait StaffInbox: Send + Sync {
+    /// The desk the relay serves (for looking up which ticket a thread belongs to).
+    fn desk(&self) -> &Desk;
+    /// Handles a message written in ticket `number`'s thread: see [`Relay::staff_message`].
+    fn staff_message<'a>(
+        &'a self,
+        number: u64,
+        author: &'a Author,
+        text: &'a str,
+    ) -> BoxFuture<'a, Result<Handled, RelayError>>;
+}
+
+impl<S: StaffSide, U: UserSide> StaffInbox for Relay<S, U> {
+    fn desk(&self) -> &Desk {
+        &self.desk
+    }
+
+    fn staff_message<'a>(
+        &'a self,
+        number: u64,
+        author: &'a Author,
+        text: &'a str,
+    ) -> BoxFuture<'a, Result<Handled, RelayError>> {
+        Box::pin(Relay::staff_message(self, number, author, text))
+    }
+}
+
 /// The relay: a desk, the handoff settings, and the two platform sides.
 #[derive(Debug, Clone)]
 pub struct Relay<S, U> {
