@@ -10,6 +10,7 @@
 pub mod discord;
 pub mod relay;
 pub mod telegram;
+pub mod telegram_staff;
 
 use deskbot_engine::redact::mask_secrets;
 use deskbot_storage::{ConvKey, StorageError, Ticket, TicketEvent, TicketEventKind, TicketStatus};
