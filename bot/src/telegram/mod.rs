@@ -50,6 +50,7 @@ use tokio::task::JoinSet;
 
 use crate::config::TelegramConfig;
 use crate::desk::Desk;
+use crate::handoff::relay::StaffInbox;
 use crate::run::Shutdown;
 use delivery::{Api, Backoff, Delivered, Failure, classify_error, pause};
 use inbound::{BotIdentity, Event, Inbound};
@@ -110,6 +111,41 @@ pub async fn run_with_deliveries(
     backoff: Backoff,
     deliveries: Option<mpsc::UnboundedReceiver<i64>>,
 ) -> Result<()> {
+    run_full(desk, config, shutdown, backoff, deliveries, None).await
+}
+
+/// The Telegram staff group as the channel sees it: messages and button presses there go to
+/// the handoff relay, never to a bot conversation.
+#[derive(Clone)]
+pub struct TelegramHandoff {
+    /// Where staff messages go.
+    pub relay: Arc<dyn StaffInbox>,
+    /// The staff group's chat id.
+    pub staff_chat: i64,
+    /// Users counted as staff besides the group's administrators.
+    pub staff_user_ids: Vec<u64>,
+}
+
+impl std::fmt::Debug for TelegramHandoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramHandoff")
+            .field("staff_chat", &self.staff_chat)
+            .field("staff_user_ids", &self.staff_user_ids)
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`run_with_deliveries`], with the handoff's staff group when `handoff` is set: updates
+/// from that group are staff messages for the relay (see [`TelegramHandoff`]).
+pub async fn run_full(
+    desk: Desk,
+    config: TelegramConfig,
+    shutdown: Shutdown,
+    backoff: Backoff,
+    deliveries: Option<mpsc::UnboundedReceiver<i64>>,
+    handoff: Option<TelegramHandoff>,
+) -> Result<()> {
+    let _ = &handoff;
     let token = config.token.expose().to_string();
     if token.trim().is_empty() {
         anyhow::bail!("telegram.token is not set (set TELEGRAM_BOT_TOKEN)");
