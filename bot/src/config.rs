@@ -59,6 +59,28 @@ pub struct Config {
     pub discord: DiscordConfig,
     /// Human handoff: where tickets go to staff.
     pub handoff: HandoffConfig,
+    /// The observability endpoint (`/healthz`, `/metrics`).
+    pub http: HttpConfig,
+}
+
+/// `[http]`: the endpoint serving `/healthz` and `/metrics` while `deskbot run` runs (see
+/// [`crate::observe`]).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Serve the endpoint.
+    pub enabled: bool,
+    /// Where it listens: loopback by default, since neither page is meant for the public.
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: "127.0.0.1:9464".to_string(),
+        }
+    }
 }
 
 /// `[telegram]`.
@@ -259,6 +281,7 @@ impl Config {
         };
         let mut cfg = Self::parse(&shown, &text)?;
         cfg.apply_env(|k| std::env::var(k).ok());
+        crate::observe::register_config_secrets(&cfg);
         cfg.validate(&shown)?;
         Ok(cfg)
     }
@@ -378,6 +401,9 @@ impl Config {
                 return bad("discord.shards", "must be a number or \"auto\"");
             }
             _ => {}
+        }
+        if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
+            return bad("http.listen", "is not an address such as 127.0.0.1:9464");
         }
         self.validate_handoff(path)
     }

@@ -104,6 +104,7 @@ impl Desk {
         input: &Input,
         channel: impl FnOnce(&Reply) -> Option<ChannelWrite>,
     ) -> Result<TurnResult, StorageError> {
+        let started = std::time::Instant::now();
         let _guard = self.lock(key);
         let conv = self.conversation(key)?;
         let turn = self.engine.turn(&conv, input);
@@ -159,13 +160,15 @@ impl Desk {
             tickets: &tickets,
             channel: channel_write.as_ref(),
         })?;
-        Ok(TurnResult {
+        let result = TurnResult {
             reply,
             conversation: state,
             intent: turn.intent,
             opened_ticket,
             outcome: turn.outcome,
-        })
+        };
+        crate::metrics::global().record_turn(&key.channel, &result, started.elapsed());
+        Ok(result)
     }
 
     /// Closes ticket `number` (staff or an operator did), returns the conversation it belonged

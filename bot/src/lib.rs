@@ -15,5 +15,7 @@ pub mod console;
 pub mod desk;
 pub mod discord;
 pub mod handoff;
+pub mod metrics;
+pub mod observe;
 pub mod run;
 pub mod telegram;

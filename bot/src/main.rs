@@ -108,7 +108,19 @@ enum LogFormat {
     Json,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    // First: from here on, panics and errors never print a token.
+    deskbot::observe::install_panic_hook();
+    match dispatch() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            deskbot::observe::report_error(&e);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Chat(args) => chat(args),
@@ -222,7 +234,7 @@ fn init_logging(format: LogFormat) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(deskbot::observe::RedactingStderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -236,6 +248,7 @@ fn run(args: RunArgs) -> Result<()> {
         None => (PathBuf::from("deskbot.toml"), false),
     };
     let mut config = Config::load(&path, required)?;
+    deskbot::observe::panic_if_requested(&config);
     if let Some(d) = args.data_dir {
         config.data_dir = Some(d);
     }
@@ -256,6 +269,7 @@ fn run(args: RunArgs) -> Result<()> {
 
 fn check_config(args: CheckConfigArgs) -> Result<()> {
     let config = Config::load(&args.config, true)?;
+    deskbot::observe::panic_if_requested(&config);
     let catalog = load_catalog(config.catalog.as_deref())?;
     let mut channels = Vec::new();
     if config.telegram.enabled {
@@ -265,7 +279,7 @@ fn check_config(args: CheckConfigArgs) -> Result<()> {
         channels.push("discord");
     }
     println!(
-        "{}: ok ({} intents from {}; channels enabled: {})",
+        "{}: ok ({} intents from {}; channels enabled: {}; http endpoint: {})",
         args.config.display(),
         catalog.intents.len(),
         catalog.origin,
@@ -273,6 +287,11 @@ fn check_config(args: CheckConfigArgs) -> Result<()> {
             "none".to_string()
         } else {
             channels.join(", ")
+        },
+        if config.http.enabled {
+            config.http.listen.as_str()
+        } else {
+            "off"
         }
     );
     Ok(())

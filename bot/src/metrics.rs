@@ -1,0 +1,352 @@
+//! Process-wide metrics, exposed in the Prometheus text format by `/metrics` (see
+//! [`crate::observe`]).
+//!
+//! Every turn of every channel is counted by one call at the end of
+//! [`Desk::handle_with`](crate::desk::Desk::handle_with) ([`Metrics::record_turn`]); adapters
+//! add what only they see: replies actually delivered ([`Metrics::message_out`]), messages
+//! dropped before a turn ([`Metrics::message_dropped`]), failures ([`Metrics::error`]) and
+//! whether their platform connection is up ([`Metrics::set_channel_up`]). The open-ticket
+//! gauge is read from the store when scraped ([`Metrics::set_open_tickets`]).
+//!
+//! Built on `prometheus-client` (the Prometheus project's Rust client): lock-free atomic
+//! counters, label families and a histogram, encoded as text format 0.0.4. Label values are
+//! bounded: channel names, intent ids from the catalog, and the `&'static str` kinds and
+//! reasons callers pass.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use deskbot_engine::dialogue::Outcome;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::desk::TurnResult;
+
+/// The `Content-Type` of [`Metrics::encode`]'s output (Prometheus text format 0.0.4).
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelLabel {
+    channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IntentLabel {
+    intent: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DropLabel {
+    channel: String,
+    reason: String,
+}
+
+type TurnHistograms = Family<ChannelLabel, Histogram, fn() -> Histogram>;
+
+/// Turn latency buckets: 0.5 ms (a turn without an fsync) doubling to about 8 s (a stuck disk).
+fn turn_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_5, 2.0, 15))
+}
+
+/// deskbot's counters, gauges and histogram. One per process ([`global`]); tests may make
+/// their own with [`Metrics::new`].
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    messages_in: Family<ChannelLabel, Counter>,
+    messages_out: Family<ChannelLabel, Counter>,
+    messages_dropped: Family<DropLabel, Counter>,
+    intents: Family<IntentLabel, Counter>,
+    resolutions: Family<ChannelLabel, Counter>,
+    escalations: Family<ChannelLabel, Counter>,
+    open_tickets: Gauge,
+    turn_seconds: TurnHistograms,
+    errors: Family<KindLabel, Counter>,
+    channel_up: Family<ChannelLabel, Gauge>,
+    /// The same status as `channel_up`, readable for `/healthz` (a family cannot be listed).
+    channels: Mutex<BTreeMap<String, bool>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The process-wide metrics, created on first use.
+pub fn global() -> &'static Metrics {
+    static GLOBAL: OnceLock<Metrics> = OnceLock::new();
+    GLOBAL.get_or_init(Metrics::new)
+}
+
+fn channel(name: &str) -> ChannelLabel {
+    ChannelLabel {
+        channel: name.to_string(),
+    }
+}
+
+impl Metrics {
+    /// A fresh set of metrics, all at zero, registered under the `deskbot_` prefix.
+    pub fn new() -> Self {
+        let mut m = Self {
+            messages_in: Family::default(),
+            messages_out: Family::default(),
+            messages_dropped: Family::default(),
+            intents: Family::default(),
+            resolutions: Family::default(),
+            escalations: Family::default(),
+            open_tickets: Gauge::default(),
+            turn_seconds: Family::new_with_constructor(turn_histogram),
+            errors: Family::default(),
+            channel_up: Family::default(),
+            channels: Mutex::new(BTreeMap::new()),
+            registry: Registry::with_prefix("deskbot"),
+        };
+        let registry = &mut m.registry;
+        registry.register(
+            "messages_in",
+            "User messages (texts and button presses) handled by a turn, per channel",
+            m.messages_in.clone(),
+        );
+        registry.register(
+            "messages_out",
+            "Messages delivered to users by the platform, per channel",
+            m.messages_out.clone(),
+        );
+        registry.register(
+            "messages_dropped",
+            "User messages dropped before a turn (flood control, length cap, block list), per channel and reason",
+            m.messages_dropped.clone(),
+        );
+        registry.register(
+            "intents",
+            "Turns whose message was classified as an intent, per intent id",
+            m.intents.clone(),
+        );
+        registry.register(
+            "resolutions",
+            "Turns where the user said a guide fixed their problem, per channel",
+            m.resolutions.clone(),
+        );
+        registry.register(
+            "escalations",
+            "Turns that handed the conversation to staff (a ticket opened), per channel",
+            m.escalations.clone(),
+        );
+        registry.register(
+            "open_tickets",
+            "Support tickets open now (read from the store when scraped)",
+            m.open_tickets.clone(),
+        );
+        registry.register(
+            "turn_duration_seconds",
+            "Time from a turn's start to its durable commit (lock wait, engine, storage and fsync), per channel",
+            m.turn_seconds.clone(),
+        );
+        registry.register(
+            "errors",
+            "Errors by kind (storage, platform, delivery, ...)",
+            m.errors.clone(),
+        );
+        registry.register(
+            "channel_up",
+            "1 while a channel is connected to its platform, 0 while it is not",
+            m.channel_up.clone(),
+        );
+        m
+    }
+
+    /// Counts one successful turn on `channel`: the message in, its intent, a resolution or an
+    /// escalation, and how long the turn took.
+    pub fn record_turn(&self, channel_name: &str, result: &TurnResult, elapsed: Duration) {
+        let label = channel(channel_name);
+        self.messages_in.get_or_create(&label).inc();
+        if let Some(guess) = &result.intent {
+            self.intents
+                .get_or_create(&IntentLabel {
+                    intent: guess.id.clone(),
+                })
+                .inc();
+        }
+        if result.outcome == Outcome::Resolved {
+            self.resolutions.get_or_create(&label).inc();
+        }
+        if result.outcome == Outcome::Escalated || result.opened_ticket.is_some() {
+            self.escalations.get_or_create(&label).inc();
+        }
+        self.turn_seconds
+            .get_or_create(&label)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a message delivered to a user on `channel` (call it once the platform accepted it).
+    pub fn message_out(&self, channel_name: &str) {
+        self.messages_out
+            .get_or_create(&channel(channel_name))
+            .inc();
+    }
+
+    /// Counts a user message on `channel` dropped before reaching a turn, and why (`"flood"`,
+    /// `"too_long"`, `"blocked"`, ...).
+    pub fn message_dropped(&self, channel_name: &str, reason: &'static str) {
+        self.messages_dropped
+            .get_or_create(&DropLabel {
+                channel: channel_name.to_string(),
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts an error of `kind` (a fixed name such as `"storage"`, `"telegram_api"`,
+    /// `"delivery"`; never a message, which could carry user data).
+    pub fn error(&self, kind: &'static str) {
+        self.errors
+            .get_or_create(&KindLabel {
+                kind: kind.to_string(),
+            })
+            .inc();
+    }
+
+    /// Records whether `channel` is connected to its platform (shown by `/healthz` and as
+    /// `deskbot_channel_up`).
+    pub fn set_channel_up(&self, channel_name: &str, up: bool) {
+        self.channel_up
+            .get_or_create(&channel(channel_name))
+            .set(i64::from(up));
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(channel_name.to_string(), up);
+    }
+
+    /// Every channel that reported its status, and whether it is up, by name.
+    pub fn channels(&self) -> BTreeMap<String, bool> {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Sets the open-ticket gauge (done by `/metrics` before encoding, from the store).
+    pub fn set_open_tickets(&self, open: u64) {
+        self.open_tickets
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
+    }
+
+    /// Everything, in the Prometheus text format 0.0.4 ([`CONTENT_TYPE`]).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail; an error could only come from a broken encoder,
+        // and then a partial page is still the most useful answer.
+        if prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry).is_err() {
+            out.push_str("# encoding failed\n");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deskbot_engine::dialogue::{Conversation, IntentGuess, Reply};
+
+    fn turn(intent: Option<&str>, outcome: Outcome, ticket: Option<u64>) -> TurnResult {
+        TurnResult {
+            reply: Reply::text("hi"),
+            conversation: Conversation::default(),
+            intent: intent.map(|id| IntentGuess {
+                id: id.to_string(),
+                confidence: 1.0,
+            }),
+            opened_ticket: ticket,
+            outcome,
+        }
+    }
+
+    /// The value of the sample line that starts with `series ` (name plus labels).
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    #[test]
+    fn turns_and_calls_show_in_the_text_format() {
+        let m = Metrics::new();
+        m.record_turn(
+            "telegram",
+            &turn(Some("account_locked"), Outcome::GuideStarted, None),
+            Duration::from_millis(3),
+        );
+        m.record_turn(
+            "telegram",
+            &turn(None, Outcome::Resolved, None),
+            Duration::from_millis(1),
+        );
+        m.record_turn(
+            "discord",
+            &turn(Some("talk_to_human"), Outcome::Escalated, Some(7)),
+            Duration::from_secs(20),
+        );
+        m.message_out("telegram");
+        m.message_dropped("discord", "flood");
+        m.error("storage");
+        m.error("storage");
+        m.set_channel_up("telegram", true);
+        m.set_channel_up("discord", false);
+        m.set_open_tickets(4);
+        let text = m.encode();
+        let v = |s: &str| sample(&text, s).unwrap_or_else(|| panic!("no {s} in\n{text}"));
+        assert_eq!(v("deskbot_messages_in_total{channel=\"telegram\"}"), 2.0);
+        assert_eq!(v("deskbot_messages_in_total{channel=\"discord\"}"), 1.0);
+        assert_eq!(v("deskbot_messages_out_total{channel=\"telegram\"}"), 1.0);
+        assert_eq!(
+            v("deskbot_messages_dropped_total{channel=\"discord\",reason=\"flood\"}"),
+            1.0
+        );
+        assert_eq!(v("deskbot_intents_total{intent=\"account_locked\"}"), 1.0);
+        assert_eq!(v("deskbot_intents_total{intent=\"talk_to_human\"}"), 1.0);
+        assert_eq!(v("deskbot_resolutions_total{channel=\"telegram\"}"), 1.0);
+        assert_eq!(v("deskbot_escalations_total{channel=\"discord\"}"), 1.0);
+        assert_eq!(
+            sample(&text, "deskbot_escalations_total{channel=\"telegram\"}"),
+            None
+        );
+        assert_eq!(v("deskbot_errors_total{kind=\"storage\"}"), 2.0);
+        assert_eq!(v("deskbot_channel_up{channel=\"telegram\"}"), 1.0);
+        assert_eq!(v("deskbot_channel_up{channel=\"discord\"}"), 0.0);
+        assert_eq!(v("deskbot_open_tickets"), 4.0);
+        // The histogram: 2 telegram turns, both under 4 ms; the 20 s discord turn only in +Inf.
+        assert_eq!(
+            v("deskbot_turn_duration_seconds_count{channel=\"telegram\"}"),
+            2.0
+        );
+        assert_eq!(
+            v("deskbot_turn_duration_seconds_bucket{channel=\"telegram\",le=\"0.004\"}"),
+            2.0
+        );
+        assert_eq!(
+            v("deskbot_turn_duration_seconds_bucket{channel=\"discord\",le=\"8.192\"}"),
+            0.0
+        );
+        assert_eq!(
+            v("deskbot_turn_duration_seconds_bucket{channel=\"discord\",le=\"+Inf\"}"),
+            1.0
+        );
+        assert!(text.contains("# TYPE deskbot_turn_duration_seconds histogram"));
+        assert_eq!(
+            m.channels(),
+            BTreeMap::from([("discord".into(), false), ("telegram".into(), true)])
+        );
+    }
+}
