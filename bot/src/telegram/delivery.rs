@@ -241,6 +241,45 @@ pub async fn deliver(api: &Api, item: &mut Outgoing, shutdown: &Shutdown) -> Del
     }
 }
 
+/// Makes a Bot API call through `f`, retrying flood control (waiting its `retry_after`) and
+/// transient failures (network, timeouts, 5xx; with the backoff) up to `attempts` times in
+/// all; any other failure ends it at once. The error is returned with its text already safe
+/// to log ([`Api::describe`]: no token).
+pub async fn with_retries<T, F, Fut>(
+    api: &Api,
+    op: &str,
+    attempts: u32,
+    shutdown: &Shutdown,
+    mut f: F,
+) -> Result<T, (Failure, String)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RequestError>>,
+{
+    let mut attempt = 0u32;
+    loop {
+        let e = match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        attempt = attempt.saturating_add(1);
+        let failure = classify_error(&e);
+        let error = api.describe(&e);
+        let wait = match failure {
+            Failure::RetryAfter(d) => d.min(MAX_RETRY_AFTER),
+            Failure::Transient => api.backoff.delay(attempt),
+            _ => return Err((failure, error)),
+        };
+        if attempt >= attempts.max(1) {
+            return Err((failure, error));
+        }
+        tracing::warn!(%error, op, attempt, retry_in_ms = wait.as_millis() as u64, "Telegram call failed; retrying");
+        if !pause(wait, shutdown).await {
+            return Err((failure, format!("{error} (stopped while waiting to retry)")));
+        }
+    }
+}
+
 fn op_name(item: &Outgoing) -> &'static str {
     match item {
         Outgoing::Send { .. } => "sendMessage",

@@ -146,6 +146,25 @@ pub async fn run_full(
     handoff: Option<TelegramHandoff>,
 ) -> Result<()> {
     let _ = &handoff;
+    let (api, throttle_worker) = build_api(&config, backoff)?;
+
+    let result = serve(&desk, &api, &config, &shutdown, deliveries).await;
+    drop(api);
+    // The Throttle worker ends once every handle to it is gone.
+    let _ = tokio::time::timeout(Duration::from_secs(5), throttle_worker).await;
+    desk.store()
+        .flush()
+        .context("cannot flush the database when stopping the Telegram channel")?;
+    result
+}
+
+/// The Bot API client `config` describes (its token, `api_url` and rate limits), with the
+/// Throttle adaptor's worker spawned on the current tokio runtime (it ends once every handle
+/// to the [`Api`] is gone). Fails without a token or with an invalid `api_url`.
+pub fn build_api(
+    config: &TelegramConfig,
+    backoff: Backoff,
+) -> Result<(Api, tokio::task::JoinHandle<()>)> {
     let token = config.token.expose().to_string();
     if token.trim().is_empty() {
         anyhow::bail!("telegram.token is not set (set TELEGRAM_BOT_TOKEN)");
@@ -164,20 +183,12 @@ pub async fn run_full(
         messages_per_min_channel_or_supergroup: config.messages_per_min_group,
         messages_per_sec_overall: config.messages_per_sec_overall,
     };
+    let runtime = tokio::runtime::Handle::try_current()
+        .context("the Telegram client needs a running tokio runtime")?;
     let (throttled, worker) =
         Throttle::with_settings(raw.clone(), Settings::default().limits(limits));
-    let throttle_worker = tokio::spawn(worker);
-    let api = Api::new(throttled, raw, &token, backoff);
-    drop(token);
-
-    let result = serve(&desk, &api, &config, &shutdown, deliveries).await;
-    drop(api);
-    // The Throttle worker ends once every handle to it is gone.
-    let _ = tokio::time::timeout(Duration::from_secs(5), throttle_worker).await;
-    desk.store()
-        .flush()
-        .context("cannot flush the database when stopping the Telegram channel")?;
-    result
+    let throttle_worker = runtime.spawn(worker);
+    Ok((Api::new(throttled, raw, &token, backoff), throttle_worker))
 }
 
 /// Shared by the poller and the chat workers.
