@@ -39,12 +39,42 @@ pub enum Event {
         /// Where it came from (for replies in groups and forum topics).
         origin: Origin,
     },
-    /// A photo, sticker, voice message…: answered with a request to use words.
+    /// A photo, sticker, voice message…: answered with a request to use words (or, when the
+    /// user has an open ticket, added to it as a note so staff see something was sent).
     NonText {
         /// Who sent it.
         from: Sender,
         /// Where it came from.
         origin: Origin,
+        /// What was sent, as a note ("📎 photo (…)" with its caption); absent in entries
+        /// written before handoff existed.
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// A message in the handoff's staff group that may belong to a ticket (written in a forum
+    /// topic, or a reply): for the relay, never a bot conversation.
+    Staff {
+        /// Who wrote it.
+        from: Sender,
+        /// Its message id (the relay's nonce).
+        message: i32,
+        /// The forum topic it was written in.
+        thread: Option<i32>,
+        /// The message it replies to.
+        reply_to: Option<i32>,
+        /// When it replies to a bot message starting with a ticket mark (`#N · `), that N.
+        reply_mark: Option<u64>,
+        /// The text, or a note standing for an attachment (never a file link).
+        text: String,
+    },
+    /// A button pressed in the staff group (Claim / Close of a ticket).
+    StaffButton {
+        /// Who pressed it.
+        from: Sender,
+        /// The callback query to answer.
+        query: String,
+        /// The button's callback data.
+        data: String,
     },
     /// An inline button was pressed.
     Button {
@@ -73,6 +103,13 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// Whether it happened in the handoff's staff group.
+    pub fn is_staff(&self) -> bool {
+        matches!(self, Self::Staff { .. } | Self::StaffButton { .. })
+    }
+}
+
 /// The user behind an update.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sender {
@@ -97,12 +134,113 @@ pub struct Origin {
 
 /// Decides what, if anything, to do with an update.
 pub fn classify(update: &Update, me: &BotIdentity) -> Option<Inbound> {
+    classify_with(update, me, None)
+}
+
+/// [`classify`], with the handoff's staff group: what happens there is for the relay
+/// ([`Event::Staff`], [`Event::StaffButton`]); messages there that can belong to no ticket
+/// (neither in a forum topic nor a reply) and the bot's own are ignored.
+pub fn classify_with(
+    update: &Update,
+    me: &BotIdentity,
+    staff_chat: Option<i64>,
+) -> Option<Inbound> {
     match &update.kind {
+        UpdateKind::Message(m) if Some(m.chat.id.0) == staff_chat => staff_message(m, me),
         UpdateKind::Message(m) => message(m, me),
+        UpdateKind::CallbackQuery(q)
+            if staff_chat.is_some() && q.message.as_ref().map(|m| m.chat().id.0) == staff_chat =>
+        {
+            staff_callback(q)
+        }
         UpdateKind::CallbackQuery(q) => callback(q),
         UpdateKind::MyChatMember(c) => membership(c),
         _ => None,
     }
+}
+
+/// What an attachment is, for notes ("photo", "document report.pdf"…); `None` for text and
+/// service messages.
+pub fn attachment_kind(m: &Message) -> Option<String> {
+    if !matches!(m.kind, MessageKind::Common(_)) || m.text().is_some() {
+        return None;
+    }
+    let kind = if m.photo().is_some() {
+        "photo".to_string()
+    } else if let Some(d) = m.document() {
+        match d.file_name.as_deref() {
+            Some(name) => format!("document {}", name.trim()),
+            None => "document".to_string(),
+        }
+    } else if m.video().is_some() {
+        "video".to_string()
+    } else if m.voice().is_some() {
+        "voice message".to_string()
+    } else if m.audio().is_some() {
+        "audio file".to_string()
+    } else if m.animation().is_some() {
+        "animation".to_string()
+    } else if m.video_note().is_some() {
+        "video message".to_string()
+    } else if m.sticker().is_some() {
+        "sticker".to_string()
+    } else {
+        "attachment".to_string()
+    };
+    Some(kind)
+}
+
+/// The note standing for an attachment: what it was and its caption. Telegram's file links
+/// (`getFile`) contain the bot token, so no link is ever given.
+pub fn attachment_note(m: &Message) -> Option<String> {
+    let kind = attachment_kind(m)?;
+    let mut note = format!("📎 {kind} (sent on Telegram; files are not relayed)");
+    if let Some(c) = m.caption().map(str::trim).filter(|c| !c.is_empty()) {
+        note.push('\n');
+        note.push_str(c);
+    }
+    Some(note)
+}
+
+fn staff_message(m: &Message, me: &BotIdentity) -> Option<Inbound> {
+    let from = m.from.as_ref().filter(|u| !u.is_bot)?;
+    let thread = m.thread_id.filter(|_| m.is_topic_message).map(|t| t.0.0);
+    let reply = m.reply_to_message();
+    let reply_to = reply.map(|r| r.id.0);
+    if thread.is_none() && reply_to.is_none() {
+        return None;
+    }
+    let text = match m.text() {
+        Some(t) => t.to_string(),
+        None => attachment_note(m)?,
+    };
+    let reply_mark = reply
+        .filter(|r| r.from.as_ref().is_some_and(|u| u.id.0 == me.id))
+        .and_then(|r| r.text())
+        .and_then(crate::handoff::telegram_staff::ticket_in_text);
+    Some(Inbound {
+        chat: m.chat.id.0,
+        event: Event::Staff {
+            from: sender(from),
+            message: m.id.0,
+            thread,
+            reply_to,
+            reply_mark,
+            text,
+        },
+    })
+}
+
+fn staff_callback(q: &CallbackQuery) -> Option<Inbound> {
+    let msg = q.message.as_ref()?;
+    Some(Inbound {
+        chat: msg.chat().id.0,
+        event: Event::StaffButton {
+            from: sender(&q.from),
+            query: q.id.0.clone(),
+            data: q.data.clone().unwrap_or_default(),
+        },
+    })
 }
 
 fn sender(user: &teloxide::types::User) -> Sender {
@@ -143,6 +281,7 @@ fn message(m: &Message, me: &BotIdentity) -> Option<Inbound> {
         Event::NonText {
             from: sender(from),
             origin,
+            note: attachment_note(m),
         }
     };
     Some(Inbound {

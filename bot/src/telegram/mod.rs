@@ -30,6 +30,7 @@
 pub mod delivery;
 pub mod inbound;
 pub mod outbound;
+mod staff;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -145,10 +146,9 @@ pub async fn run_full(
     deliveries: Option<mpsc::UnboundedReceiver<i64>>,
     handoff: Option<TelegramHandoff>,
 ) -> Result<()> {
-    let _ = &handoff;
     let (api, throttle_worker) = build_api(&config, backoff)?;
 
-    let result = serve(&desk, &api, &config, &shutdown, deliveries).await;
+    let result = serve(&desk, &api, &config, &shutdown, deliveries, handoff).await;
     drop(api);
     // The Throttle worker ends once every handle to it is gone.
     let _ = tokio::time::timeout(Duration::from_secs(5), throttle_worker).await;
@@ -198,6 +198,15 @@ struct Ctx {
     shutdown: Shutdown,
     /// Chats whose outbox others filled ([`run_with_deliveries`]).
     deliveries: tokio::sync::Mutex<Option<mpsc::UnboundedReceiver<i64>>>,
+    /// The handoff's staff group, when configured.
+    staff: Option<staff::StaffGroup>,
+}
+
+impl Ctx {
+    /// The staff group's chat id, when the handoff is configured.
+    fn staff_chat(&self) -> Option<i64> {
+        self.staff.as_ref().map(|s| s.handoff.staff_chat)
+    }
 }
 
 /// The next chat whose outbox should be delivered now; never resolves without a source.
@@ -220,6 +229,7 @@ async fn serve(
     config: &TelegramConfig,
     shutdown: &Shutdown,
     deliveries: Option<mpsc::UnboundedReceiver<i64>>,
+    handoff: Option<TelegramHandoff>,
 ) -> Result<()> {
     let polling = config.webhook_url.is_none();
     let Some(me) = start(api, shutdown, polling).await? else {
@@ -231,6 +241,7 @@ async fn serve(
         api: api.clone(),
         shutdown: shutdown.clone(),
         deliveries: tokio::sync::Mutex::new(deliveries),
+        staff: handoff.map(staff::StaffGroup::new),
     });
     let mut dispatcher = Dispatcher::new(ctx.clone());
 
@@ -423,7 +434,7 @@ async fn poll(
         let Some(next) = updates.iter().map(|u| u64::from(u.id.0) + 1).max() else {
             continue;
         };
-        let batch = decide(&updates, me, offset);
+        let batch = decide(&updates, me, offset, ctx.staff_chat());
         let entries: Vec<(u64, Vec<u8>)> = batch
             .iter()
             .filter_map(|(id, inb)| serde_json::to_vec(inb).ok().map(|v| (*id, v)))
@@ -455,11 +466,16 @@ async fn poll(
 
 /// The updates of a batch worth handling, with their ids (those below `offset` were
 /// received before).
-fn decide(updates: &[Update], me: &BotIdentity, offset: u64) -> Vec<(u64, Inbound)> {
+fn decide(
+    updates: &[Update],
+    me: &BotIdentity,
+    offset: u64,
+    staff_chat: Option<i64>,
+) -> Vec<(u64, Inbound)> {
     updates
         .iter()
         .filter(|u| u64::from(u.id.0) >= offset)
-        .filter_map(|u| inbound::classify(u, me).map(|i| (u64::from(u.id.0), i)))
+        .filter_map(|u| inbound::classify_with(u, me, staff_chat).map(|i| (u64::from(u.id.0), i)))
         .collect()
 }
 
@@ -581,7 +597,19 @@ async fn chat_worker(
             break;
         }
         if let Job::Update(id, inbound) = queued.job {
-            handle(&ctx, id, inbound).await;
+            if inbound.event.is_staff() {
+                staff::handle(&ctx, id, inbound).await;
+            } else {
+                let user_turn = matches!(
+                    inbound.event,
+                    Event::Text { .. } | Event::NonText { .. } | Event::Button { .. }
+                );
+                handle(&ctx, id, inbound).await;
+                if user_turn && let Some(s) = &ctx.staff {
+                    // A line for an open ticket reaches staff at once, not at the next sweep.
+                    s.handoff.relay.wake();
+                }
+            }
         }
         deliver_chat(&ctx, chat).await;
     }
@@ -687,7 +715,7 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
                 |reply| Some(write(render(reply, to), marks, false)),
             )?;
         }
-        Event::NonText { from, origin } => {
+        Event::NonText { from, origin, note } => {
             let marks = unblock_if_newer(store, chat, origin.date)?;
             let to = Destination {
                 chat,
@@ -695,6 +723,20 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
                 thread: origin.thread,
                 owner: (!origin.private).then_some(from.id),
             };
+            let key = ConvKey::new(CHANNEL, from.id.to_string());
+            if let Some(note) = note
+                && desk.conversation(&key)?.ticket().is_some()
+            {
+                // In a ticket: the note goes into the user's turn, so staff see that something
+                // was sent (the file itself stays on Telegram).
+                desk.handle_with(
+                    &key,
+                    Some(&from.name),
+                    &Input::Text(note.clone()),
+                    |reply| Some(write(render(reply, to), marks, false)),
+                )?;
+                return Ok(());
+            }
             store.channel_commit(&write(
                 render(&Reply::text(NON_TEXT_REPLY), to),
                 marks,
@@ -748,6 +790,16 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
         }
         Event::Unblocked { .. } => {
             store.channel_commit(&write(Vec::new(), vec![(blocked_mark(chat), None)], false))?;
+        }
+        Event::Staff { .. } | Event::StaffButton { .. } => {
+            // Received while a staff group was configured, handled after it no longer is:
+            // there is no relay to give it to.
+            tracing::info!(
+                update = id,
+                chat,
+                "staff group update dropped: no handoff configured"
+            );
+            store.channel_commit(&write(Vec::new(), Vec::new(), false))?;
         }
     }
     Ok(())

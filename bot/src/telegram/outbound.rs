@@ -68,8 +68,12 @@ pub struct Destination {
 }
 
 /// Turns an engine reply into `sendMessage` calls: the text split at line boundaries into
-/// parts Telegram accepts, the keyboard on the last part.
+/// parts Telegram accepts, the keyboard on the last part. A reply with no text and no
+/// buttons (flood control ignoring a message) gives no calls at all: nothing is sent.
 pub fn render(reply: &Reply, to: Destination) -> Vec<Outgoing> {
+    if reply.text.trim().is_empty() && reply.buttons.is_empty() {
+        return Vec::new();
+    }
     let mut parts = split_text(&reply.text, MAX_TEXT);
     if parts.is_empty() {
         // Telegram refuses empty text; the engine always says something, but be safe.
@@ -189,6 +193,30 @@ fn cut_point(line: &str, max: usize) -> usize {
 mod tests {
     use super::*;
     use deskbot_engine::dialogue::Button;
+
+    #[test]
+    fn an_empty_reply_sends_nothing() {
+        let to = Destination {
+            chat: 7,
+            reply_to: Some(3),
+            thread: None,
+            owner: None,
+        };
+        assert_eq!(render(&Reply::text(""), to), Vec::new());
+        assert_eq!(render(&Reply::text(" \n "), to), Vec::new());
+        // Buttons without text still need a message to carry them.
+        let buttons = Reply {
+            text: String::new(),
+            buttons: vec![Button {
+                id: "1:yes".into(),
+                label: "Yes".into(),
+            }],
+        };
+        assert!(
+            matches!(render(&buttons, to).as_slice(), [Outgoing::Send { text, .. }] if text == "…")
+        );
+        assert_eq!(render(&Reply::text("hi"), to).len(), 1);
+    }
 
     #[test]
     fn short_text_is_one_part() {

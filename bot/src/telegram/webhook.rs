@@ -21,7 +21,7 @@ use teloxide::types::Update;
 use tokio::sync::mpsc;
 
 use super::delivery::{Failure, classify_error, pause};
-use super::inbound::{BotIdentity, Inbound, classify};
+use super::inbound::{BotIdentity, Inbound, classify_with};
 use super::{CHANNEL, Ctx, Dispatcher, Job, allowed_updates, until_shutdown};
 use crate::config::TelegramConfig;
 
@@ -170,7 +170,7 @@ async fn on_update(
         return StatusCode::BAD_REQUEST;
     };
     let id = u64::from(update.id.0);
-    let inbound = classify(&update, &r.me);
+    let inbound = classify_with(&update, &r.me, r.ctx.staff_chat());
     let entries: Vec<(u64, Vec<u8>)> = inbound
         .iter()
         .filter_map(|i| serde_json::to_vec(i).ok().map(|v| (id, v)))
