@@ -1,14 +1,23 @@
 //! `deskbot run`: starts every channel enabled in the configuration on one tokio runtime,
-//! all sharing one engine and one store, and stops them together on Ctrl-C or SIGTERM.
+//! all sharing one engine and one store, with the human handoff relay when a staff side is
+//! configured, and stops them together on Ctrl-C or SIGTERM ([`run`]) or when told
+//! ([`run_until`], for tests and embedding).
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::desk::Desk;
+use crate::discord::{DiscordHandoff, StaffPlace};
+use crate::handoff::relay::StaffInbox;
+use crate::handoff::wiring;
+use crate::telegram::TelegramHandoff;
+use crate::telegram::delivery::Backoff;
 
 /// Tells channel tasks to stop: clone it into each task and `await` [`Shutdown::wait`].
 #[derive(Debug, Clone)]
@@ -35,21 +44,104 @@ impl Shutdown {
 
 type ChannelTask = Pin<Box<dyn Future<Output = (&'static str, Result<()>)> + Send>>;
 
-/// Runs the enabled channels until a signal arrives or one of them fails, then flushes the
-/// store.
+/// How often the handoff relay sweeps when nothing wakes it (a Discord user's turn in a ticket
+/// wakes it at once; other lines wait at most this long).
+pub const RELAY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Settings of [`run_with_options`] that tests shorten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Retry delays of the Telegram channel.
+    pub telegram_backoff: Backoff,
+    /// How often the handoff relay sweeps when nothing wakes it.
+    pub relay_interval: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            telegram_backoff: Backoff::default(),
+            relay_interval: RELAY_INTERVAL,
+        }
+    }
+}
+
+/// Runs the enabled channels until Ctrl-C or SIGTERM or until one of them fails, then flushes
+/// the store: [`run_until`] with the process's signals.
 pub async fn run(config: Config, desk: Desk) -> Result<()> {
     let (stop, shutdown) = Shutdown::new();
+    let signals = tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested; finishing turns in flight");
+        let _ = stop.send(true);
+    });
+    let result = run_until(config, desk, shutdown).await;
+    signals.abort();
+    result
+}
+
+/// Runs the enabled channels, and the handoff relay when a staff side is configured, until
+/// `shutdown` or until one of them fails; then stops them all and flushes the store.
+pub async fn run_until(config: Config, desk: Desk, shutdown: Shutdown) -> Result<()> {
+    run_with_options(config, desk, shutdown, RunOptions::default()).await
+}
+
+/// [`run_until`] with explicit [`RunOptions`].
+///
+/// With a `[handoff]` staff side the relay runs as one more task: it opens ticket threads and
+/// relays users' lines (woken by Discord users' turns, else every `relay_interval`); staff
+/// messages and ticket buttons reach it through the Discord channel; what staff say to a user
+/// is queued in that user's platform outbox and that channel is told to send it now.
+pub async fn run_with_options(
+    config: Config,
+    desk: Desk,
+    mut outer: Shutdown,
+    options: RunOptions,
+) -> Result<()> {
+    let (stop, shutdown) = Shutdown::new();
+    let (relay, telegram_deliveries, discord_deliveries) =
+        match wiring::build(&config, &desk, options.telegram_backoff)? {
+            Some(w) => (
+                Some(w.relay),
+                Some(w.telegram_deliveries),
+                Some(w.discord_deliveries),
+            ),
+            None => (None, None, None),
+        };
     let mut tasks: Vec<ChannelTask> = Vec::new();
     if config.telegram.enabled {
         let (d, c, s) = (desk.clone(), config.telegram.clone(), shutdown.clone());
+        let backoff = options.telegram_backoff;
+        let handoff = relay
+            .as_ref()
+            .zip(config.handoff.telegram_staff_chat_id)
+            .map(|(r, staff_chat)| TelegramHandoff {
+                relay: Arc::clone(r) as Arc<dyn StaffInbox>,
+                staff_chat,
+                staff_user_ids: config.handoff.telegram_staff_user_ids.clone(),
+            });
         tasks.push(Box::pin(async move {
-            ("telegram", crate::telegram::run(d, c, s).await)
+            (
+                "telegram",
+                crate::telegram::run_full(d, c, s, backoff, telegram_deliveries, handoff).await,
+            )
         }));
     }
     if config.discord.enabled {
         let (d, c, s) = (desk.clone(), config.discord.clone(), shutdown.clone());
+        let handoff = relay.as_ref().map(|r| DiscordHandoff {
+            relay: Arc::clone(r) as Arc<dyn StaffInbox>,
+            staff: config
+                .handoff
+                .discord_staff_channel_id
+                .zip(config.handoff.discord_staff_role_id)
+                .map(|(channel, role)| StaffPlace { channel, role }),
+        });
         tasks.push(Box::pin(async move {
-            ("discord", crate::discord::run(d, c, s).await)
+            (
+                "discord",
+                crate::discord::run_full(d, c, s, handoff, discord_deliveries).await,
+            )
         }));
     }
     if tasks.is_empty() {
@@ -57,13 +149,25 @@ pub async fn run(config: Config, desk: Desk) -> Result<()> {
             "no channel is enabled: set `enabled = true` under [telegram] or [discord] in the config (or use `deskbot chat`)"
         );
     }
+    if let Some(r) = relay {
+        let (s, every) = (shutdown.clone(), options.relay_interval);
+        tracing::info!(
+            discord_staff = config.handoff.discord_staff_channel_id.is_some(),
+            telegram_staff = config.handoff.telegram_staff_chat_id.is_some(),
+            "starting the handoff relay"
+        );
+        tasks.push(Box::pin(async move {
+            r.run(s, every).await;
+            ("handoff relay", Ok(()))
+        }));
+    }
     let mut set = tokio::task::JoinSet::new();
     for t in tasks {
         set.spawn(t);
     }
     let mut failure = None;
     tokio::select! {
-        () = shutdown_signal() => tracing::info!("shutdown requested; finishing turns in flight"),
+        () = outer.wait() => tracing::info!("stopping the channels"),
         Some(done) = set.join_next() => {
             match done {
                 Ok((name, Ok(()))) => tracing::info!(channel = name, "channel stopped"),

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use deskbot_engine::dialogue::{Input, Reply};
-use deskbot_storage::{ChannelWrite, ConvKey};
+use deskbot_storage::{ChannelWrite, ConvKey, Speaker, TranscriptEntry};
 use serenity::all::{
     ButtonStyle, ChannelId, Command, CommandInteraction, CommandOptionType, ComponentInteraction,
     Context, CreateActionRow, CreateAllowedMentions, CreateButton, CreateCommand,
@@ -24,7 +24,12 @@ use super::outbox::{self, Queued};
 use super::render::{self, ButtonSpec, OutMessage, Style};
 use super::retry::{self, Failure, Policy};
 use super::route::{self, Incoming, Place};
+use super::{DiscordHandoff, StaffPlace};
 use crate::desk::Desk;
+use crate::handoff::discord::{GuildMessage, on_guild_message, parse_button_id};
+use crate::handoff::discord_users::remember_dm;
+use crate::handoff::relay::{Author, NOT_STAFF, StaffInbox};
+use crate::handoff::{attachment_note, discord::PLATFORM as STAFF_PLATFORM};
 
 /// Said when the store fails during a turn: the user hears something rather than nothing.
 const STORAGE_APOLOGY: &str = "Sorry, something went wrong on my side and I couldn't save that. Please try again in a moment.";
@@ -35,6 +40,10 @@ const UNKNOWN_BUTTON: &str =
     "I can't use that button any more. Send me a message, or use /support, to carry on.";
 /// Said for a slash command this bot does not know (an outdated registration).
 const UNKNOWN_COMMAND: &str = "I don't know that command. Try /support, /help, /reset or /human.";
+
+/// Said when a Claim/Close press could not be carried out (the relay failed).
+const TICKET_BUTTON_FAILED: &str =
+    "That did not go through; nothing was changed. Please try again in a moment.";
 
 /// Discord's error code for "Interaction has already been acknowledged": a retried
 /// acknowledgement whose first attempt did arrive.
@@ -91,6 +100,8 @@ pub(super) struct Handler {
     /// one meanwhile: one sender per channel keeps its messages in order.
     sending: Mutex<HashMap<u64, bool>>,
     pub(super) inflight: Inflight,
+    /// The human handoff, when it runs.
+    handoff: Option<DiscordHandoff>,
 }
 
 /// What became of one queued message.
@@ -104,7 +115,12 @@ enum Delivery {
 }
 
 impl Handler {
-    pub(super) fn new(desk: Desk, support_channels: Vec<u64>, guild_ids: Vec<u64>) -> Self {
+    pub(super) fn new(
+        desk: Desk,
+        support_channels: Vec<u64>,
+        guild_ids: Vec<u64>,
+        handoff: Option<DiscordHandoff>,
+    ) -> Self {
         Self {
             desk,
             support_channels,
@@ -113,6 +129,196 @@ impl Handler {
             commands_registered: AtomicBool::new(false),
             sending: Mutex::new(HashMap::new()),
             inflight: Inflight::default(),
+            handoff,
+        }
+    }
+
+    fn relay(&self) -> Option<&dyn StaffInbox> {
+        self.handoff.as_ref().map(|h| &*h.relay)
+    }
+
+    fn staff_place(&self) -> Option<(&dyn StaffInbox, StaffPlace)> {
+        let h = self.handoff.as_ref()?;
+        Some((&*h.relay, h.staff?))
+    }
+
+    /// Hands a guild message written by a person in a ticket thread to the relay; true when
+    /// it was one (handled or failed), false for every other message.
+    async fn staff_thread_message(&self, msg: &Message) -> bool {
+        let Some((relay, staff)) = self.staff_place() else {
+            return false;
+        };
+        if msg.guild_id.is_none() || msg.author.bot || msg.webhook_id.is_some() {
+            return false;
+        }
+        let roles: Vec<u64> = msg
+            .member
+            .as_ref()
+            .map(|m| m.roles.iter().map(|r| r.get()).collect())
+            .unwrap_or_default();
+        let name = msg
+            .member
+            .as_ref()
+            .and_then(|m| m.nick.clone())
+            .or_else(|| display_name(&msg.author))
+            .unwrap_or_default();
+        let content = with_attachments(&msg.content, msg);
+        let guild_message = GuildMessage {
+            channel: msg.channel_id.get(),
+            message_id: msg.id.get(),
+            author_name: &name,
+            author_is_bot: false,
+            roles: &roles,
+            content: &content,
+        };
+        match on_guild_message(relay, staff.channel, staff.role, &guild_message).await {
+            Ok(None) => false,
+            Ok(Some(handled)) => {
+                tracing::info!(
+                    channel = msg.channel_id.get(),
+                    staff = guild_message.roles.contains(&staff.role),
+                    ?handled,
+                    "message in a ticket thread"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!(
+                    channel = msg.channel_id.get(),
+                    error = %e,
+                    "a message in a ticket thread could not be relayed"
+                );
+                true
+            }
+        }
+    }
+
+    /// A press of a ticket's Claim or Close button in the staff channel: staff (by the
+    /// interaction's member roles) claim or close through the relay; anyone else, or a press
+    /// outside the ticket's own thread, is refused privately and nothing changes.
+    async fn on_ticket_button(
+        &self,
+        http: &Http,
+        c: &ComponentInteraction,
+        action: &str,
+        number: u64,
+    ) {
+        let Some((relay, staff)) = self.staff_place() else {
+            refuse(c.id.get(), UNKNOWN_BUTTON, || {
+                c.create_response(http, refusal(UNKNOWN_BUTTON))
+            })
+            .await;
+            return;
+        };
+        let (store, thread) = (self.desk.store().clone(), c.channel_id.get().to_string());
+        let routed = tokio::task::spawn_blocking(move || {
+            store.ticket_at_staff(
+                STAFF_PLATFORM,
+                &staff.channel.to_string(),
+                deskbot_storage::RouteKind::Thread,
+                &thread,
+            )
+        })
+        .await;
+        if !matches!(routed, Ok(Ok(Some(n))) if n == number) {
+            tracing::info!(
+                ticket = number,
+                channel = c.channel_id.get(),
+                "refused a ticket button pressed outside its ticket's thread"
+            );
+            refuse(c.id.get(), UNKNOWN_BUTTON, || {
+                c.create_response(http, refusal(UNKNOWN_BUTTON))
+            })
+            .await;
+            return;
+        }
+        let is_staff = c
+            .member
+            .as_ref()
+            .is_some_and(|m| m.roles.iter().any(|r| r.get() == staff.role));
+        if !is_staff {
+            tracing::info!(
+                ticket = number,
+                presser = c.user.id.get(),
+                action,
+                "refused a ticket button pressed by someone without the staff role"
+            );
+            refuse(c.id.get(), NOT_STAFF, || {
+                c.create_response(http, refusal(NOT_STAFF))
+            })
+            .await;
+            return;
+        }
+        // Acknowledge without a message: the relay answers in the thread.
+        let acked = acknowledge(true, || {
+            c.create_response(http, CreateInteractionResponse::Acknowledge)
+        })
+        .await;
+        let name = c
+            .member
+            .as_ref()
+            .and_then(|m| m.nick.clone())
+            .or_else(|| display_name(&c.user))
+            .unwrap_or_default();
+        let author = Author {
+            name,
+            is_staff: true,
+            message_id: format!("i{}", c.id.get()),
+        };
+        match relay.staff_message(number, &author, action).await {
+            Ok(handled) => tracing::info!(ticket = number, ?handled, "ticket button"),
+            Err(e) => {
+                tracing::error!(ticket = number, error = %e, "a ticket button could not be carried out");
+                if acked {
+                    let b = CreateInteractionResponseFollowup::new()
+                        .content(render::escape_markdown(TICKET_BUTTON_FAILED))
+                        .allowed_mentions(allowed_mentions())
+                        .ephemeral(true);
+                    if let Err(e) = http.create_followup_message(&c.token, &b, vec![]).await {
+                        tracing::warn!(error = %e, "could not tell staff a button failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Appends attachment notes to `user`'s transcript as their lines. They bypass the
+    /// engine, whose masking would break the links' long ids; they are masked for staff by
+    /// [`crate::handoff::mask_for_staff`], which keeps Discord attachment links whole.
+    async fn note_attachments(&self, user: u64, notes: Vec<String>) {
+        let desk = self.desk.clone();
+        let key = ConvKey::new("discord", user.to_string());
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let lines: Vec<TranscriptEntry> = notes
+            .into_iter()
+            .map(|text| TranscriptEntry {
+                at_ms,
+                speaker: Speaker::User,
+                text: crate::desk::cut(&text, crate::desk::TRANSCRIPT_CHARS),
+            })
+            .collect();
+        let written =
+            tokio::task::spawn_blocking(move || desk.store().append_transcript(&key, &lines)).await;
+        match written {
+            Ok(Ok(())) => {
+                if let Some(r) = self.relay() {
+                    r.wake();
+                }
+            }
+            Ok(Err(e)) => tracing::error!(user, error = %e, "cannot note an attachment"),
+            Err(e) => tracing::error!(user, error = %e, "noting an attachment panicked"),
+        }
+    }
+
+    /// Lets the relay sweep now when the user is with staff, so their line reaches the
+    /// ticket's thread promptly.
+    fn wake_relay(&self, conversation: &deskbot_engine::dialogue::Conversation) {
+        if conversation.ticket().is_some()
+            && let Some(r) = self.relay()
+        {
+            r.wake();
         }
     }
 
@@ -127,14 +333,15 @@ impl Handler {
         let key = ConvKey::new("discord", user.to_string());
         let joined = tokio::task::spawn_blocking(move || {
             desk.handle(&key, name.as_deref(), &input)
-                .map(|t| (t.reply, t.opened_ticket))
+                .map(|t| (t.reply, t.opened_ticket, t.conversation))
         })
         .await;
         match joined {
-            Ok(Ok((reply, ticket))) => {
+            Ok(Ok((reply, ticket, conversation))) => {
                 if let Some(n) = ticket {
                     tracing::info!(user, ticket = n, "ticket opened from Discord");
                 }
+                self.wake_relay(&conversation);
                 reply
             }
             Ok(Err(e)) => {
@@ -149,6 +356,9 @@ impl Handler {
     }
 
     async fn on_message(&self, http: &Http, msg: Message) {
+        if self.staff_thread_message(&msg).await {
+            return;
+        }
         let bot_id = self.bot_id.load(Ordering::SeqCst);
         let place = self.place(msg.guild_id, msg.channel_id);
         let mentions: Vec<u64> = msg.mentions.iter().map(|u| u.id.get()).collect();
@@ -166,10 +376,27 @@ impl Handler {
         let Some(text) = route::engine_text(&incoming, bot_id) else {
             return;
         };
+        // Attachments: the engine sees their names (when there is no text), the transcript
+        // (and so staff) a note with each link, written after the turn.
+        let notes: Vec<String> = msg
+            .attachments
+            .iter()
+            .map(|a| attachment_note(&a.filename, &a.url))
+            .collect();
+        let text = if text.trim().is_empty() && !msg.attachments.is_empty() {
+            msg.attachments
+                .iter()
+                .map(|a| format!("📎 {}", a.filename))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            text
+        };
         let user = msg.author.id.get();
         let channel = msg.channel_id.get();
         tracing::debug!(user, channel, ?place, "message");
         let reply_to = (place != Place::Dm).then_some(msg.id.get());
+        let dm = place == Place::Dm;
         let nonce = format!("{:x}", msg.id.get());
         match self
             .turn_queued(
@@ -179,10 +406,16 @@ impl Handler {
                 channel,
                 reply_to,
                 &nonce,
+                dm,
             )
             .await
         {
-            Ok(()) => self.flush(http, channel).await,
+            Ok(()) => {
+                if !notes.is_empty() {
+                    self.note_attachments(user, notes).await;
+                }
+                self.flush(http, channel).await;
+            }
             Err(apology) => {
                 let reference = reply_to.map(|_| {
                     let mut r = MessageReference::from(&msg);
@@ -195,8 +428,10 @@ impl Handler {
     }
 
     /// Runs one turn whose reply goes to `channel`, queueing the reply's messages in the
-    /// outbox in the same transaction. On a storage failure, returns the apology to send
+    /// outbox in the same transaction (and, for a DM, remembering that `channel` is the user's
+    /// DM channel, where staff replies go). On a storage failure, returns the apology to send
     /// directly instead.
+    #[allow(clippy::too_many_arguments)]
     async fn turn_queued(
         &self,
         user: u64,
@@ -205,6 +440,7 @@ impl Handler {
         channel: u64,
         reply_to: Option<u64>,
         nonce: &str,
+        dm: bool,
     ) -> Result<(), Reply> {
         let desk = self.desk.clone();
         let key = ConvKey::new("discord", user.to_string());
@@ -216,6 +452,11 @@ impl Handler {
                     channel: outbox::CHANNEL.to_string(),
                     target: channel.to_string(),
                     outbox: queued.iter().map(Queued::encode).collect(),
+                    marks: if dm {
+                        vec![remember_dm(user, channel)]
+                    } else {
+                        Vec::new()
+                    },
                     ..ChannelWrite::default()
                 })
             })
@@ -226,6 +467,7 @@ impl Handler {
                 if let Some(n) = t.opened_ticket {
                     tracing::info!(user, ticket = n, "ticket opened from Discord");
                 }
+                self.wake_relay(&t.conversation);
                 Ok(())
             }
             Ok(Err(e)) => {
@@ -347,6 +589,11 @@ impl Handler {
     }
 
     async fn on_component(&self, http: &Http, c: ComponentInteraction) {
+        if let Some((action, number)) = parse_button_id(&c.data.custom_id) {
+            let action = action.to_string();
+            self.on_ticket_button(http, &c, &action, number).await;
+            return;
+        }
         let presser = c.user.id.get();
         let engine_id = match custom_id::check(&c.data.custom_id, presser) {
             Press::Owner { engine_id } => engine_id.to_string(),
@@ -527,6 +774,18 @@ impl EventHandler for Handler {
     }
 }
 
+/// `text` followed by a note with the link of each of the message's attachments.
+fn with_attachments(text: &str, msg: &Message) -> String {
+    let mut out = text.trim_end().to_string();
+    for a in &msg.attachments {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&attachment_note(&a.filename, &a.url));
+    }
+    out
+}
+
 /// The name a ticket shows for `user`.
 fn display_name(user: &User) -> Option<String> {
     Some(
@@ -574,7 +833,11 @@ fn components(rows: &[Vec<ButtonSpec>]) -> Vec<CreateActionRow> {
         .collect()
 }
 
+/// The messages for `reply`; none for a silent one ([`render::is_silent`]).
 fn rendered(reply: &Reply, owner: u64) -> Vec<OutMessage> {
+    if render::is_silent(reply) {
+        return Vec::new();
+    }
     let (messages, dropped) = render::render_reply(reply, owner);
     if dropped > 0 {
         tracing::warn!(
@@ -761,6 +1024,13 @@ impl Respond<'_> {
             return;
         }
         let messages = rendered(reply, owner);
+        if messages.is_empty() {
+            // Nothing to say (an ignored message): remove the "thinking…" placeholder.
+            if let Err(e) = http.delete_original_interaction_response(self.token).await {
+                tracing::warn!(error = %e, "could not remove a deferred interaction response");
+            }
+            return;
+        }
         for (i, m) in messages.iter().enumerate() {
             let r = if i == 0 {
                 let mut b = EditInteractionResponse::new()

@@ -37,7 +37,9 @@ use serenity::all::{ClientBuilder, GatewayError, GatewayIntents, Http, HttpBuild
 
 use crate::config::{DiscordConfig, Shards};
 use crate::desk::Desk;
+use crate::handoff::relay::StaffInbox;
 use crate::run::Shutdown;
+use tokio::sync::mpsc;
 
 use handler::{Handler, is_transient};
 use retry::Policy;
@@ -74,8 +76,9 @@ pub fn proxy_base(api_url: &str) -> String {
 }
 
 /// Builds the REST client: serenity's ratelimiter in production; with `api_url`, that base and
-/// no ratelimiter, since serenity only honours a custom base then.
-fn build_http(config: &DiscordConfig) -> Result<Http> {
+/// no ratelimiter, since serenity only honours a custom base then. The handoff relay builds
+/// its own with this (serenity's client takes its `Http` by value).
+pub fn build_http(config: &DiscordConfig) -> Result<Http> {
     let token = config.token.expose().trim();
     anyhow::ensure!(
         !token.is_empty(),
@@ -99,13 +102,53 @@ fn build_http(config: &DiscordConfig) -> Result<Http> {
     Ok(builder.build())
 }
 
+/// The staff channel and role, when staff answer tickets on Discord.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaffPlace {
+    /// The channel where a thread opens per ticket.
+    pub channel: u64,
+    /// The role whose members count as staff.
+    pub role: u64,
+}
+
+/// What the Discord channel needs of the human handoff.
+#[derive(Clone)]
+pub struct DiscordHandoff {
+    /// The relay: staff messages and ticket buttons go to it; Discord users' turns wake it.
+    pub relay: Arc<dyn StaffInbox>,
+    /// Where staff work, when on Discord (`None` when tickets go to Telegram staff only).
+    pub staff: Option<StaffPlace>,
+}
+
+impl std::fmt::Debug for DiscordHandoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordHandoff")
+            .field("staff", &self.staff)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Runs the Discord channel until `shutdown`: connects to the gateway, registers the slash
 /// commands, and answers DMs, mentions in support channels, slash commands and buttons.
 ///
 /// If Discord refuses the privileged `MESSAGE_CONTENT` intent (not enabled in the developer
 /// portal), the bot says so once in the log and reconnects without it: DMs, mentions and slash
 /// commands still work.
-pub async fn run(desk: Desk, config: DiscordConfig, mut shutdown: Shutdown) -> Result<()> {
+pub async fn run(desk: Desk, config: DiscordConfig, shutdown: Shutdown) -> Result<()> {
+    run_full(desk, config, shutdown, None, None).await
+}
+
+/// [`run`] with the human handoff: messages in ticket threads and the tickets' Claim/Close
+/// buttons go to `handoff`'s relay, and every channel id received on `deliveries` has its
+/// outbox sent now (the relay queues staff replies to Discord users there).
+pub async fn run_full(
+    desk: Desk,
+    config: DiscordConfig,
+    mut shutdown: Shutdown,
+    handoff: Option<DiscordHandoff>,
+    deliveries: Option<mpsc::UnboundedReceiver<u64>>,
+) -> Result<()> {
+    let deliveries = deliveries.map(|d| Arc::new(tokio::sync::Mutex::new(d)));
     let mut intents = wanted_intents();
     loop {
         let http = build_http(&config)?;
@@ -129,6 +172,7 @@ pub async fn run(desk: Desk, config: DiscordConfig, mut shutdown: Shutdown) -> R
             desk.clone(),
             config.support_channel_ids.clone(),
             config.guild_ids.clone(),
+            handoff.clone(),
         ));
         let mut client = ClientBuilder::new_with_http(http, intents)
             .event_handler_arc(Arc::clone(&handler))
@@ -153,6 +197,21 @@ pub async fn run(desk: Desk, config: DiscordConfig, mut shutdown: Shutdown) -> R
                 }
             }))
         };
+        // Outboxes the relay asks for go out now, each through the channel's one sender.
+        let delivery = deliveries.as_ref().map(|d| {
+            let (h, http, d) = (
+                Arc::clone(&handler),
+                Arc::clone(&client.http),
+                Arc::clone(d),
+            );
+            AbortOnDrop(tokio::spawn(async move {
+                let mut d = d.lock().await;
+                while let Some(channel) = d.recv().await {
+                    let (h, http) = (Arc::clone(&h), Arc::clone(&http));
+                    tokio::spawn(async move { h.flush(&http, channel).await });
+                }
+            }))
+        });
         let manager = Arc::clone(&client.shard_manager);
         let shards = config.shards.clone();
         let mut started = pin!(async move {
@@ -169,6 +228,7 @@ pub async fn run(desk: Desk, config: DiscordConfig, mut shutdown: Shutdown) -> R
             None => {
                 tracing::info!("Discord: closing the gateway");
                 drop(sweeper);
+                drop(delivery);
                 manager.shutdown_all().await;
                 // shutdown_all returns early when no shard was up yet: never wait forever.
                 let _ = tokio::time::timeout(DRAIN, &mut started).await;

@@ -187,6 +187,13 @@ pub struct OutMessage {
     pub rows: Vec<Vec<ButtonSpec>>,
 }
 
+/// Whether `reply` says nothing: no text and no buttons (the desk's answer to a message it
+/// ignores, e.g. under flood control). Nothing is sent for it: callers check this before
+/// rendering, since [`render_reply`] always gives at least one message.
+pub fn is_silent(reply: &Reply) -> bool {
+    reply.text.trim().is_empty() && reply.buttons.is_empty()
+}
+
 /// Renders a reply for the conversation of user `owner`: escaped text split into messages,
 /// the buttons on the last one. Buttons whose `custom_id` would not fit are left out (and
 /// counted in the second value, for the log); so are buttons past the 25 Discord allows.

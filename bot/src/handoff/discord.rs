@@ -14,7 +14,7 @@ use serenity::all::{
     CreateAllowedMentions, CreateButton, CreateMessage, CreateThread, Http, Nonce,
 };
 
-use super::relay::{Author, Handled, Relay, RelayError, StaffSide, UserSide};
+use super::relay::{Author, Handled, RelayError, StaffInbox, StaffSide};
 use crate::discord::render::{escape_markdown, split_message};
 
 /// The platform name in [`StaffLocation`]s.
@@ -172,11 +172,12 @@ pub struct GuildMessage<'a> {
 }
 
 /// Handles a guild message for the handoff: when it was written by a person in a ticket's
-/// thread of `staff_channel`, it goes to [`Relay::staff_message`] with the author counted
+/// thread of `staff_channel`, it goes to the relay's
+/// [`staff_message`](super::relay::Relay::staff_message) with the author counted
 /// as staff only when they hold `staff_role`. `None` for messages the handoff does not own
 /// (other channels, bots), which the rest of the Discord channel handles as before.
-pub async fn on_guild_message<U: UserSide>(
-    relay: &Relay<DiscordStaff, U>,
+pub async fn on_guild_message(
+    relay: &dyn StaffInbox,
     staff_channel: u64,
     staff_role: u64,
     msg: &GuildMessage<'_>,

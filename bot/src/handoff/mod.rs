@@ -8,9 +8,11 @@
 //! delivers its own outbox, so the adapters never call each other.
 
 pub mod discord;
+pub mod discord_users;
 pub mod relay;
 pub mod telegram;
 pub mod telegram_staff;
+pub mod wiring;
 
 use deskbot_engine::redact::mask_secrets;
 use deskbot_storage::{ConvKey, StorageError, Ticket, TicketEvent, TicketEventKind, TicketStatus};
@@ -129,7 +131,7 @@ pub fn staff_ticket_text(ticket: &Ticket) -> String {
             deskbot_storage::Speaker::Bot => "Bot",
             deskbot_storage::Speaker::Staff => "Staff",
         };
-        out.push_str(&format!("{who}: {}\n", mask_secrets(&line.text).0));
+        out.push_str(&format!("{who}: {}\n", mask_for_staff(&line.text)));
     }
     out.push_str("Reply here to answer the user. Commands: claim, close [note], reopen, snippet NAME, block, unblock.");
     out
@@ -152,7 +154,52 @@ pub fn user_message_for_staff(ticket: &Ticket, text: &str) -> String {
         .display_name
         .as_deref()
         .unwrap_or(ticket.conversation.user.as_str());
-    format!("{}: {}", mask_secrets(who).0, mask_secrets(text).0)
+    format!("{}: {}", mask_secrets(who).0, mask_for_staff(text))
+}
+
+/// Where Discord serves attachments: such links (written into a transcript by the Discord
+/// adapter, see [`attachment_note`]) are kept whole when a line is masked for staff, since
+/// their 18-digit ids look like card numbers to [`mask_secrets`].
+const ATTACHMENT_LINKS: [&str; 2] = [
+    "https://cdn.discordapp.com/attachments/",
+    "https://media.discordapp.net/attachments/",
+];
+
+/// Whether `word` is a Discord attachment link whose file name hides no code or password.
+fn is_attachment_link(word: &str) -> bool {
+    let Some(rest) = ATTACHMENT_LINKS.iter().find_map(|p| word.strip_prefix(p)) else {
+        return false;
+    };
+    let path = rest.split(['?', '#']).next().unwrap_or_default();
+    let parts: Vec<&str> = path.split('/').collect();
+    matches!(parts.as_slice(), [channel, id, name]
+        if !channel.is_empty() && channel.bytes().all(|b| b.is_ascii_digit())
+            && !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+            && !name.is_empty() && !mask_secrets(name).1)
+}
+
+/// `text` with secrets masked ([`mask_secrets`]) except inside Discord attachment links,
+/// which would otherwise break.
+pub fn mask_for_staff(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending = String::new();
+    for piece in text.split_inclusive(char::is_whitespace) {
+        if is_attachment_link(piece.trim_end()) {
+            out.push_str(&mask_secrets(&pending).0);
+            pending.clear();
+            out.push_str(piece);
+        } else {
+            pending.push_str(piece);
+        }
+    }
+    out.push_str(&mask_secrets(&pending).0);
+    out
+}
+
+/// The line that stands for an attachment in a relayed message or a transcript: its file name
+/// (masked) and its link.
+pub fn attachment_note(filename: &str, url: &str) -> String {
+    format!("📎 {}: {url}", mask_secrets(filename.trim()).0)
 }
 
 /// A ticket closed by [`close_ticket`].
@@ -274,6 +321,24 @@ mod tests {
         ] {
             assert_eq!(StaffCommand::parse(message), None, "{message:?}");
         }
+    }
+
+    #[test]
+    fn attachment_links_survive_masking_and_secrets_do_not() {
+        let link = "https://cdn.discordapp.com/attachments/123456789012345678/987654321098765432/shot.png?ex=1&hm=ab";
+        let line = format!("my code is 492817\n{}", attachment_note("shot.png", link));
+        let masked = mask_for_staff(&line);
+        assert!(masked.contains(link), "{masked}");
+        assert!(!masked.contains("492817"), "{masked}");
+        // A link whose file name is a code, or another host, is masked like any text.
+        let named = "https://cdn.discordapp.com/attachments/123456789012345678/987654321098765432/492817.png";
+        assert!(!mask_for_staff(named).contains("492817"));
+        let other = "https://example.com/attachments/123456789012345678/1/x.png";
+        assert!(!mask_for_staff(other).contains("123456789012345678"));
+        assert_eq!(
+            attachment_note(" code 492817.png ", "u"),
+            "📎 code [code hidden].png: u"
+        );
     }
 
     #[test]

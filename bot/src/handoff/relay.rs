@@ -13,7 +13,9 @@
 //!   do either; anyone else is refused and nothing changes.
 
 use std::future::Future;
+use std::sync::Arc;
 
+use deskbot_engine::dialogue::Reply;
 use deskbot_storage::{
     BlockRecord, ConvKey, Speaker, StaffLocation, StorageError, Ticket, TicketEvent,
     TicketEventKind, TicketStatus, TranscriptEntry,
@@ -69,6 +71,17 @@ pub trait UserSide: Send + Sync {
         text: &str,
         nonce: &str,
     ) -> impl Future<Output = Result<(), RelayError>> + Send;
+
+    /// Sends an engine reply (the close or reopen message) to `user`, with its buttons where
+    /// the platform can show them; by default only its text.
+    fn send_reply(
+        &self,
+        user: &ConvKey,
+        reply: &Reply,
+        nonce: &str,
+    ) -> impl Future<Output = Result<(), RelayError>> + Send {
+        self.send(user, &reply.text, nonce)
+    }
 }
 
 /// Who wrote a message in a ticket's thread.
@@ -112,6 +125,10 @@ pub trait StaffInbox: Send + Sync {
         author: &'a Author,
         text: &'a str,
     ) -> BoxFuture<'a, Result<Handled, RelayError>>;
+    /// Asks the relay to sweep soon (a user with an open ticket wrote something), so their
+    /// line reaches staff without waiting for the next interval. Cheap; wakes coalesce. By
+    /// default nothing (a relay that only sweeps on its interval).
+    fn wake(&self) {}
 }
 
 impl<S: StaffSide, U: UserSide> StaffInbox for Relay<S, U> {
@@ -127,6 +144,10 @@ impl<S: StaffSide, U: UserSide> StaffInbox for Relay<S, U> {
     ) -> BoxFuture<'a, Result<Handled, RelayError>> {
         Box::pin(Relay::staff_message(self, number, author, text))
     }
+
+    fn wake(&self) {
+        Relay::wake(self);
+    }
 }
 
 /// The relay: a desk, the handoff settings, and the two platform sides.
@@ -136,6 +157,7 @@ pub struct Relay<S, U> {
     config: HandoffConfig,
     staff: S,
     users: U,
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl<S: StaffSide, U: UserSide> Relay<S, U> {
@@ -146,7 +168,14 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
             config,
             staff,
             users,
+            wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Makes [`Relay::run`] sweep now instead of at the end of its interval (one stored wake
+    /// when it is busy, so a line written during a sweep is picked up by the next).
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// The desk the relay serves.
@@ -188,8 +217,9 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
         }
     }
 
-    /// Sweeps now and then every `interval` until `shutdown`; a failed sweep is logged and
-    /// retried at the next one (what it did not finish is still in the store).
+    /// Sweeps now, then whenever [`Relay::wake`] is called and at least every `interval`,
+    /// until `shutdown`; a failed sweep is logged and retried at the next one (what it did not
+    /// finish is still in the store).
     pub async fn run(&self, mut shutdown: crate::run::Shutdown, interval: std::time::Duration) {
         loop {
             if let Err(e) = self.sweep().await {
@@ -198,6 +228,7 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
             tokio::select! {
                 () = shutdown.wait() => return,
                 () = tokio::time::sleep(interval) => {}
+                () = self.wake.notified() => {}
             }
         }
     }
@@ -354,7 +385,7 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
                     .await?;
                 if let Some((user, reply)) = closed {
                     self.users
-                        .send(&user, &reply.text, &format!("{nonce}.close"))
+                        .send_reply(&user, &reply, &format!("{nonce}.close"))
                         .await?;
                 }
                 tell_staff(format!("Ticket #{number} closed by {}.", author.name)).await?;
@@ -377,7 +408,7 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
                     .await?;
                 if let Some((user, reply)) = reopened {
                     self.users
-                        .send(&user, &reply.text, &format!("{nonce}.reopen"))
+                        .send_reply(&user, &reply, &format!("{nonce}.reopen"))
                         .await?;
                 }
                 tell_staff(format!("Ticket #{number} reopened by {}.", author.name)).await?;

@@ -128,6 +128,8 @@ struct Inner {
     messages: HashMap<u64, Value>,
     /// (channel, nonce) of messages sent with enforce_nonce → message.
     nonces: HashMap<(String, String), Value>,
+    /// DM channels opened through `POST /users/@me/channels`: user → channel.
+    dm_channels: HashMap<u64, u64>,
 }
 
 struct Shared {
@@ -305,6 +307,80 @@ impl FakeDiscord {
         self.shared.next_id.fetch_add(1, Ordering::SeqCst)
     }
 
+    /// The DM channel the bot opened with `user` through the REST API, if it did.
+    pub fn dm_channel_of(&self, user: u64) -> Option<u64> {
+        self.shared
+            .inner
+            .lock()
+            .unwrap()
+            .dm_channels
+            .get(&user)
+            .copied()
+    }
+
+    /// The contents of the messages the bot posted in `channel` (a thread, a DM), in order.
+    pub fn posts_in(&self, channel: u64) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter(|r| r.is_channel_message(channel) && r.ok())
+            .map(Recorded::content)
+            .collect()
+    }
+
+    /// Messages the bot created in `channel`, as the fake answered them (one per distinct
+    /// nonce: a repeat with the same nonce is not a new message).
+    pub fn messages_in(&self, channel: u64) -> Vec<Value> {
+        let mut out: Vec<Value> = self
+            .shared
+            .inner
+            .lock()
+            .unwrap()
+            .messages
+            .iter()
+            .filter(|(_, m)| m["channel_id"] == json!(channel.to_string()))
+            .map(|(id, m)| (*id, m.clone()))
+            .collect::<std::collections::BTreeMap<u64, Value>>()
+            .into_values()
+            .collect();
+        out.retain(|m| m["author"]["id"] == json!(BOT_ID.to_string()));
+        out
+    }
+
+    /// A MESSAGE_CREATE payload for a message by `user`, holding `roles`, in guild channel or
+    /// thread `channel` (what a staff member types in a ticket thread).
+    pub fn member_message(
+        &self,
+        user: u64,
+        guild: u64,
+        channel: u64,
+        content: &str,
+        roles: &[u64],
+    ) -> Value {
+        let mut m = self.guild_message(user, guild, channel, content, &[]);
+        m["member"]["roles"] = Value::Array(roles.iter().map(|r| json!(r.to_string())).collect());
+        m["member"]["nick"] = json!(format!("Nick{user}"));
+        m
+    }
+
+    /// An INTERACTION_CREATE payload for `user`, holding `roles`, pressing button
+    /// `custom_id` on bot message `message_id` in guild channel or thread `channel`.
+    pub fn member_button_press(
+        &self,
+        user: u64,
+        guild: u64,
+        channel: u64,
+        message_id: &str,
+        custom_id: &str,
+        roles: &[u64],
+    ) -> Value {
+        let mut message = self.dm(BOT_ID, channel, "ticket");
+        message["id"] = json!(message_id);
+        let mut i = self.button_press(user, Some(guild), &message, custom_id);
+        i["member"]["roles"] = Value::Array(roles.iter().map(|r| json!(r.to_string())).collect());
+        i["member"]["nick"] = json!(format!("Nick{user}"));
+        i
+    }
+
     /// A MESSAGE_CREATE payload for a DM from `user`.
     pub fn dm(&self, user: u64, channel: u64, content: &str) -> Value {
         json!({
@@ -430,6 +506,19 @@ impl FakeDiscord {
             json!({"id": "777", "name": name, "type": 1, "options": opts}),
         )
     }
+}
+
+/// Adds an attachment (`filename`, served at `url`) to a MESSAGE_CREATE payload.
+pub fn with_attachment(mut message: Value, id: u64, filename: &str, url: &str) -> Value {
+    let a = json!({
+        "id": id.to_string(), "filename": filename, "size": 1234, "url": url,
+        "proxy_url": url, "content_type": "image/png"
+    });
+    match message["attachments"].as_array_mut() {
+        Some(list) => list.push(a),
+        None => message["attachments"] = json!([a]),
+    }
+    message
 }
 
 /// A user object.
@@ -795,10 +884,42 @@ fn answer(shared: &Shared, method: &Method, path: &str, body: &Value, auth: &str
             }
             ok(Value::Array(out))
         }
-        ("POST", ["users", "@me", "channels"]) => ok(json!({
-            "id": "4242", "type": 1, "last_message_id": null,
-            "recipients": [body["recipient_id"].as_str().map(|u| user_json(u.parse().unwrap_or(1)))]
-        })),
+        ("POST", ["users", "@me", "channels"]) => {
+            // One DM channel per user, the same every time (as Discord does).
+            let Some(user) = body["recipient_id"]
+                .as_str()
+                .and_then(|u| u.parse::<u64>().ok())
+            else {
+                violation(format!("POST {path} without a recipient_id: {body}"));
+                return invalid_form(&["recipient_id".into()]);
+            };
+            let fresh = shared.next_id.fetch_add(1, Ordering::SeqCst);
+            let channel = *shared
+                .inner
+                .lock()
+                .unwrap()
+                .dm_channels
+                .entry(user)
+                .or_insert(fresh);
+            ok(json!({
+                "id": channel.to_string(), "type": 1, "last_message_id": null,
+                "recipients": [user_json(user)]
+            }))
+        }
+        ("DELETE", ["webhooks", _app, token, "messages", "@original"]) => {
+            let acked = shared
+                .inner
+                .lock()
+                .unwrap()
+                .interactions
+                .values()
+                .any(|(t, _, acked)| t == token && *acked);
+            if !acked {
+                violation(format!("delete of an unacknowledged interaction {token}"));
+                return api_error(404, 10015, "Unknown Webhook");
+            }
+            (204, Value::Null, Vec::new())
+        }
         _ => {
             violation(format!("unexpected {method} {path}"));
             api_error(404, 0, "404: Not Found")
