@@ -582,6 +582,26 @@ async fn restart() {
     w.dc.dispatch("MESSAGE_CREATE", w.dc.dm(dan, dan_dm, "Dan after restart"));
     w.wait_thread_post(t_ann, "Ann after restart").await;
     w.wait_thread_post(t_dan, "Dan after restart").await;
+    // Dan's attachment (with a code in his text) reaches the thread as a note with its link
+    // whole, the code masked.
+    let link =
+        "https://cdn.discordapp.com/attachments/41337000000000000/55500000000000000/error.png";
+    let m = fake_discord::with_attachment(
+        w.dc.dm(dan, dan_dm, "it says 492817 is wrong"),
+        77,
+        "error.png",
+        link,
+    );
+    w.dc.dispatch("MESSAGE_CREATE", m);
+    w.wait_thread_post(t_dan, &format!("📎 error.png: {link}"))
+        .await;
+    w.wait_thread_post(t_dan, "it says \\[code hidden\\] is wrong")
+        .await;
+    assert!(
+        !w.dc.posts_in(t_dan).iter().any(|p| p.contains("492817")),
+        "{:?}",
+        w.dc.posts_in(t_dan)
+    );
     // Close Dan's ticket by button after the restart: he is told in his DM.
     let first_dan = w
         .desk
