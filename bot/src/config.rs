@@ -59,6 +59,10 @@ pub struct Config {
     pub discord: DiscordConfig,
     /// Human handoff: where tickets go to staff.
     pub handoff: HandoffConfig,
+    /// Flood control per user.
+    pub flood: FloodConfig,
+    /// Data retention.
+    pub privacy: PrivacyConfig,
     /// The observability endpoint (`/healthz`, `/metrics`).
     pub http: HttpConfig,
 }
@@ -80,6 +84,49 @@ impl Default for HttpConfig {
             enabled: false,
             listen: "127.0.0.1:9464".to_string(),
         }
+    }
+}
+
+/// `[flood]`: more than `max_messages` messages from one user within 10 seconds get one
+/// "please slow down" reply, then the user's messages are ignored for `mute_secs`. Applies to
+/// the channels of `deskbot run` (not to `deskbot chat`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FloodConfig {
+    /// Messages allowed per user within 10 seconds; 0 turns flood control off.
+    pub max_messages: u32,
+    /// How long a flooding user is ignored, in seconds.
+    pub mute_secs: u32,
+}
+
+impl Default for FloodConfig {
+    fn default() -> Self {
+        Self {
+            max_messages: 8,
+            mute_secs: 30,
+        }
+    }
+}
+
+impl FloodConfig {
+    /// The limits for [`crate::desk::Desk::with_flood`]; `None` when off.
+    pub fn limits(&self) -> Option<crate::flood::FloodLimits> {
+        crate::flood::FloodLimits::new(self.max_messages, self.mute_secs)
+    }
+}
+
+/// `[privacy]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Transcript lines older than this many days are deleted by a background task (hourly),
+    /// also from closed tickets' copies; 0 keeps them forever.
+    pub retention_days: u32,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self { retention_days: 90 }
     }
 }
 
@@ -290,7 +337,7 @@ impl Config {
     pub fn parse(path: &str, text: &str) -> Result<Self, ConfigError> {
         toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_string(),
-            message: e.to_string().trim_end().to_string(),
+            message: parse_error_message(text, &e),
         })
     }
 
@@ -405,6 +452,18 @@ impl Config {
         if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
             return bad("http.listen", "is not an address such as 127.0.0.1:9464");
         }
+        if self.flood.max_messages > 1_000 {
+            return bad("flood.max_messages", "must be 0 (off) to 1000");
+        }
+        if self.flood.max_messages > 0 && !(1..=86_400).contains(&self.flood.mute_secs) {
+            return bad("flood.mute_secs", "must be 1 to 86400");
+        }
+        if self.privacy.retention_days > 36_500 {
+            return bad(
+                "privacy.retention_days",
+                "must be 0 (keep forever) to 36500",
+            );
+        }
         self.validate_handoff(path)
     }
 
@@ -496,6 +555,35 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// toml's error as `line L, column C: what`, without the source line toml quotes (it may hold
+/// a token, and a file that does not parse has no tokens known to redact) and with quoted
+/// values elided (`invalid type: string "…"`): a config error never repeats a value.
+fn parse_error_message(text: &str, e: &toml::de::Error) -> String {
+    let what = elide_quoted(e.message().trim_end());
+    let place = e.span().and_then(|span| text.get(..span.start)).map(|before| {
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("line {line}, column {column}: ")
+    });
+    format!("{}{what}", place.unwrap_or_default())
+}
+
+/// `s` with the text between each pair of double quotes replaced by `…` (a lone quote, as
+/// in ``expected `"` ``, is kept).
+fn elide_quoted(s: &str) -> String {
+    let parts: Vec<&str> = s.split('"').collect();
+    let mut out = String::with_capacity(s.len());
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('"');
+        }
+        // Odd pieces are inside quotes when a closing quote follows them.
+        let quoted = i % 2 == 1 && i + 1 < parts.len() && !part.is_empty();
+        out.push_str(if quoted { "…" } else { part });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -623,6 +711,35 @@ mod tests {
         );
         assert_eq!(both.destination("discord"), Some(StaffSide::Discord(10)));
         assert!(Config::parse("d.toml", "[handoff]\nanonymus_staff = true\n").is_err());
+    }
+
+    #[test]
+    fn flood_and_privacy_have_defaults_and_are_checked() {
+        let cfg = Config::parse("d.toml", "").unwrap();
+        assert_eq!(cfg.flood.max_messages, 8);
+        assert_eq!(cfg.flood.mute_secs, 30);
+        assert_eq!(cfg.privacy.retention_days, 90);
+        let limits = cfg.flood.limits().unwrap();
+        assert_eq!((limits.max_messages, limits.mute_ms), (8, 30_000));
+        let off = Config::parse("d.toml", "[flood]\nmax_messages = 0\nmute_secs = 0\n").unwrap();
+        off.validate("d.toml").unwrap();
+        assert_eq!(off.flood.limits(), None);
+        for (text, key) in [
+            ("[flood]\nmute_secs = 0\n", "flood.mute_secs"),
+            ("[flood]\nmax_messages = 5000\n", "flood.max_messages"),
+            (
+                "[privacy]\nretention_days = 99999\n",
+                "privacy.retention_days",
+            ),
+        ] {
+            let err = Config::parse("d.toml", text)
+                .unwrap()
+                .validate("d.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        assert!(Config::parse("d.toml", "[privacy]\nretention = 3\n").is_err());
     }
 
     #[test]

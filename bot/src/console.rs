@@ -5,6 +5,11 @@
 //! When stdin is not a terminal nothing but replies is printed, so the chat can be scripted;
 //! `--json` prints one object per turn for tools. `--json-input` ([`run_json_input`]) lets one
 //! process serve many users: each line is `{"user": "...", "text": "..."}`.
+//!
+//! Flood control is off for the console (`deskbot chat` never turns it on): it is the
+//! operator's own terminal or a script, such as the kill test's fast `--json-input` run.
+//! Were it on, an ignored message would print nothing in text mode and a JSON line with
+//! `"outcome": "ignored"` and an empty reply in JSON mode.
 
 use std::io::{BufRead, Write};
 
@@ -66,7 +71,8 @@ pub fn run(
                 "{}",
                 turn_json(desk.engine().catalog(), user, text, &result)
             )?;
-        } else {
+        } else if !(result.reply.text.is_empty() && result.reply.buttons.is_empty()) {
+            // An empty reply is a message ignored under flood control: print nothing.
             print_reply(output, &result)?;
         }
         output.flush()?;

@@ -6,11 +6,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use deskbot_engine::dialogue::{Conversation, Engine, Input, IntentGuess, Outcome, Reply};
+use deskbot_engine::dialogue::{Conversation, Engine, Input, IntentGuess, Outcome, Rating, Reply};
 use deskbot_storage::{
     ChannelWrite, ConvKey, Speaker, StepTried, StorageError, Store, Ticket, TicketStatus,
     TranscriptEntry, TurnWrite,
 };
+
+use crate::flood::{FloodGuard, FloodLimits, Verdict};
 
 /// How many characters of a user's message are kept in the transcript. Messages are cut,
 /// never dropped: staff see that something long was sent.
@@ -19,6 +21,15 @@ pub const TRANSCRIPT_CHARS: usize = 4_000;
 /// Lock stripes serialising turns of the same user. Turns of users in different stripes run
 /// in parallel; a fixed array (rather than a map of per-user locks) keeps memory bounded.
 const STRIPES: usize = 64;
+
+/// Whether `/forget` keeps the user's block record. The issue lists block records among the
+/// data `/forget` deletes, so it does not; the cost is that a user blocked by staff can shed
+/// the block by asking to be forgotten (they then start as a stranger). Flip this to keep
+/// blocks (abuse prevention is a legitimate reason to keep them).
+pub const FORGET_KEEPS_BLOCK: bool = false;
+
+/// Where the desk gets the time: Unix milliseconds. Tests inject their own.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// What one turn produced.
 #[derive(Debug, Clone)]
@@ -41,6 +52,8 @@ pub struct Desk {
     engine: Arc<Engine>,
     store: Store,
     stripes: Arc<[Mutex<()>; STRIPES]>,
+    clock: Clock,
+    flood: Option<Arc<FloodGuard>>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -63,7 +76,29 @@ impl Desk {
             engine,
             store,
             stripes: Arc::new(std::array::from_fn(|_| Mutex::new(()))),
+            clock: Arc::new(now_ms),
+            flood: None,
         }
+    }
+
+    /// Uses `clock` for the time (transcript lines, ticket times, flood control).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Turns flood control on with `limits` (`None`: off, the default). `deskbot run` turns it
+    /// on from `[flood]`; `deskbot chat` (the console, scripted by the kill test) leaves it off.
+    #[must_use]
+    pub fn with_flood(mut self, limits: Option<FloodLimits>) -> Self {
+        self.flood = limits.map(|l| Arc::new(FloodGuard::new(l)));
+        self
+    }
+
+    /// The current time by the desk's clock, in Unix milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        (self.clock)()
     }
 
     /// The engine.
@@ -97,6 +132,13 @@ impl Desk {
     /// final reply into channel bookkeeping ([`ChannelWrite`]: the platform update this turn
     /// consumes, the replies to queue) that is committed atomically with the turn. Fails with
     /// [`StorageError::AlreadyHandled`], changing nothing, when that update was handled before.
+    ///
+    /// Under flood control a message may not reach the engine: the result then has outcome
+    /// [`Outcome::Throttled`] (the reply asks to slow down) or [`Outcome::Ignored`] (the reply
+    /// has no text and no buttons: send nothing). Either way the state and the transcript are
+    /// unchanged and only the channel bookkeeping is committed. When the user confirmed
+    /// `/forget` (outcome [`Outcome::Forgotten`]), their data is deleted instead of a turn
+    /// being stored ([`Store::forget_user`]).
     pub fn handle_with(
         &self,
         key: &ConvKey,
@@ -105,12 +147,65 @@ impl Desk {
         channel: impl FnOnce(&Reply) -> Option<ChannelWrite>,
     ) -> Result<TurnResult, StorageError> {
         let started = std::time::Instant::now();
+        let result = self.run_turn(key, display_name, input, channel)?;
+        crate::metrics::global().record_turn(&key.channel, &result, started.elapsed());
+        if matches!(result.outcome, Outcome::Throttled | Outcome::Ignored) {
+            crate::metrics::global().message_dropped(&key.channel, "flood");
+        }
+        Ok(result)
+    }
+
+    fn run_turn(
+        &self,
+        key: &ConvKey,
+        display_name: Option<&str>,
+        input: &Input,
+        channel: impl FnOnce(&Reply) -> Option<ChannelWrite>,
+    ) -> Result<TurnResult, StorageError> {
         let _guard = self.lock(key);
+        let now = self.now_ms();
         let conv = self.conversation(key)?;
+        if let Some(flood) = &self.flood {
+            let (reply, outcome) = match flood.check(key, now) {
+                Verdict::Allow => (None, Outcome::None),
+                Verdict::SlowDown => (
+                    Some(
+                        self.engine
+                            .slow_down_reply(flood.limits().mute_ms.div_ceil(1_000)),
+                    ),
+                    Outcome::Throttled,
+                ),
+                Verdict::Ignore => (Some(Reply::default()), Outcome::Ignored),
+            };
+            if let Some(reply) = reply {
+                if let Some(write) = channel(&reply) {
+                    self.store.channel_commit(&write)?;
+                }
+                return Ok(TurnResult {
+                    reply,
+                    conversation: conv,
+                    intent: None,
+                    opened_ticket: None,
+                    outcome,
+                });
+            }
+        }
         let turn = self.engine.turn(&conv, input);
+        if turn.forget {
+            let reply = turn.reply;
+            let write = channel(&reply);
+            self.store
+                .forget_user(key, now, FORGET_KEEPS_BLOCK, write.as_ref())?;
+            return Ok(TurnResult {
+                reply,
+                conversation: turn.conversation,
+                intent: None,
+                opened_ticket: None,
+                outcome: turn.outcome,
+            });
+        }
         let mut state = turn.conversation;
         let mut reply = turn.reply;
-        let now = now_ms();
         let user_line = TranscriptEntry {
             at_ms: now,
             speaker: Speaker::User,
@@ -118,6 +213,17 @@ impl Desk {
         };
         let mut tickets = Vec::new();
         let mut opened_ticket = None;
+        if let Some((number, rating)) = turn.rating
+            && let Some(mut ticket) = self.store.ticket(number)?
+            && ticket.conversation == *key
+            && ticket.status == TicketStatus::Closed
+        {
+            ticket.rating = Some(match rating {
+                Rating::Up => deskbot_storage::Rating::Up,
+                Rating::Down => deskbot_storage::Rating::Down,
+            });
+            tickets.push(ticket);
+        }
         if let Some(esc) = &turn.escalation {
             let number = self.store.next_ticket_number()?;
             let position = self.store.queue_position(number)?;
@@ -143,6 +249,8 @@ impl Desk {
                 status: TicketStatus::Open,
                 opened_at_ms: now,
                 closed_at_ms: None,
+                rating: None,
+                forgotten: false,
             });
             reply = self.engine.ticket_opened(&mut state, number, position);
             opened_ticket = Some(number);
@@ -160,15 +268,13 @@ impl Desk {
             tickets: &tickets,
             channel: channel_write.as_ref(),
         })?;
-        let result = TurnResult {
+        Ok(TurnResult {
             reply,
             conversation: state,
             intent: turn.intent,
             opened_ticket,
             outcome: turn.outcome,
-        };
-        crate::metrics::global().record_turn(&key.channel, &result, started.elapsed());
-        Ok(result)
+        })
     }
 
     /// Closes ticket `number` (staff or an operator did), returns the conversation it belonged
@@ -188,7 +294,7 @@ impl Desk {
         } else {
             Reply::text(format!("Ticket #{number} has been closed."))
         };
-        let now = now_ms();
+        let now = self.now_ms();
         ticket.status = TicketStatus::Closed;
         ticket.closed_at_ms = Some(now);
         self.commit_ticket_change(&key, &conv, ticket, &reply, now)?;
@@ -197,12 +303,13 @@ impl Desk {
 
     /// Reopens closed ticket `number` (staff did): the ticket is open again and, unless its
     /// user is in another ticket now, their conversation is back with staff. Returns the
-    /// conversation and what to tell its user; `None` when there is no such closed ticket.
+    /// conversation and what to tell its user; `None` when there is no such closed ticket, or
+    /// when its user deleted their data (`/forget`: there is nobody to reopen it for).
     pub fn reopen_ticket(&self, number: u64) -> Result<Option<(ConvKey, Reply)>, StorageError> {
         let Some(mut ticket) = self.store.ticket(number)? else {
             return Ok(None);
         };
-        if ticket.status != TicketStatus::Closed {
+        if ticket.status != TicketStatus::Closed || ticket.forgotten {
             return Ok(None);
         }
         let key = ticket.conversation.clone();
@@ -214,7 +321,7 @@ impl Desk {
         } else {
             Reply::text(format!("Ticket #{number} has been reopened."))
         };
-        let now = now_ms();
+        let now = self.now_ms();
         ticket.status = TicketStatus::Open;
         ticket.closed_at_ms = None;
         self.commit_ticket_change(&key, &conv, ticket, &reply, now)?;

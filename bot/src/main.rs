@@ -258,7 +258,8 @@ fn run(args: RunArgs) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from("deskbot-data"));
     let engine = Arc::new(Engine::new(load_catalog(config.catalog.as_deref())?)?);
     let desk = Desk::open(engine, &data_dir)
-        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
+        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?
+        .with_flood(config.flood.limits());
     tracing::info!(data_dir = %data_dir.display(), "deskbot starting");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

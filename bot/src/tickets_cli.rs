@@ -12,7 +12,7 @@ use deskbot::desk::Desk;
 use deskbot::handoff::{self, staff_ticket_text, ticket_summary};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
-use deskbot_storage::Store;
+use deskbot_storage::{Rating, Store};
 
 /// `deskbot tickets`.
 #[derive(Debug, clap::Args)]
@@ -80,6 +80,13 @@ pub fn run(args: TicketsArgs) -> Result<()> {
                 .ticket(number)?
                 .with_context(|| format!("there is no ticket #{number}"))?;
             writeln!(out, "{}", ticket_summary(&ticket))?;
+            writeln!(out, "Rating: {}", rating_text(ticket.rating))?;
+            if ticket.forgotten {
+                writeln!(
+                    out,
+                    "The user deleted their data (/forget): personal data removed."
+                )?;
+            }
             if let Some(by) = store.ticket_claimed_by(number)? {
                 writeln!(out, "Claimed by: {by}")?;
             }
@@ -132,4 +139,13 @@ pub fn run(args: TicketsArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How `tickets show` prints a rating.
+fn rating_text(rating: Option<Rating>) -> &'static str {
+    match rating {
+        Some(Rating::Up) => "👍 (helpful)",
+        Some(Rating::Down) => "👎 (not helpful)",
+        None => "none",
+    }
 }

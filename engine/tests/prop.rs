@@ -249,11 +249,22 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         3 => chat_text().prop_map(Step::Text),
         3 => any::<usize>().prop_map(Step::Offered),
-        1 => prop_oneof![any::<String>(), "[0-9]{1,3}:(yes|no|human|back|restart|none|decline|intent:[a-z_]{1,20})"].prop_map(Step::Forged),
+        1 => prop_oneof![any::<String>(), "[0-9]{1,3}:(yes|no|human|back|restart|none|decline|forget_yes|forget_no|rate:[0-9]{1,3}:(up|down)|intent:[a-z_]{1,20})"].prop_map(Step::Forged),
+        1 => prop::sample::select(vec!["/forget", "delete my data", "/human", "/reset"]).prop_map(|t| Step::Text(t.to_string())),
     ]
 }
 
-const ACTIONS: [&str; 7] = ["yes", "no", "back", "restart", "human", "decline", "none"];
+const ACTIONS: [&str; 9] = [
+    "yes",
+    "no",
+    "back",
+    "restart",
+    "human",
+    "decline",
+    "none",
+    "forget_yes",
+    "forget_no",
+];
 
 proptest! {
     #![proptest_config(config(64))]
@@ -282,6 +293,7 @@ proptest! {
                 let (t, code) = b.id.split_once(':').unwrap_or(("", ""));
                 prop_assert_eq!(t.parse::<u64>().ok(), Some(next.turn), "button id {}", b.id);
                 let known = ACTIONS.contains(&code)
+                    || code.strip_prefix("rate:").is_some_and(|r| r.ends_with(":up") || r.ends_with(":down"))
                     || code.strip_prefix("intent:").is_some_and(|id| e.catalog().intent(id).is_some());
                 prop_assert!(known, "button id {} does not parse", b.id);
                 prop_assert!(!b.label.trim().is_empty());

@@ -27,8 +27,8 @@ use crate::{ConvKey, StorageError, TranscriptEntry};
 
 const LOCATIONS: &str = "handoff_locations";
 const ROUTES: &str = "handoff_routes";
-const EVENTS: &str = "handoff_events";
-const BLOCKED: &str = "handoff_blocked";
+pub(crate) const EVENTS: &str = "handoff_events";
+pub(crate) const BLOCKED: &str = "handoff_blocked";
 const CURSORS: &str = "handoff_cursors";
 
 /// Where a ticket lives on the staff side.

@@ -20,6 +20,7 @@ mod group_commit;
 pub mod handoff;
 mod health;
 mod keys;
+mod privacy;
 mod records;
 mod store;
 
@@ -29,5 +30,6 @@ pub use error::StorageError;
 pub use handoff::{BlockRecord, RouteKind, StaffLocation, TicketEvent, TicketEventKind};
 pub use health::HealthError;
 pub use keys::ConvKey;
-pub use records::{Speaker, StepTried, Ticket, TicketStatus, TranscriptEntry};
+pub use privacy::{ForgetSummary, PurgeSummary};
+pub use records::{DELETED, Rating, Speaker, StepTried, Ticket, TicketStatus, TranscriptEntry};
 pub use store::{SCHEMA_VERSION, Store, TurnWrite};

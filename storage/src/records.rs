@@ -50,6 +50,19 @@ pub enum TicketStatus {
     Closed,
 }
 
+/// How the user rated the help they got in a ticket (asked when it closes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rating {
+    /// 👍
+    Up,
+    /// 👎
+    Down,
+}
+
+/// What stands in a ticket for personal data deleted at the user's request.
+pub const DELETED: &str = "[deleted]";
+
 /// A request for human support.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
@@ -73,4 +86,12 @@ pub struct Ticket {
     pub opened_at_ms: u64,
     /// Unix time (ms) it was closed.
     pub closed_at_ms: Option<u64>,
+    /// The user's rating after the close, if they gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<Rating>,
+    /// True once the user's personal data was deleted from the ticket at their request
+    /// (`/forget`): name, transcript, answers and user id are gone; the number, platform,
+    /// intent, status, times and rating stay for statistics. Such a ticket cannot be reopened.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forgotten: bool,
 }

@@ -319,7 +319,7 @@ fn open_db(path: &Path) -> Result<sled::Db, StorageError> {
     }
 }
 
-fn decode_ticket(bytes: &[u8]) -> Result<Ticket, StorageError> {
+pub(crate) fn decode_ticket(bytes: &[u8]) -> Result<Ticket, StorageError> {
     serde_json::from_slice(bytes).map_err(|e| StorageError::Corrupt {
         tree: "tickets",
         message: e.to_string(),

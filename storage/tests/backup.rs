@@ -32,6 +32,8 @@ fn ticket(number: u64, key: &ConvKey, status: TicketStatus) -> Ticket {
         status,
         opened_at_ms: 5,
         closed_at_ms: (status == TicketStatus::Closed).then_some(9),
+        rating: None,
+        forgotten: false,
     }
 }
 

@@ -30,6 +30,8 @@ fn ticket(number: u64, key: &ConvKey, status: TicketStatus) -> Ticket {
         status,
         opened_at_ms: 1,
         closed_at_ms: None,
+        rating: None,
+        forgotten: false,
     }
 }
 

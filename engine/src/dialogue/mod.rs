@@ -14,6 +14,7 @@ mod texts;
 mod words;
 
 pub use analysis::{Analysis, Engine, EngineError};
+pub use policy::MAX_INPUT_CHARS;
 pub use reply::{Button, Reply};
 pub use state::{Conversation, IntentGuess, Phase, StepRecord};
 
@@ -41,6 +42,25 @@ pub enum Outcome {
     AddedToTicket,
     /// The message was judged out of scope.
     OutOfScope,
+    /// The user sent too many messages too fast and was asked to slow down (set by the desk's
+    /// flood control; the engine never ran).
+    Throttled,
+    /// The message was ignored under flood control: nothing was said, nothing changed.
+    Ignored,
+    /// The user confirmed `/forget`: the caller deletes everything stored about them (see
+    /// [`Turn::forget`]).
+    Forgotten,
+    /// The user rated a closed ticket (see [`Turn::rating`]).
+    Rated,
+}
+
+/// How a user rated the help they got in a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rating {
+    /// 👍
+    Up,
+    /// 👎
+    Down,
 }
 
 /// Why a conversation is handed to a person.
@@ -82,4 +102,10 @@ pub struct Turn {
     /// The text to record in the transcript for the user's side of the turn: a button's
     /// label rather than its id, and typed text with passwords, codes and card numbers masked.
     pub user_text: String,
+    /// Set when the user confirmed that everything stored about them must be deleted: the
+    /// caller deletes the conversation's state, transcript and personal data in tickets
+    /// instead of persisting [`Turn::conversation`] (which is then the empty state).
+    pub forget: bool,
+    /// Set when the user rated closed ticket `.0`: the caller records the rating on it.
+    pub rating: Option<(u64, Rating)>,
 }

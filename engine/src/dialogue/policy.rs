@@ -3,7 +3,7 @@
 use super::words::{self, Answer};
 use super::{
     Analysis, Button, Conversation, Engine, Escalation, EscalationReason, Input, IntentGuess,
-    Outcome, Phase, Reply, StepRecord, Turn, texts,
+    Outcome, Phase, Rating, Reply, StepRecord, Turn, texts,
 };
 use crate::catalog::{Intent, IntentKind};
 
@@ -20,7 +20,20 @@ enum Action {
     NoneOfThese,
     /// "ok": heard; in a guide, wait for the result.
     Ack,
+    /// Confirms `/forget`: delete everything stored about the user.
+    ForgetYes,
+    /// Cancels `/forget`.
+    ForgetNo,
+    /// Rates closed ticket `ticket`.
+    Rate {
+        ticket: u64,
+        rating: Rating,
+    },
 }
+
+/// The most characters of a typed message the engine reads: beyond this it asks for a
+/// shorter description instead (the classifier looks at no more than this anyway).
+pub const MAX_INPUT_CHARS: usize = crate::normalize::MAX_CHARS;
 
 impl Action {
     fn code(&self) -> String {
@@ -34,6 +47,15 @@ impl Action {
             Self::Intent(id) => format!("intent:{id}"),
             Self::NoneOfThese => "none".into(),
             Self::Ack => "ok".into(),
+            Self::ForgetYes => "forget_yes".into(),
+            Self::ForgetNo => "forget_no".into(),
+            Self::Rate { ticket, rating } => format!(
+                "rate:{ticket}:{}",
+                match rating {
+                    Rating::Up => "up",
+                    Rating::Down => "down",
+                }
+            ),
         }
     }
 
@@ -46,7 +68,23 @@ impl Action {
             "human" => Self::Human,
             "decline" => Self::Decline,
             "none" => Self::NoneOfThese,
-            other => Self::Intent(other.strip_prefix("intent:")?.to_string()),
+            "forget_yes" => Self::ForgetYes,
+            "forget_no" => Self::ForgetNo,
+            other => {
+                if let Some(rest) = other.strip_prefix("rate:") {
+                    let (ticket, rating) = rest.split_once(':')?;
+                    let rating = match rating {
+                        "up" => Rating::Up,
+                        "down" => Rating::Down,
+                        _ => return None,
+                    };
+                    return Some(Self::Rate {
+                        ticket: ticket.parse().ok()?,
+                        rating,
+                    });
+                }
+                Self::Intent(other.strip_prefix("intent:")?.to_string())
+            }
         })
     }
 
@@ -64,6 +102,7 @@ impl Action {
 /// The input, interpreted.
 enum Event {
     Empty,
+    TooLong,
     Command(String),
     Stale,
     Action(Action),
@@ -77,6 +116,8 @@ struct Draft {
     intent: Option<IntentGuess>,
     escalation: Option<Escalation>,
     outcome: Outcome,
+    forget: bool,
+    rating: Option<(u64, Rating)>,
 }
 
 impl Draft {
@@ -117,6 +158,8 @@ impl Engine {
             intent: None,
             escalation: None,
             outcome: Outcome::None,
+            forget: false,
+            rating: None,
         };
         if let Event::Text(a) = &event {
             d.intent = a.top().cloned();
@@ -134,6 +177,8 @@ impl Engine {
             escalation: d.escalation,
             outcome: d.outcome,
             user_text,
+            forget: d.forget,
+            rating: d.rating,
         }
     }
 
@@ -147,12 +192,38 @@ impl Engine {
         Reply::text(texts::ticket_opened(number, position))
     }
 
-    /// Records that staff closed the conversation's ticket, and returns what to tell the user.
+    /// Records that staff closed the conversation's ticket, and returns what to tell the user:
+    /// the close, with 👍 / 👎 buttons that rate the help (a press comes back as
+    /// [`Turn::rating`]; typing anything else just goes on with the conversation).
     pub fn ticket_closed(&self, conv: &mut Conversation, number: u64) -> Reply {
         conv.phase = Phase::Idle;
-        conv.buttons.clear();
         conv.turn = conv.turn.wrapping_add(1);
-        Reply::text(texts::ticket_closed(number))
+        let mut reply = Reply::text(texts::ticket_closed(number));
+        for (rating, label) in [
+            (Rating::Up, texts::RATE_UP),
+            (Rating::Down, texts::RATE_DOWN),
+        ] {
+            reply.buttons.push(Button {
+                id: format!(
+                    "{}:{}",
+                    conv.turn,
+                    Action::Rate {
+                        ticket: number,
+                        rating
+                    }
+                    .code()
+                ),
+                label: label.to_string(),
+            });
+        }
+        conv.buttons = reply.buttons.clone();
+        reply
+    }
+
+    /// What to say to a user whose messages come too fast (flood control, run by the caller):
+    /// they are ignored for `mute_secs` seconds.
+    pub fn slow_down_reply(&self, mute_secs: u64) -> Reply {
+        Reply::text(texts::slow_down(mute_secs))
     }
 
     fn interpret(&self, conv: &Conversation, input: &Input) -> Event {
@@ -164,8 +235,19 @@ impl Engine {
                 if turn.parse::<u64>().ok() != Some(conv.turn) {
                     return Event::Stale;
                 }
-                Action::parse(code).map_or(Event::Stale, Event::Action)
+                match Action::parse(code) {
+                    // Deleting data and rating a ticket act only through a button the bot
+                    // offered in its last reply, never through a guessed id.
+                    Some(Action::ForgetYes | Action::Rate { .. })
+                        if !conv.buttons.iter().any(|b| &b.id == id) =>
+                    {
+                        Event::Stale
+                    }
+                    Some(a) => Event::Action(a),
+                    None => Event::Stale,
+                }
             }
+            Input::Text(raw) if raw.chars().nth(MAX_INPUT_CHARS).is_some() => Event::TooLong,
             Input::Text(raw) => {
                 let analysis = self.analyze(raw);
                 let n = analysis.normalised.as_str();
@@ -195,6 +277,20 @@ impl Engine {
     }
 
     fn decide(&self, d: &mut Draft, event: Event) {
+        // Deleting one's data and rating work in every phase, an open ticket included.
+        let event = match event {
+            Event::Command(c) if c == "forget" => return self.ask_forget(d),
+            Event::Text(a) if words::wants_forget(&a.normalised) => return self.ask_forget(d),
+            Event::Action(Action::ForgetYes) => return self.forget(d),
+            Event::Action(Action::ForgetNo) => return self.keep(d),
+            Event::Action(Action::Rate { ticket, rating }) => {
+                d.rating = Some((ticket, rating));
+                d.outcome = Outcome::Rated;
+                d.say(texts::RATED);
+                return;
+            }
+            other => other,
+        };
         if let Phase::Escalated { ticket } = d.conv.phase {
             d.intent = None;
             match event {
@@ -206,7 +302,8 @@ impl Engine {
                 Event::Command(_) | Event::Stale | Event::Empty => {
                     d.say(texts::ticket_still_open(ticket))
                 }
-                Event::Action(_) | Event::Text(_) => {
+                // The transcript keeps the start of it (cut) for staff.
+                Event::Action(_) | Event::Text(_) | Event::TooLong => {
                     d.say(texts::added_to_ticket(ticket));
                     d.outcome = Outcome::AddedToTicket;
                 }
@@ -218,6 +315,10 @@ impl Engine {
                 d.say(texts::EMPTY);
                 self.reoffer(d);
             }
+            Event::TooLong => {
+                d.say(texts::TOO_LONG);
+                self.reoffer(d);
+            }
             Event::Stale => {
                 let mut prompt = Draft {
                     conv: d.conv.clone(),
@@ -225,6 +326,8 @@ impl Engine {
                     intent: None,
                     escalation: None,
                     outcome: Outcome::None,
+                    forget: false,
+                    rating: None,
                 };
                 self.prompt(&mut prompt);
                 d.reply = prompt.reply;
@@ -256,6 +359,37 @@ impl Engine {
             }
             "human" => self.escalate(d, EscalationReason::Requested),
             other => d.say(texts::unknown_command(&self.catalog, &format!("/{other}"))),
+        }
+    }
+
+    /// Asks to confirm `/forget`, keeping the conversation where it is.
+    fn ask_forget(&self, d: &mut Draft) {
+        d.intent = None;
+        d.say(texts::forget_confirm(d.conv.ticket()));
+        d.button(Action::ForgetYes, texts::YES_DELETE);
+        d.button(Action::ForgetNo, texts::NO_KEEP);
+    }
+
+    /// `/forget` confirmed: the caller deletes the stored data; the conversation starts over.
+    fn forget(&self, d: &mut Draft) {
+        d.forget = true;
+        d.outcome = Outcome::Forgotten;
+        // Only the turn counter carries on (buttons stay tied to turns); the caller stores
+        // nothing of this state and deletes what it had.
+        d.conv = Conversation {
+            turn: d.conv.turn,
+            ..Conversation::default()
+        };
+        d.say(texts::FORGOTTEN);
+    }
+
+    /// `/forget` cancelled: nothing changes; say where the conversation is.
+    fn keep(&self, d: &mut Draft) {
+        if d.conv.phase == Phase::Idle {
+            d.say(texts::FORGET_KEPT);
+        } else {
+            self.prompt(d);
+            d.reply.text = format!("{}\n\n{}", texts::FORGET_KEPT, d.reply.text);
         }
     }
 

@@ -23,7 +23,7 @@ pub(crate) fn topics(catalog: &Catalog) -> String {
 
 pub(crate) fn help(catalog: &Catalog) -> String {
     format!(
-        "I'm {name}. I can help with {scope}. Describe what happens when you try, in your own words, and I'll walk you through it one step at a time.\n\nTopics I know:\n{topics}\nCommands: /help shows this, /reset leaves the current guide, /human asks for a person.",
+        "I'm {name}. I can help with {scope}. Describe what happens when you try, in your own words, and I'll walk you through it one step at a time.\n\nTopics I know:\n{topics}\nCommands: /help shows this, /reset leaves the current guide, /human asks for a person, /forget deletes what I have stored about you.",
         name = catalog.settings.bot_name,
         scope = catalog.settings.scope,
         topics = topics(catalog),
@@ -124,6 +124,34 @@ pub(crate) fn ticket_still_open(number: u64) -> String {
 
 pub(crate) fn ticket_closed(number: u64) -> String {
     format!(
-        "Ticket #{number} has been closed by our support team. If you still need help, describe the problem and I'll start again."
+        "Ticket #{number} has been closed by our support team. How did we do? Tap 👍 or 👎 (or type it). If you still need help, describe the problem and I'll start again."
+    )
+}
+
+pub(crate) const YES_DELETE: &str = "Yes, delete";
+pub(crate) const NO_KEEP: &str = "No, keep";
+pub(crate) const RATE_UP: &str = "👍";
+pub(crate) const RATE_DOWN: &str = "👎";
+
+pub(crate) fn forget_confirm(open_ticket: Option<u64>) -> String {
+    let ticket = match open_ticket {
+        Some(n) => format!(" Your open ticket #{n} will be closed first."),
+        None => String::new(),
+    };
+    format!(
+        "Do you want me to delete everything I've stored about you? That is this conversation, its history, and your name and messages in your support tickets (only the ticket numbers and topics stay, for statistics).{ticket} This can't be undone."
+    )
+}
+
+pub(crate) const FORGOTTEN: &str = "Done: I've deleted everything I had stored about you. If you write again, I'll start from scratch.";
+pub(crate) const FORGET_KEPT: &str = "Okay, I haven't deleted anything.";
+pub(crate) const RATED: &str =
+    "Thank you for your feedback! If you need help with anything else, just describe the problem.";
+pub(crate) const TOO_LONG: &str =
+    "That message is too long for me to read. Could you describe the problem in a few sentences?";
+
+pub(crate) fn slow_down(mute_secs: u64) -> String {
+    format!(
+        "You're sending messages very quickly, so I'll pause for {mute_secs} seconds and ignore what arrives meanwhile. Then write to me again, one message at a time."
     )
 }

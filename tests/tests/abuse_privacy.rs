@@ -1,0 +1,535 @@
+//! Abuse resistance and privacy through the real engine, the desk and a real sled database:
+//! flood control, the length cap, `/forget`, retention, and rating a closed ticket.
+//!
+//! Time is injected (the desk's clock is a counter the test moves), so no assertion depends on
+//! the wall clock.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use deskbot::desk::{Desk, TurnResult};
+use deskbot::flood::FloodLimits;
+use deskbot_engine::catalog::Catalog;
+use deskbot_engine::dialogue::{Engine, Input, MAX_INPUT_CHARS, Outcome, Phase, Reply};
+use deskbot_storage::{
+    BlockRecord, ChannelWrite, ConvKey, DELETED, Rating, StorageError, TicketStatus,
+};
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1_000;
+
+fn engine() -> Arc<Engine> {
+    static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let catalog = Catalog::builtin().expect("built-in catalog loads");
+            Arc::new(Engine::new(catalog).expect("engine trains"))
+        })
+        .clone()
+}
+
+/// A desk whose clock reads `clock` (Unix ms).
+fn desk_at(dir: &Path, clock: &Arc<AtomicU64>) -> Desk {
+    let c = clock.clone();
+    Desk::open(engine(), dir)
+        .expect("store opens")
+        .with_clock(Arc::new(move || c.load(Ordering::SeqCst)))
+}
+
+fn say(desk: &Desk, key: &ConvKey, name: &str, text: &str) -> TurnResult {
+    desk.handle(key, Some(name), &Input::Text(text.into()))
+        .expect("turn commits")
+}
+
+fn press(desk: &Desk, key: &ConvKey, last: &TurnResult, label: &str) -> TurnResult {
+    let button = last
+        .reply
+        .buttons
+        .iter()
+        .find(|b| b.label.starts_with(label))
+        .unwrap_or_else(|| panic!("no button {label:?} in {:?}", last.reply));
+    desk.handle(key, None, &Input::Button(button.id.clone()))
+        .expect("turn commits")
+}
+
+/// What a chat adapter queues for a reply: nothing for a silent one (no text, no buttons).
+fn outbox_for(reply: &Reply) -> Vec<Vec<u8>> {
+    if reply.text.is_empty() && reply.buttons.is_empty() {
+        Vec::new()
+    } else {
+        vec![reply.text.clone().into_bytes()]
+    }
+}
+
+/// One Telegram-like update: accepted into the inbox, then handled through the desk with the
+/// channel bookkeeping that consumes it.
+fn telegram_text(
+    desk: &Desk,
+    key: &ConvKey,
+    update: u64,
+    text: &str,
+) -> Result<TurnResult, StorageError> {
+    desk.store()
+        .inbox_accept(
+            "telegram",
+            &[(update, text.as_bytes().to_vec())],
+            update + 1,
+        )
+        .expect("inbox accepts");
+    handle_update(desk, key, update, text)
+}
+
+fn handle_update(
+    desk: &Desk,
+    key: &ConvKey,
+    update: u64,
+    text: &str,
+) -> Result<TurnResult, StorageError> {
+    desk.handle_with(key, Some("Flo"), &Input::Text(text.into()), |reply| {
+        Some(ChannelWrite {
+            channel: "telegram".into(),
+            consumed: Some(update),
+            target: key.user.clone(),
+            outbox: outbox_for(reply),
+            ..ChannelWrite::default()
+        })
+    })
+}
+
+fn queued(desk: &Desk, key: &ConvKey) -> Vec<String> {
+    desk.store()
+        .outbox_pending("telegram", &key.user)
+        .unwrap()
+        .into_iter()
+        .map(|(_, p)| String::from_utf8(p).unwrap())
+        .collect()
+}
+
+#[test]
+fn flood_gets_one_slow_down_then_is_ignored_then_served_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(AtomicU64::new(1_000 * DAY_MS));
+    let limits = FloodLimits::new(4, 30).unwrap();
+    let desk = desk_at(dir.path(), &clock).with_flood(Some(limits));
+    let flo = ConvKey::new("telegram", "501");
+    let calm = ConvKey::new("telegram", "502");
+
+    // Four messages within a second are fine: a guide starts and goes on.
+    let mut update = 10;
+    let r = telegram_text(&desk, &flo, update, "I forgot my password").unwrap();
+    assert_eq!(r.outcome, Outcome::GuideStarted);
+    for text in ["ok", "ok", "ok"] {
+        update += 1;
+        clock.fetch_add(100, Ordering::SeqCst);
+        let r = telegram_text(&desk, &flo, update, text).unwrap();
+        assert!(!r.reply.text.is_empty());
+    }
+    let state = desk.conversation(&flo).unwrap();
+    let lines = desk.store().transcript(&flo, 1_000).unwrap().len();
+    assert_eq!(lines, 8, "four turns of two lines each");
+    let replies = queued(&desk, &flo).len();
+
+    // The fifth within 10 s: one slow-down reply, the engine does not run.
+    update += 1;
+    clock.fetch_add(100, Ordering::SeqCst);
+    let r = telegram_text(&desk, &flo, update, "no").unwrap();
+    assert_eq!(r.outcome, Outcome::Throttled);
+    assert!(r.reply.text.contains("slow") || r.reply.text.contains("quickly"));
+    assert!(r.reply.text.contains("30 seconds"), "{}", r.reply.text);
+    assert!(r.reply.buttons.is_empty());
+    let q = queued(&desk, &flo);
+    assert_eq!(q.len(), replies + 1);
+    assert_eq!(q.last().unwrap(), &r.reply.text);
+
+    // Then everything is ignored: empty reply, nothing queued, nothing stored, state as it
+    // was; but each update is consumed from the inbox.
+    for (i, text) in ["no", "hello??", "/human", "my code is 492817"]
+        .iter()
+        .enumerate()
+    {
+        update += 1;
+        clock.fetch_add(5_000, Ordering::SeqCst);
+        let r = telegram_text(&desk, &flo, update, text).unwrap();
+        assert_eq!(r.outcome, Outcome::Ignored, "message {i}");
+        assert!(r.reply.text.is_empty() && r.reply.buttons.is_empty());
+        assert_eq!(r.opened_ticket, None);
+    }
+    assert!(desk.store().inbox_pending("telegram").unwrap().is_empty());
+    assert_eq!(queued(&desk, &flo).len(), replies + 1);
+    assert_eq!(desk.conversation(&flo).unwrap(), state);
+    let transcript = desk.store().transcript(&flo, 1_000).unwrap();
+    assert_eq!(transcript.len(), lines);
+    assert!(!transcript.iter().any(|l| l.text.contains("hello??")));
+    assert!(desk.store().tickets(false).unwrap().is_empty());
+    // An ignored update that comes again is still refused as already handled.
+    assert!(matches!(
+        handle_update(&desk, &flo, update, "again"),
+        Err(StorageError::AlreadyHandled { .. })
+    ));
+
+    // Another user is not affected meanwhile.
+    // (Update ids are per bot, not per chat, so they keep growing across users.)
+    update += 1;
+    let r = telegram_text(&desk, &calm, update, "I forgot my password").unwrap();
+    assert_eq!(r.outcome, Outcome::GuideStarted);
+
+    // 30 s after the slow-down (20 s have passed): served normally again.
+    clock.fetch_add(10_000, Ordering::SeqCst);
+    update += 1;
+    let r = telegram_text(&desk, &flo, update, "no").unwrap();
+    assert_ne!(r.outcome, Outcome::Ignored);
+    assert_ne!(r.outcome, Outcome::Throttled);
+    assert!(matches!(r.conversation.phase, Phase::Guide { .. }));
+    assert_eq!(
+        desk.store().transcript(&flo, 1_000).unwrap().len(),
+        lines + 2
+    );
+    assert_eq!(queued(&desk, &flo).len(), replies + 2);
+}
+
+#[test]
+fn flood_control_is_off_unless_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(AtomicU64::new(5));
+    let desk = desk_at(dir.path(), &clock);
+    let key = ConvKey::new("console", "script");
+    for _ in 0..30 {
+        let r = say(&desk, &key, "script", "hello");
+        assert!(!r.reply.text.is_empty());
+        assert_ne!(r.outcome, Outcome::Ignored);
+    }
+    assert_eq!(desk.store().transcript(&key, 1_000).unwrap().len(), 60);
+}
+
+#[test]
+fn a_huge_message_gets_a_clear_answer_and_is_stored_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(AtomicU64::new(5));
+    let desk = desk_at(dir.path(), &clock);
+    let key = ConvKey::new("telegram", "77");
+    let r = say(&desk, &key, "Long", "I forgot my password");
+    let step = r.conversation.phase.clone();
+    let huge = "my account is locked ".repeat(50_000);
+    let r = say(&desk, &key, "Long", &huge);
+    assert!(r.reply.text.contains("too long"), "{}", r.reply.text);
+    // The guide is still where it was, its buttons offered again.
+    assert_eq!(r.conversation.phase, step);
+    assert!(!r.reply.buttons.is_empty());
+    let last_user = desk.store().transcript(&key, 2).unwrap()[0].clone();
+    assert_eq!(
+        last_user.text.chars().count(),
+        deskbot::desk::TRANSCRIPT_CHARS + 1
+    );
+    // Exactly at the cap is still read normally.
+    let at_cap = format!("{}{}", "a".repeat(MAX_INPUT_CHARS - 10), " thank you");
+    let r = say(&desk, &key, "Long", &at_cap);
+    assert!(!r.reply.text.contains("too long"), "{}", r.reply.text);
+}
+
+/// Everything stored, as `deskbot export` writes it.
+fn dump(desk: &Desk) -> String {
+    let mut out = Vec::new();
+    desk.store().export(&mut out).expect("export");
+    String::from_utf8(out).expect("utf-8")
+}
+
+/// Ann's distinctive texts, name and id: none may survive `/forget`.
+const ANN_ID: &str = "ann-7731";
+const ANN_NAME: &str = "Annabelle Quark";
+const ANN_TEXTS: [&str; 3] = [
+    "my redmi with the zebra case says account locked",
+    "still locked on the zebra phone",
+    "the zebra phone again",
+];
+
+fn ann_and_bob(desk: &Desk, clock: &AtomicU64) -> (ConvKey, ConvKey, u64, u64) {
+    let ann = ConvKey::new("telegram", ANN_ID);
+    let bob = ConvKey::new("telegram", "bob-2200");
+    say(
+        desk,
+        &bob,
+        "Bob Builder",
+        "I forgot my password, walrus edition",
+    );
+    // Ann: a ticket opened and closed, then a second one still open.
+    let r = say(desk, &ann, ANN_NAME, ANN_TEXTS[0]);
+    assert!(matches!(r.conversation.phase, Phase::Guide { .. }));
+    let r = press(desk, &ann, &r, "No, still stuck");
+    let r = press(desk, &ann, &r, "Talk to a person");
+    let first = r.opened_ticket.expect("first ticket");
+    clock.fetch_add(1_000, Ordering::SeqCst);
+    desk.close_ticket(first).unwrap().expect("closed");
+    say(desk, &ann, ANN_NAME, ANN_TEXTS[1]);
+    let r = say(desk, &ann, ANN_NAME, "/human");
+    let second = r.opened_ticket.expect("second ticket");
+    say(desk, &ann, ANN_NAME, ANN_TEXTS[2]);
+    // Bob escalates too.
+    let r = say(desk, &bob, "Bob Builder", "/human");
+    assert!(r.opened_ticket.is_some());
+    desk.store()
+        .block_user(
+            &ann,
+            &BlockRecord {
+                at_ms: 1,
+                by: "Staffer".into(),
+                ticket: Some(first),
+            },
+        )
+        .unwrap();
+    (ann, bob, first, second)
+}
+
+#[test]
+fn forget_asks_first_and_no_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(AtomicU64::new(10 * DAY_MS));
+    let desk = desk_at(dir.path(), &clock);
+    let (ann, _bob, _first, second) = ann_and_bob(&desk, &clock);
+    let r = say(&desk, &ann, ANN_NAME, "/forget");
+    assert!(
+        r.reply.text.contains("delete everything"),
+        "{}",
+        r.reply.text
+    );
+    assert!(
+        r.reply.text.contains(&format!("#{second}")),
+        "the open ticket is named: {}",
+        r.reply.text
+    );
+    let labels: Vec<&str> = r.reply.buttons.iter().map(|b| b.label.as_str()).collect();
+    assert_eq!(labels, ["Yes, delete", "No, keep"]);
+    // Asking changed nothing yet: the ticket is still open.
+    assert_eq!(r.conversation.ticket(), Some(second));
+    let before = dump(&desk);
+    let r = press(&desk, &ann, &r, "No, keep");
+    assert_eq!(r.outcome, Outcome::None);
+    assert!(r.reply.text.contains("haven't deleted"), "{}", r.reply.text);
+    assert_eq!(r.conversation.ticket(), Some(second));
+    let after = dump(&desk);
+    for needle in ANN_TEXTS.iter().chain([&ANN_NAME, &ANN_ID]) {
+        assert!(before.contains(needle), "{needle} before");
+        assert!(after.contains(needle), "{needle} kept after No");
+    }
+    assert!(desk.store().user_block(&ann).unwrap().is_some());
+    assert_eq!(
+        desk.store().ticket(second).unwrap().unwrap().status,
+        TicketStatus::Open
+    );
+}
+
+#[test]
+fn forget_deletes_all_of_the_users_data_and_nobody_elses() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(AtomicU64::new(10 * DAY_MS));
+    let desk = desk_at(dir.path(), &clock);
+    let (ann, bob, first, second) = ann_and_bob(&desk, &clock);
+    let bob_lines = desk.store().transcript(&bob, 1_000).unwrap();
+    let bob_state = desk.conversation(&bob).unwrap();
+    // A natural phrase asks too; a forged or stale "yes" deletes nothing.
+    let ask = say(&desk, &ann, ANN_NAME, "please delete my data");
+    assert_eq!(ask.reply.buttons.len(), 2);
+    let stale = desk
+        .handle(&ann, None, &Input::Button("1:forget_yes".into()))
+        .unwrap();
+    assert_ne!(stale.outcome, Outcome::Forgotten);
+    assert!(dump(&desk).contains(ANN_TEXTS[0]));
+    let ask = say(&desk, &ann, ANN_NAME, "/forget");
+
+    clock.fetch_add(1_000, Ordering::SeqCst);
+    let done = press(&desk, &ann, &ask, "Yes, delete");
+    assert_eq!(done.outcome, Outcome::Forgotten);
+    assert!(done.reply.text.contains("deleted"), "{}", done.reply.text);
+
+    // Nothing of Ann's is left anywhere in the database.
+    let all = dump(&desk);
+    for needle in ANN_TEXTS
+        .iter()
+        .chain([&ANN_NAME, &ANN_ID, &"zebra", &"Annabelle"])
+    {
+        assert!(!all.contains(needle), "{needle:?} survived /forget");
+    }
+    assert!(
+        desk.store()
+            .conversation::<serde_json::Value>(&ann)
+            .unwrap()
+            .is_none()
+    );
+    assert!(desk.store().transcript(&ann, 1_000).unwrap().is_empty());
+    assert!(desk.store().user_block(&ann).unwrap().is_none());
+    // Her tickets stay for statistics, closed and stripped.
+    for number in [first, second] {
+        let t = desk.store().ticket(number).unwrap().expect("ticket kept");
+        assert_eq!(t.status, TicketStatus::Closed);
+        assert!(t.forgotten);
+        assert_eq!(t.display_name, None);
+        assert!(t.transcript.is_empty());
+        assert_eq!(t.conversation, ConvKey::new("telegram", DELETED));
+        assert!(t.steps_tried.iter().all(|s| s.answer == DELETED));
+        assert!(t.closed_at_ms.is_some());
+    }
+    assert_eq!(
+        desk.store()
+            .ticket(first)
+            .unwrap()
+            .unwrap()
+            .intent
+            .as_deref(),
+        Some("account_locked")
+    );
+    assert!(
+        desk.store()
+            .tickets(true)
+            .unwrap()
+            .iter()
+            .all(|t| t.number != second),
+        "the open ticket was closed"
+    );
+    let history = desk.store().ticket_events(second).unwrap();
+    assert!(history.iter().any(|e| e.by == "user"), "{history:?}");
+    // Staff cannot reopen a forgotten ticket.
+    assert!(desk.reopen_ticket(first).unwrap().is_none());
+
+    // Bob is untouched.
+    assert_eq!(desk.store().transcript(&bob, 1_000).unwrap(), bob_lines);
+    assert_eq!(desk.conversation(&bob).unwrap(), bob_state);
+    assert!(all.contains("walrus edition") && all.contains("Bob Builder"));
+    assert_eq!(desk.store().tickets(true).unwrap().len(), 1);
+
+    // Ann can start over as a stranger.
+    let r = say(&desk, &ann, "Ann", "I forgot my password");
+    assert_eq!(r.outcome, Outcome::GuideStarted);
+}
+
+#[test]
+fn forget_commits_with_the_channel_update_that_confirmed_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(AtomicU64::new(10 * DAY_MS));
+    let desk = desk_at(dir.path(), &clock);
+    let key = ConvKey::new("telegram", "31337");
+    let ask = telegram_text(&desk, &key, 1, "forget me").unwrap();
+    let yes = ask.reply.buttons[0].id.clone();
+    desk.store()
+        .inbox_accept("telegram", &[(2, b"press".to_vec())], 3)
+        .unwrap();
+    let r = desk
+        .handle_with(&key, None, &Input::Button(yes.clone()), |reply| {
+            Some(ChannelWrite {
+                channel: "telegram".into(),
+                consumed: Some(2),
+                target: key.user.clone(),
+                outbox: outbox_for(reply),
+                ..ChannelWrite::default()
+            })
+        })
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Forgotten);
+    assert!(desk.store().inbox_pending("telegram").unwrap().is_empty());
+    assert_eq!(queued(&desk, &key).last().unwrap(), &r.reply.text);
+    assert!(desk.store().transcript(&key, 10).unwrap().is_empty());
+    // The same update again is refused and deletes nothing more.
+    let again = desk.handle_with(&key, None, &Input::Button(yes), |_| {
+        Some(ChannelWrite {
+            channel: "telegram".into(),
+            consumed: Some(2),
+            target: key.user.clone(),
+            ..ChannelWrite::default()
+        })
+    });
+    assert!(matches!(again, Err(StorageError::AlreadyHandled { .. })));
+}
+
+#[test]
+fn retention_purges_old_transcripts_and_closed_tickets_copies_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(AtomicU64::new(DAY_MS));
+    let desk = desk_at(dir.path(), &clock);
+    let old = ConvKey::new("discord", "1");
+    let open = ConvKey::new("discord", "2");
+    // Day 1: both users talk and escalate; the first ticket is closed on day 2.
+    say(&desk, &old, "Old", "ancient walrus problem");
+    let closed = say(&desk, &old, "Old", "/human").opened_ticket.unwrap();
+    say(&desk, &open, "Open", "ancient open problem");
+    let still_open = say(&desk, &open, "Open", "/human").opened_ticket.unwrap();
+    clock.store(2 * DAY_MS, Ordering::SeqCst);
+    desk.close_ticket(closed).unwrap().unwrap();
+    // Day 95: recent messages.
+    clock.store(95 * DAY_MS, Ordering::SeqCst);
+    say(&desk, &old, "Old", "fresh walrus problem");
+    say(&desk, &open, "Open", "fresh open problem");
+    let before_old = desk.store().transcript(&old, 1_000).unwrap().len();
+    let before_open = desk.store().transcript(&open, 1_000).unwrap().len();
+
+    // Day 100, 30 days of retention: everything before day 70 goes.
+    clock.store(100 * DAY_MS, Ordering::SeqCst);
+    let summary = deskbot::retention::purge_once(&desk, 30).unwrap();
+    let kept = desk.store().transcript(&old, 1_000).unwrap();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(kept.iter().all(|l| l.at_ms >= 70 * DAY_MS));
+    assert!(kept[0].text.contains("fresh walrus"));
+    assert_eq!(summary.lines, (before_old - 2) + (before_open - 2));
+    assert_eq!(desk.store().transcript(&open, 1_000).unwrap().len(), 2);
+    assert_eq!(summary.tickets, 1);
+    let t = desk.store().ticket(closed).unwrap().unwrap();
+    assert!(t.transcript.is_empty(), "closed ticket's copy purged");
+    assert_eq!(t.status, TicketStatus::Closed);
+    let t = desk.store().ticket(still_open).unwrap().unwrap();
+    assert!(
+        t.transcript.iter().any(|l| l.text.contains("ancient open")),
+        "an open ticket keeps its copy"
+    );
+    // Running again purges nothing more; 0 days is off.
+    let again = deskbot::retention::purge_once(&desk, 30).unwrap();
+    assert_eq!((again.lines, again.tickets), (0, 0));
+    clock.store(10_000 * DAY_MS, Ordering::SeqCst);
+    assert_eq!(deskbot::retention::purge_once(&desk, 0).unwrap().lines, 0);
+    assert_eq!(desk.store().transcript(&old, 1_000).unwrap().len(), 2);
+}
+
+#[test]
+fn a_closed_ticket_can_be_rated_and_guides_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(AtomicU64::new(DAY_MS));
+    let desk = desk_at(dir.path(), &clock);
+    let key = ConvKey::new("telegram", "4242");
+    let number = say(&desk, &key, "Rita", "/human").opened_ticket.unwrap();
+    let (_, close) = desk.close_ticket(number).unwrap().unwrap();
+    assert!(close.text.contains("has been closed"), "{}", close.text);
+    let labels: Vec<&str> = close.buttons.iter().map(|b| b.label.as_str()).collect();
+    assert_eq!(labels, ["👍", "👎"]);
+    let up = close.buttons[0].id.clone();
+    let r = desk.handle(&key, None, &Input::Button(up.clone())).unwrap();
+    assert_eq!(r.outcome, Outcome::Rated);
+    assert!(r.reply.text.contains("Thank you"), "{}", r.reply.text);
+    assert_eq!(r.conversation.phase, Phase::Idle);
+    let t = desk.store().ticket(number).unwrap().unwrap();
+    assert_eq!(t.rating, Some(Rating::Up));
+    assert_eq!(t.status, TicketStatus::Closed);
+    // The same button again is stale: the rating stays.
+    let r = desk.handle(&key, None, &Input::Button(up)).unwrap();
+    assert_ne!(r.outcome, Outcome::Rated);
+    // Guides run as normal.
+    let r = say(&desk, &key, "Rita", "I forgot my password");
+    assert_eq!(r.outcome, Outcome::GuideStarted);
+
+    // A second ticket rated by typing the emoji.
+    let number2 = say(&desk, &key, "Rita", "/human").opened_ticket.unwrap();
+    desk.close_ticket(number2).unwrap().unwrap();
+    let r = say(&desk, &key, "Rita", "👎");
+    assert_eq!(r.outcome, Outcome::Rated);
+    assert_eq!(
+        desk.store().ticket(number2).unwrap().unwrap().rating,
+        Some(Rating::Down)
+    );
+
+    // A third: the user just types on; no rating, the guide starts.
+    let number3 = say(&desk, &key, "Rita", "/human").opened_ticket.unwrap();
+    desk.close_ticket(number3).unwrap().unwrap();
+    let r = say(&desk, &key, "Rita", "I forgot my password");
+    assert_eq!(r.outcome, Outcome::GuideStarted);
+    assert_eq!(desk.store().ticket(number3).unwrap().unwrap().rating, None);
+    // Ratings are kept on the other tickets.
+    assert_eq!(
+        desk.store().ticket(number).unwrap().unwrap().rating,
+        Some(Rating::Up)
+    );
+}
