@@ -54,6 +54,8 @@ pub struct Sent {
     pub buttons: Vec<(String, String)>,
     /// The message it replied to.
     pub reply_to: Option<i32>,
+    /// The forum topic it was sent in (`message_thread_id`).
+    pub thread: Option<i32>,
 }
 
 /// What to answer instead of the real thing, once.
@@ -94,6 +96,12 @@ struct Inner {
     /// The fields of the last setWebhook.
     webhook_settings: Option<Value>,
     pusher: bool,
+    /// Supergroups that are forums.
+    forums: HashSet<i64>,
+    /// Forum topics: (chat, message_thread_id) → name.
+    topics: HashMap<(i64, i32), String>,
+    /// Administrators per chat (the first one is the owner).
+    admins: HashMap<i64, Vec<u64>>,
 }
 
 /// The running fake.
@@ -126,6 +134,14 @@ fn chat_json(chat: i64) -> Value {
     } else {
         json!({"id": chat, "type": "supergroup", "title": "Support group"})
     }
+}
+
+fn chat_json_in(s: &Inner, chat: i64) -> Value {
+    let mut c = chat_json(chat);
+    if s.forums.contains(&chat) {
+        c["is_forum"] = json!(true);
+    }
+    c
 }
 
 impl FakeTelegram {
@@ -175,7 +191,7 @@ impl FakeTelegram {
         s.user_messages.insert((chat, mid));
         (
             mid,
-            json!({"message_id": mid, "date": now(), "chat": chat_json(chat), "from": user_json(user)}),
+            json!({"message_id": mid, "date": now(), "chat": chat_json_in(s, chat), "from": user_json(user)}),
         )
     }
 
@@ -199,6 +215,89 @@ impl FakeTelegram {
             let (_, mut m) = Self::message_json(s, chat, user);
             m["text"] = json!(text);
             m["reply_to_message"] = original;
+            json!({"message": m})
+        })
+    }
+
+    /// Makes supergroup `chat` a forum (topics on) or not.
+    pub fn set_forum(&self, chat: i64, forum: bool) {
+        let mut s = self.lock();
+        if forum {
+            s.forums.insert(chat);
+        } else {
+            s.forums.remove(&chat);
+        }
+    }
+
+    /// The administrators of `chat` (the first is the owner), as getChatAdministrators lists
+    /// them.
+    pub fn set_admins(&self, chat: i64, admins: &[u64]) {
+        self.lock().admins.insert(chat, admins.to_vec());
+    }
+
+    /// The forum topics created in `chat`: (message_thread_id, name), by id.
+    pub fn topics(&self, chat: i64) -> Vec<(i32, String)> {
+        let mut t: Vec<(i32, String)> = self
+            .lock()
+            .topics
+            .iter()
+            .filter(|((c, _), _)| *c == chat)
+            .map(|((_, id), name)| (*id, name.clone()))
+            .collect();
+        t.sort();
+        t
+    }
+
+    /// A topic message's JSON: in forum topic `thread` of `chat`, replying (as Telegram shows
+    /// it) to the topic's creation message unless it replies to something else.
+    fn topic_message(s: &mut Inner, chat: i64, thread: i32, user: u64) -> Value {
+        let (_, mut m) = Self::message_json(s, chat, user);
+        let name = s.topics.get(&(chat, thread)).cloned().unwrap_or_default();
+        m["message_thread_id"] = json!(thread);
+        m["is_topic_message"] = json!(true);
+        m["reply_to_message"] = json!({"message_id": thread, "date": now(),
+            "chat": chat_json_in(s, chat), "from": bot_json(), "message_thread_id": thread,
+            "is_topic_message": true,
+            "forum_topic_created": {"name": name, "icon_color": 7_322_096}});
+        m
+    }
+
+    /// A text message from `user` in forum topic `thread` of `chat`.
+    pub fn push_topic_text(&self, chat: i64, thread: i32, user: u64, text: &str) -> u64 {
+        self.push(|s, _| {
+            let mut m = Self::topic_message(s, chat, thread, user);
+            m["text"] = json!(text);
+            json!({"message": m})
+        })
+    }
+
+    /// A photo (with a caption) from `user` in forum topic `thread` of `chat`.
+    pub fn push_topic_photo(&self, chat: i64, thread: i32, user: u64, caption: &str) -> u64 {
+        self.push(|s, _| {
+            let mut m = Self::topic_message(s, chat, thread, user);
+            m["photo"] =
+                json!([{"file_id": "p", "file_unique_id": "pu", "width": 90, "height": 90}]);
+            m["caption"] = json!(caption);
+            json!({"message": m})
+        })
+    }
+
+    /// A document from `user` replying to the bot's message `to` in `chat`.
+    pub fn push_reply_document(&self, chat: i64, user: u64, name: &str, to: i32) -> u64 {
+        self.push(|s, _| {
+            let original = s.messages.get(&(chat, to)).cloned().unwrap();
+            let (_, mut m) = Self::message_json(s, chat, user);
+            m["document"] = json!({"file_id": "d", "file_unique_id": "du", "file_name": name});
+            m["reply_to_message"] = original;
+            json!({"message": m})
+        })
+    }
+
+    /// A text message in a group that is not in a topic and replies to nothing.
+    pub fn push_group_text(&self, chat: i64, user: u64, text: &str) -> u64 {
+        self.push(|s, _| {
+            let (_, mut m) = Self::message_json(s, chat, user);
+            m["text"] = json!(text);
             json!({"message": m})
         })
     }
@@ -511,6 +610,9 @@ async fn handle(
             fake.lock().sends_in_flight -= 1;
             send_message(&fake, &body)
         }
+        "getchat" => get_chat(&fake, &body),
+        "createforumtopic" => create_forum_topic(&fake, &body),
+        "getchatadministrators" => get_chat_administrators(&fake, &body),
         "editmessagetext" => edit_message_text(&fake, &body),
         "editmessagereplymarkup" => edit_reply_markup(&fake, &body),
         "answercallbackquery" => answer_callback(&fake, &body),
@@ -840,16 +942,22 @@ fn send_message(fake: &FakeTelegram, body: &Value) -> Result<Value, Reject> {
             return Err(bad("message to be replied not found"));
         }
     }
-    if let Some(t) = body["message_thread_id"].as_i64()
-        && chat > 0
-    {
-        let _ = t;
-        return Err(bad("message thread not found"));
+    let thread = body["message_thread_id"].as_i64().map(|t| t as i32);
+    if let Some(t) = thread {
+        // Only an existing forum topic; the General topic (1) must be addressed by omitting
+        // message_thread_id (Telegram answers "message thread not found" otherwise).
+        if chat > 0 || !s.forums.contains(&chat) || t == 1 || !s.topics.contains_key(&(chat, t)) {
+            return Err(bad("message thread not found"));
+        }
     }
     let mid = s.next_message;
     s.next_message += 1;
-    let mut msg = json!({"message_id": mid, "date": now(), "chat": chat_json(chat),
+    let mut msg = json!({"message_id": mid, "date": now(), "chat": chat_json_in(&s, chat),
         "from": bot_json(), "text": text});
+    if let Some(t) = thread {
+        msg["message_thread_id"] = json!(t);
+        msg["is_topic_message"] = json!(true);
+    }
     if !body["reply_markup"].is_null() {
         msg["reply_markup"] = body["reply_markup"].clone();
     }
@@ -860,8 +968,65 @@ fn send_message(fake: &FakeTelegram, body: &Value) -> Result<Value, Reject> {
         text,
         buttons,
         reply_to,
+        thread,
     });
     Ok(msg)
+}
+
+fn get_chat(fake: &FakeTelegram, body: &Value) -> Result<Value, Reject> {
+    let chat = chat_id(body)?;
+    let s = fake.lock();
+    let mut info = chat_json_in(&s, chat);
+    info["accepted_gift_types"] = json!({"unlimited_gifts": false, "limited_gifts": false,
+        "unique_gifts": false, "premium_subscription": false});
+    info["max_reaction_count"] = json!(11);
+    Ok(info)
+}
+
+fn create_forum_topic(fake: &FakeTelegram, body: &Value) -> Result<Value, Reject> {
+    let chat = chat_id(body)?;
+    let name = body["name"].as_str().unwrap_or("");
+    if name.is_empty() || name.chars().count() > 128 {
+        return Err(bad("TOPIC_NAME_INVALID"));
+    }
+    let mut s = fake.lock();
+    if !s.forums.contains(&chat) {
+        return Err(bad("the chat is not a forum"));
+    }
+    // A topic's id is the id of its creation message.
+    let thread = s.next_message;
+    s.next_message += 1;
+    s.topics.insert((chat, thread), name.to_string());
+    Ok(json!({"message_thread_id": thread, "name": name, "icon_color": 7_322_096}))
+}
+
+fn get_chat_administrators(fake: &FakeTelegram, body: &Value) -> Result<Value, Reject> {
+    let chat = chat_id(body)?;
+    if chat > 0 {
+        return Err(bad("there are no administrators in the private chat"));
+    }
+    let s = fake.lock();
+    let list: Vec<Value> = s
+        .admins
+        .get(&chat)
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            if i == 0 {
+                json!({"user": user_json(*id), "status": "creator", "is_anonymous": false})
+            } else {
+                json!({"user": user_json(*id), "status": "administrator",
+                    "can_be_edited": false, "is_anonymous": false, "can_manage_chat": true,
+                    "can_change_info": true, "can_delete_messages": true,
+                    "can_manage_video_chats": true, "can_invite_users": true,
+                    "can_restrict_members": true, "can_promote_members": false,
+                    "can_pin_messages": true, "can_manage_topics": true})
+            }
+        })
+        .collect();
+    Ok(Value::Array(list))
 }
 
 fn edit_message_text(fake: &FakeTelegram, body: &Value) -> Result<Value, Reject> {
