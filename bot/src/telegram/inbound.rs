@@ -448,6 +448,162 @@ mod tests {
         assert_eq!(pass("ask@deskbot"), None);
     }
 
+    const STAFF: i64 = -100_777;
+
+    fn staff_update(extra: serde_json::Value) -> Update {
+        let mut m = serde_json::json!({"message_id": 50, "date": 1_700_000_000,
+            "chat": {"id": STAFF, "type": "supergroup", "title": "Staff", "is_forum": true},
+            "from": {"id": 7, "is_bot": false, "first_name": "Bob"}});
+        for (k, v) in extra.as_object().unwrap() {
+            m[k] = v.clone();
+        }
+        update(serde_json::json!({"update_id": 1, "message": m}))
+    }
+
+    #[test]
+    fn staff_group_messages_are_for_the_relay_only() {
+        let staff = |u: &Update| classify_with(u, &me(), Some(STAFF));
+        // Chatter outside topics and replies, even commands and mentions: nothing.
+        for text in ["hello team", "/help", "@deskbot help me"] {
+            assert_eq!(
+                staff(&staff_update(serde_json::json!({"text": text}))),
+                None
+            );
+        }
+        // In a topic: for the relay, with the topic.
+        let got = staff(&staff_update(serde_json::json!({"text": "close",
+            "message_thread_id": 12, "is_topic_message": true})));
+        assert!(
+            matches!(&got, Some(Inbound { chat: STAFF, event: Event::Staff {
+                thread: Some(12), reply_to: None, text, message: 50, .. } }) if text == "close"),
+            "{got:?}"
+        );
+        // A reply to a bot message carries that message's ticket mark.
+        let got = staff(&staff_update(serde_json::json!({"text": "hi",
+            "reply_to_message": {"message_id": 40, "date": 1_700_000_000,
+                "chat": {"id": STAFF, "type": "supergroup", "title": "Staff"},
+                "from": {"id": 999, "is_bot": true, "first_name": "Desk"},
+                "text": "#5 · Ann: help"}})));
+        assert!(
+            matches!(
+                &got,
+                Some(Inbound {
+                    event: Event::Staff {
+                        thread: None,
+                        reply_to: Some(40),
+                        reply_mark: Some(5),
+                        ..
+                    },
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+        // The same mark in someone else's message routes nowhere.
+        let got = staff(&staff_update(serde_json::json!({"text": "hi",
+            "reply_to_message": {"message_id": 41, "date": 1_700_000_000,
+                "chat": {"id": STAFF, "type": "supergroup", "title": "Staff"},
+                "from": {"id": 8, "is_bot": false, "first_name": "Eve"},
+                "text": "#5 · Ann: help"}})));
+        assert!(
+            matches!(
+                &got,
+                Some(Inbound {
+                    event: Event::Staff {
+                        reply_mark: None,
+                        ..
+                    },
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+        // An attachment is a note, never a file link.
+        let got = staff(&staff_update(serde_json::json!({"caption": "look",
+            "message_thread_id": 12, "is_topic_message": true,
+            "document": {"file_id": "d", "file_unique_id": "du", "file_name": "log.txt"}})));
+        match got {
+            Some(Inbound {
+                event: Event::Staff { text, .. },
+                ..
+            }) => {
+                assert!(text.starts_with("📎 document log.txt"), "{text}");
+                assert!(text.ends_with("\nlook"), "{text}");
+                assert!(!text.contains("http"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A topic's service message (topic created) is not staff content.
+        assert_eq!(
+            staff(&staff_update(serde_json::json!({"message_thread_id": 12,
+                "is_topic_message": true,
+                "forum_topic_created": {"name": "t", "icon_color": 7_322_096}}))),
+            None
+        );
+        // Without a staff group the same chat is an ordinary group.
+        assert_eq!(
+            classify(
+                &staff_update(serde_json::json!({"text": "close",
+                "message_thread_id": 12, "is_topic_message": true})),
+                &me()
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn staff_group_buttons_are_staff_presses() {
+        let u = update(serde_json::json!({"update_id": 2, "callback_query": {
+            "id": "q1", "from": {"id": 7, "is_bot": false, "first_name": "Bob"},
+            "chat_instance": "ci", "data": "ticket:close:5",
+            "message": {"message_id": 40, "date": 1_700_000_000,
+                "chat": {"id": STAFF, "type": "supergroup", "title": "Staff"},
+                "from": {"id": 999, "is_bot": true, "first_name": "Desk"}, "text": "Ticket #5"}}}));
+        let got = classify_with(&u, &me(), Some(STAFF));
+        assert!(
+            matches!(&got, Some(Inbound { chat: STAFF, event: Event::StaffButton { query, data, .. } })
+                if query == "q1" && data == "ticket:close:5"),
+            "{got:?}"
+        );
+        assert!(matches!(
+            classify(&u, &me()),
+            Some(Inbound {
+                event: Event::Button { .. },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_users_attachment_carries_a_note() {
+        let u = update(serde_json::json!({"update_id": 1, "message": {
+            "message_id": 5, "date": 1_700_000_000,
+            "chat": {"id": 7, "type": "private", "first_name": "Ann"},
+            "from": {"id": 7, "is_bot": false, "first_name": "Ann"},
+            "photo": [{"file_id": "p", "file_unique_id": "pu", "width": 9, "height": 9}],
+            "caption": "my screen"}}));
+        match classify(&u, &me()) {
+            Some(Inbound {
+                event: Event::NonText {
+                    note: Some(note), ..
+                },
+                ..
+            }) => {
+                assert_eq!(
+                    note,
+                    "📎 photo (sent on Telegram; files are not relayed)\nmy screen"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Entries stored before the note existed still read.
+        let old: Event = serde_json::from_str(
+            r#"{"kind":"non_text","from":{"id":7,"name":"Ann"},"origin":{"message":5,"private":true,"thread":null,"date":1}}"#,
+        )
+        .unwrap();
+        assert!(matches!(old, Event::NonText { note: None, .. }));
+    }
+
     #[test]
     fn private_text_and_stickers() {
         let u = update(serde_json::json!({"update_id": 1, "message": {
