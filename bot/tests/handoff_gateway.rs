@@ -12,7 +12,8 @@
 //!   claim and close pressed, by a member without the staff role).
 //! - `restart_with_an_open_ticket_relays_both_ways_once`: must-show 4.
 //! - `fifty_tickets_from_both_platforms_never_cross`: must-show 5 (Telegram users, Discord
-//!   users by DM and in a support channel, whose DM is opened through the API).
+//!   users by DM and in a support channel, whose DM is opened through the API; every person
+//!   writes twice back to back, and order is kept both ways).
 //!
 //! Waits are hang guards (generous, for loaded CI), never timing assertions.
 
@@ -781,9 +782,8 @@ async fn fifty() {
     let distinct: std::collections::HashSet<u64> = threads.values().copied().collect();
     assert_eq!(distinct.len(), 50);
 
-    // Interleaved: in each round staff write in all 50 threads and all 50 users write, at
-    // once. (Rounds wait for each other: serenity hands each gateway event to its own task,
-    // so two messages of one person within milliseconds have no defined order.)
+    // Interleaved: staff write twice in all 50 threads and all 50 users write twice, at once
+    // (each person's two messages back to back, everyone's mixed).
     for round in 0..2 {
         for (i, u) in users.iter().enumerate() {
             w.type_in(
@@ -794,7 +794,9 @@ async fn fifty() {
             );
             u.say(&w, &format!("user r{round} from u{i}."));
         }
-        for (i, u) in users.iter().enumerate() {
+    }
+    for (i, u) in users.iter().enumerate() {
+        for round in 0..2 {
             w.wait_thread_post(threads[&i], &format!("user r{round} from u{i}."))
                 .await;
             let needle = format!("staff r{round} to u{i}.");
@@ -827,8 +829,14 @@ async fn fifty() {
             "thread of u{i}: {posts:?}"
         );
         // In order.
-        assert!(user_lines[0].contains("r0") && user_lines[1].contains("r1"));
-        assert!(staff_lines[0].contains("r0") && staff_lines[1].contains("r1"));
+        assert!(
+            user_lines[0].contains("r0") && user_lines[1].contains("r1"),
+            "thread of u{i}: {user_lines:?}"
+        );
+        assert!(
+            staff_lines[0].contains("r0") && staff_lines[1].contains("r1"),
+            "{u:?}: {staff_lines:?}"
+        );
     }
     // Support-channel users were reached in a DM the bot opened, never in the channel.
     for u in &users {

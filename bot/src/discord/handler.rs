@@ -20,6 +20,7 @@ use serenity::all::{
 use tokio::sync::Notify;
 
 use super::custom_id::{self, Press};
+use super::order::{self, Sequencer};
 use super::outbox::{self, Queued};
 use super::render::{self, ButtonSpec, OutMessage, Style};
 use super::retry::{self, Failure, Policy};
@@ -102,6 +103,8 @@ pub(super) struct Handler {
     pub(super) inflight: Inflight,
     /// The human handoff, when it runs.
     handoff: Option<DiscordHandoff>,
+    /// Keeps each person's messages in order.
+    order: Sequencer,
 }
 
 /// What became of one queued message.
@@ -130,6 +133,7 @@ impl Handler {
             sending: Mutex::new(HashMap::new()),
             inflight: Inflight::default(),
             handoff,
+            order: Sequencer::default(),
         }
     }
 
@@ -751,6 +755,14 @@ impl EventHandler for Handler {
 
     async fn message(&self, ctx: Context, msg: Message) {
         let _busy = self.inflight.enter();
+        // One person's messages in one channel are handled one at a time, in Discord's order
+        // (bots' messages, ignored anyway, do not wait).
+        let _turn = if msg.author.bot {
+            None
+        } else {
+            let key = (msg.channel_id.get(), msg.author.id.get());
+            Some(self.order.enter(key, msg.id.get(), order::WINDOW).await)
+        };
         self.on_message(&ctx.http, msg).await;
     }
 

@@ -23,6 +23,7 @@
 
 pub mod custom_id;
 mod handler;
+pub mod order;
 pub mod outbox;
 pub mod render;
 pub mod retry;
