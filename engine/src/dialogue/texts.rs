@@ -124,7 +124,7 @@ pub(crate) fn ticket_still_open(number: u64) -> String {
 
 pub(crate) fn ticket_closed(number: u64) -> String {
     format!(
-        "Ticket #{number} has been closed by our support team. How did we do? Tap 👍 or 👎 (or type it). If you still need help, describe the problem and I'll start again."
+        "Ticket #{number} has been closed by our support team. Was this helpful? Tap or send 👍 or 👎. If you still need help, describe the problem and I'll start again."
     )
 }
 
