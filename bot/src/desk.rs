@@ -146,8 +146,24 @@ impl Desk {
         input: &Input,
         channel: impl FnOnce(&Reply) -> Option<ChannelWrite>,
     ) -> Result<TurnResult, StorageError> {
+        self.handle_sent_with(key, display_name, input, None, channel)
+    }
+
+    /// [`Desk::handle_with`] for a message the platform says was sent at `sent_ms` (Unix ms;
+    /// Telegram's `date`, a Discord message's timestamp). Flood control counts messages by
+    /// that time rather than by when they are handled, so a backlog handled all at once (after
+    /// a restart, or an outage of the platform) is not taken for a flood. A time in the future
+    /// counts as now.
+    pub fn handle_sent_with(
+        &self,
+        key: &ConvKey,
+        display_name: Option<&str>,
+        input: &Input,
+        sent_ms: Option<u64>,
+        channel: impl FnOnce(&Reply) -> Option<ChannelWrite>,
+    ) -> Result<TurnResult, StorageError> {
         let started = std::time::Instant::now();
-        let result = self.run_turn(key, display_name, input, channel)?;
+        let result = self.run_turn(key, display_name, input, sent_ms, channel)?;
         crate::metrics::global().record_turn(&key.channel, &result, started.elapsed());
         if matches!(result.outcome, Outcome::Throttled | Outcome::Ignored) {
             crate::metrics::global().message_dropped(&key.channel, "flood");
@@ -160,13 +176,15 @@ impl Desk {
         key: &ConvKey,
         display_name: Option<&str>,
         input: &Input,
+        sent_ms: Option<u64>,
         channel: impl FnOnce(&Reply) -> Option<ChannelWrite>,
     ) -> Result<TurnResult, StorageError> {
         let _guard = self.lock(key);
         let now = self.now_ms();
         let conv = self.conversation(key)?;
         if let Some(flood) = &self.flood {
-            let (reply, outcome) = match flood.check(key, now) {
+            let sent = sent_ms.map_or(now, |t| t.min(now));
+            let (reply, outcome) = match flood.check(key, sent) {
                 Verdict::Allow => (None, Outcome::None),
                 Verdict::SlowDown => (
                     Some(

@@ -188,6 +188,45 @@ fn flood_gets_one_slow_down_then_is_ignored_then_served_again() {
 }
 
 #[test]
+fn a_backlog_handled_at_once_is_counted_by_when_it_was_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = 1_000 * DAY_MS;
+    let clock = Arc::new(AtomicU64::new(now));
+    let desk = desk_at(dir.path(), &clock).with_flood(FloodLimits::new(4, 30));
+    let key = ConvKey::new("telegram", "808");
+    // Twelve messages sent a minute apart while the bot was down, handled in one instant.
+    for i in 0..12u64 {
+        let sent = now - (12 - i) * 60_000;
+        let r = desk
+            .handle_sent_with(&key, None, &Input::Text("hello".into()), Some(sent), |_| {
+                None
+            })
+            .unwrap();
+        assert!(
+            !matches!(r.outcome, Outcome::Throttled | Outcome::Ignored),
+            "message {i}"
+        );
+    }
+    // The same twelve really sent within a second are a flood.
+    let fast = ConvKey::new("telegram", "809");
+    let outcomes: Vec<Outcome> = (0..12u64)
+        .map(|i| {
+            desk.handle_sent_with(
+                &fast,
+                None,
+                &Input::Text("hello".into()),
+                Some(now - 1_000 + i * 50),
+                |_| None,
+            )
+            .unwrap()
+            .outcome
+        })
+        .collect();
+    assert_eq!(outcomes[4], Outcome::Throttled);
+    assert!(outcomes[5..].iter().all(|o| *o == Outcome::Ignored));
+}
+
+#[test]
 fn flood_control_is_off_unless_asked_for() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(AtomicU64::new(5));
