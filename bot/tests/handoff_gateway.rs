@@ -11,6 +11,9 @@
 //! - `non_staff_are_refused_and_nothing_changes`: must-show 3 (claim, close and snippet typed,
 //!   claim and close pressed, by a member without the staff role).
 //! - `restart_with_an_open_ticket_relays_both_ways_once`: must-show 4.
+//! - `discord_user_answered_from_telegram_forum`: the other direction of must-show 1 (only a
+//!   Telegram staff forum; a Discord user's ticket opens there, relays both ways, the close
+//!   reaches the DM with working rating buttons).
 //! - `fifty_tickets_from_both_platforms_never_cross`: must-show 5 (Telegram users, Discord
 //!   users by DM and in a support channel, whose DM is opened through the API; every person
 //!   writes twice back to back, and order is kept both ways).
@@ -61,6 +64,11 @@ struct World {
 
 impl World {
     async fn new() -> Self {
+        Self::with_handoff(None).await
+    }
+
+    /// A world whose `[handoff]` is `handoff` instead of the Discord staff channel.
+    async fn with_handoff(handoff: Option<HandoffConfig>) -> Self {
         let tg = FakeTelegram::start().await;
         let dc = FakeDiscord::start(Options::default()).await;
         let dir = tempfile::tempdir().unwrap();
@@ -99,6 +107,10 @@ impl World {
             },
             ..Config::default()
         };
+        let mut config = config;
+        if let Some(h) = handoff {
+            config.handoff = h;
+        }
         config.validate("test").unwrap();
         Self {
             tg,
@@ -849,6 +861,117 @@ async fn fifty() {
             .posts_in(SUPPORT_CHANNEL)
             .iter()
             .any(|p| p.contains("staff r")),
+    );
+    w.assert_clean();
+}
+
+const STAFF_GROUP: i64 = -100_777;
+const TG_ADMIN: u64 = 3_003;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn discord_user_answered_from_telegram_forum() {
+    guarded(answered_from_telegram()).await;
+}
+
+/// The other way round: only a Telegram staff forum is configured, so a Discord user's ticket
+/// opens there; staff answer in the topic, the Discord user gets it in their DM, their answer
+/// reaches the topic, staff close it, and the close message's rating buttons work on Discord.
+async fn answered_from_telegram() {
+    let w = World::with_handoff(Some(HandoffConfig {
+        telegram_staff_chat_id: Some(STAFF_GROUP),
+        ..HandoffConfig::default()
+    }))
+    .await;
+    w.tg.set_forum(STAFF_GROUP, true);
+    w.tg.set_admins(STAFF_GROUP, &[TG_ADMIN]);
+    let running = w.start().await;
+    let (dan, dm) = (31_338u64, 41_338u64);
+    let key = ConvKey::new("discord", dan.to_string());
+    w.dc.dispatch("MESSAGE_CREATE", w.dc.dm(dan, dm, "my code is 492817"));
+    w.eventually("a first reply", || !w.dc.posts_in(dm).is_empty())
+        .await;
+    w.dc.dispatch("MESSAGE_CREATE", w.dc.dm(dan, dm, "/human"));
+    let number = w.ticket_for(&key).await;
+    w.wait_tg(STAFF_GROUP, &format!("Ticket #{number} · Discord"))
+        .await;
+    let first =
+        w.tg.sent_to(STAFF_GROUP)
+            .into_iter()
+            .find(|m| m.text.contains(&format!("Ticket #{number} · ")))
+            .unwrap();
+    assert!(first.text.contains("[code hidden]"), "{}", first.text);
+    assert!(!first.text.contains("492817"), "{}", first.text);
+    let topic = first.thread.expect("a forum topic");
+    assert_eq!(
+        w.desk
+            .store()
+            .staff_location(number)
+            .unwrap()
+            .unwrap()
+            .platform,
+        "telegram"
+    );
+
+    // Staff write in the topic; the Discord user gets it in their DM.
+    w.tg.push_topic_text(STAFF_GROUP, topic, TG_ADMIN, "Which phone do you use?");
+    w.eventually("the staff message in the DM", || {
+        w.dc.posts_in(dm)
+            .iter()
+            .any(|p| p.contains("): Which phone do you use?"))
+    })
+    .await;
+    // The user's answer reaches the topic.
+    w.dc.dispatch("MESSAGE_CREATE", w.dc.dm(dan, dm, "A Redmi Note 12"));
+    w.wait_tg(STAFF_GROUP, ": A Redmi Note 12").await;
+    let answer =
+        w.tg.sent_to(STAFF_GROUP)
+            .into_iter()
+            .find(|m| m.text.contains(": A Redmi Note 12"))
+            .unwrap();
+    assert_eq!(answer.thread, Some(topic));
+
+    // Staff close it: the Discord user is told, with the rating buttons.
+    w.tg.push_topic_text(STAFF_GROUP, topic, TG_ADMIN, "close");
+    w.eventually("the close in storage", || {
+        w.desk.store().ticket(number).unwrap().unwrap().status == TicketStatus::Closed
+    })
+    .await;
+    w.eventually("the close message in the DM", || {
+        w.dc.messages_in(dm)
+            .iter()
+            .any(|m| m["content"].as_str().unwrap_or_default().contains("closed"))
+    })
+    .await;
+    let closed =
+        w.dc.messages_in(dm)
+            .into_iter()
+            .find(|m| m["content"].as_str().unwrap_or_default().contains("closed"))
+            .unwrap();
+    let rate_up = closed["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .expect("a rating button")
+        .to_string();
+    assert!(rate_up.starts_with(&format!("db:{dan}:")), "{rate_up}");
+    // Dan presses 👍 in his DM: the rating is stored on the ticket.
+    let press = w.dc.button_press(dan, None, &closed, &rate_up);
+    w.dc.dispatch("INTERACTION_CREATE", press);
+    w.eventually("the rating", || {
+        w.desk
+            .store()
+            .ticket(number)
+            .unwrap()
+            .unwrap()
+            .rating
+            .is_some()
+    })
+    .await;
+    running.stop().await;
+    assert_eq!(
+        w.dc.posts_in(dm)
+            .iter()
+            .filter(|p| p.contains("Which phone do you use?"))
+            .count(),
+        1
     );
     w.assert_clean();
 }
