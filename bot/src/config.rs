@@ -562,11 +562,14 @@ impl Config {
 /// values elided (`invalid type: string "…"`): a config error never repeats a value.
 fn parse_error_message(text: &str, e: &toml::de::Error) -> String {
     let what = elide_quoted(e.message().trim_end());
-    let place = e.span().and_then(|span| text.get(..span.start)).map(|before| {
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        format!("line {line}, column {column}: ")
-    });
+    let place = e
+        .span()
+        .and_then(|span| text.get(..span.start))
+        .map(|before| {
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: ")
+        });
     format!("{}{what}", place.unwrap_or_default())
 }
 
