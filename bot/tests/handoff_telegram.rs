@@ -89,46 +89,7 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let engine = Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap());
         let desk = Desk::open(engine, dir.path()).unwrap();
-        let handoff = HandoffConfig {
-            telegram_staff_chat_id: Some(STAFF),
-            telegram_staff_user_ids: vec![LISTED],
-            snippets: BTreeMap::from([(
-                "reset".to_string(),
-                "Please reset your password at account.xiaomi.com.".to_string(),
-            )]),
-            ..HandoffConfig::default()
-        };
-        let config = telegram_config(&tg);
-        let staff = TelegramStaff::with_backoff(&config, &handoff, backoff())
-            .unwrap()
-            .expect("a staff group is configured")
-            .with_store(desk.store().clone());
-        let (deliver_tx, deliver_rx) = mpsc::unbounded_channel();
-        let relay: Arc<TgRelay> = Arc::new(Relay::new(
-            desk.clone(),
-            handoff,
-            staff,
-            TelegramUsers::new(desk.store().clone(), Some(deliver_tx)),
-        ));
-        let (stop, shutdown) = Shutdown::new();
-        let r = relay.clone();
-        let s = shutdown.clone();
-        let relay_task = tokio::spawn(async move {
-            r.run(s, Duration::from_millis(200)).await;
-        });
-        let inbox: Arc<dyn StaffInbox> = relay;
-        let channel = tokio::spawn(telegram::run_full(
-            desk.clone(),
-            config,
-            shutdown,
-            backoff(),
-            Some(deliver_rx),
-            Some(TelegramHandoff {
-                relay: inbox,
-                staff_chat: STAFF,
-                staff_user_ids: vec![LISTED],
-            }),
-        ));
+        let (stop, channel, relay_task) = launch(&tg, &desk);
         Self {
             tg,
             desk,
@@ -139,17 +100,31 @@ impl World {
         }
     }
 
-    async fn stop(self) {
+    /// Stops the channel and the relay and starts new ones (a new staff side, nothing cached)
+    /// over the same store, as a restart of `deskbot run` would.
+    async fn restart(&mut self) {
+        self.halt().await;
+        let (stop, channel, relay_task) = launch(&self.tg, &self.desk);
+        self.stop = stop;
+        self.channel = channel;
+        self.relay_task = relay_task;
+    }
+
+    async fn halt(&mut self) {
         let _ = self.stop.send(true);
-        tokio::time::timeout(WAIT, self.channel)
+        tokio::time::timeout(WAIT, &mut self.channel)
             .await
             .expect("the Telegram channel stops")
             .expect("no panic")
             .expect("stops without an error");
-        tokio::time::timeout(WAIT, self.relay_task)
+        tokio::time::timeout(WAIT, &mut self.relay_task)
             .await
             .expect("the relay stops")
             .expect("no panic");
+    }
+
+    async fn stop(mut self) {
+        self.halt().await;
         let violations = self.tg.violations();
         assert!(violations.is_empty(), "{violations:?}");
         let leaked: Vec<Sent> = self
@@ -232,6 +207,59 @@ impl World {
             .find(|r| r.body["callback_query_id"] == q && r.error.is_none())
             .and_then(|r| r.body["text"].as_str().map(str::to_string))
     }
+}
+
+/// Starts the relay's sweep loop and the Telegram channel with the staff group, as
+/// `deskbot run` wires them.
+fn launch(
+    tg: &FakeTelegram,
+    desk: &Desk,
+) -> (
+    watch::Sender<bool>,
+    JoinHandle<anyhow::Result<()>>,
+    JoinHandle<()>,
+) {
+    let handoff = HandoffConfig {
+        telegram_staff_chat_id: Some(STAFF),
+        telegram_staff_user_ids: vec![LISTED],
+        snippets: BTreeMap::from([(
+            "reset".to_string(),
+            "Please reset your password at account.xiaomi.com.".to_string(),
+        )]),
+        ..HandoffConfig::default()
+    };
+    let config = telegram_config(tg);
+    let staff = TelegramStaff::with_backoff(&config, &handoff, backoff())
+        .unwrap()
+        .expect("a staff group is configured")
+        .with_store(desk.store().clone());
+    let (deliver_tx, deliver_rx) = mpsc::unbounded_channel();
+    let relay: Arc<TgRelay> = Arc::new(Relay::new(
+        desk.clone(),
+        handoff,
+        staff,
+        TelegramUsers::new(desk.store().clone(), Some(deliver_tx)),
+    ));
+    let (stop, shutdown) = Shutdown::new();
+    let r = relay.clone();
+    let s = shutdown.clone();
+    let relay_task = tokio::spawn(async move {
+        r.run(s, Duration::from_millis(200)).await;
+    });
+    let inbox: Arc<dyn StaffInbox> = relay;
+    let channel = tokio::spawn(telegram::run_full(
+        desk.clone(),
+        config,
+        shutdown,
+        backoff(),
+        Some(deliver_rx),
+        Some(TelegramHandoff {
+            relay: inbox,
+            staff_chat: STAFF,
+            staff_user_ids: vec![LISTED],
+        }),
+    ));
+    (stop, channel, relay_task)
 }
 
 fn buttons(number: u64) -> Vec<(String, String)> {
@@ -603,4 +631,84 @@ async fn two_tickets_at_once_never_cross_in_a_forum() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_tickets_at_once_never_cross_in_a_plain_group() {
     guarded(two_tickets(false)).await;
+}
+
+/// After a restart every open ticket is routable both ways, in both kinds of group, and
+/// nothing is posted or sent twice.
+async fn restart_keeps_routes(forum: bool) {
+    let mut w = World::start(forum).await;
+    // A long first message, so the ticket message is split: its last part (with the buttons)
+    // does not start with the ticket mark, only a stored route leads from it to the ticket.
+    let long = "my account is locked and I tried everything ".repeat(85);
+    w.tg.push_text(ANN, ANN as u64, &long);
+    w.tg.wait_for("a first reply", WAIT, |f| !f.sent_to(ANN).is_empty())
+        .await;
+    let (number, first) = w.escalate(ANN, &long).await;
+    w.tg.wait_for("the buttons", WAIT, |f| {
+        f.sent_to(STAFF).iter().any(|m| !m.buttons.is_empty())
+    })
+    .await;
+    let with_buttons =
+        w.tg.sent_to(STAFF)
+            .into_iter()
+            .find(|m| !m.buttons.is_empty())
+            .expect("the ticket message's buttons");
+    assert_ne!(with_buttons.message_id, first.message_id, "split in parts");
+    assert!(!with_buttons.text.starts_with('#') && !with_buttons.text.starts_with("Ticket #"));
+    w.tg.push_text(ANN, ANN as u64, "before the restart");
+    let relayed = w
+        .wait_text(STAFF, &format!("User{ANN}: before the restart"))
+        .await;
+
+    w.restart().await;
+
+    // A reply to the ticket message's last part reaches the ticket (a stored route).
+    w.tg.push_reply(
+        STAFF,
+        ADMIN,
+        "reply to the buttons part",
+        with_buttons.message_id,
+    );
+    w.wait_text(ANN, "Support (User501): reply to the buttons part")
+        .await;
+
+    // Staff answer to the message relayed before the restart (a reply in a plain group; in
+    // the topic in a forum).
+    match first.thread {
+        Some(t) => {
+            w.tg.push_topic_text(STAFF, t, ADMIN, "answer after the restart");
+        }
+        None => {
+            w.tg.push_reply(STAFF, ADMIN, "answer after the restart", relayed.message_id);
+        }
+    }
+    w.wait_text(ANN, "Support (User501): answer after the restart")
+        .await;
+    w.tg.push_text(ANN, ANN as u64, "after the restart");
+    let after = w
+        .wait_text(STAFF, &format!("User{ANN}: after the restart"))
+        .await;
+    assert_eq!(after.thread, first.thread);
+    assert_eq!(w.tg.topics(STAFF).len(), usize::from(forum));
+    assert_eq!(
+        w.count(STAFF, &format!("Ticket #{number} · ")),
+        1,
+        "opened once"
+    );
+    assert_eq!(w.count(STAFF, "before the restart"), 1);
+    assert_eq!(w.count(ANN, "answer after the restart"), 1);
+    assert_eq!(w.status(number), TicketStatus::Open);
+    w.stop().await;
+}
+
+/// Restart with a ticket open, forum group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restart_keeps_forum_topics_routable() {
+    guarded(restart_keeps_routes(true)).await;
+}
+
+/// Restart with a ticket open, plain group (routes of relayed messages are stored).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restart_keeps_plain_group_replies_routable() {
+    guarded(restart_keeps_routes(false)).await;
 }
