@@ -240,9 +240,15 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactingStderr {
     }
 }
 
-/// Prints a fatal error the way `main` returning `Err` would (`Error: ` and anyhow's chain of
-/// causes), with secrets redacted.
+/// Reports the error that ends the process, with secrets redacted: as an `ERROR` log event
+/// when a log subscriber is installed (so `--log-format json` output stays all JSON), else the
+/// way `main` returning `Err` would (`Error: ` and anyhow's chain of causes).
 pub fn report_error(error: &anyhow::Error) {
+    if tracing::dispatcher::has_been_set() {
+        let chain = format!("{error:#}");
+        tracing::error!(error = %redact(&chain), "deskbot stopped with an error");
+        return;
+    }
     let text = format!("Error: {error:?}");
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{}", redact(&text));
