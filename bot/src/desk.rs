@@ -163,7 +163,9 @@ impl Desk {
         channel: impl FnOnce(&Reply) -> Option<ChannelWrite>,
     ) -> Result<TurnResult, StorageError> {
         let started = std::time::Instant::now();
-        let result = self.run_turn(key, display_name, input, sent_ms, channel)?;
+        let result = self
+            .run_turn(key, display_name, input, sent_ms, channel)
+            .inspect_err(|e| crate::metrics::global().turn_failed(&key.channel, e))?;
         crate::metrics::global().record_turn(&key.channel, &result, started.elapsed());
         if matches!(result.outcome, Outcome::Throttled | Outcome::Ignored) {
             crate::metrics::global().message_dropped(&key.channel, "flood");

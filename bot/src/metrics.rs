@@ -18,6 +18,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use deskbot_engine::dialogue::Outcome;
+use deskbot_storage::StorageError;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -189,6 +190,24 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// Counts a turn on `channel` that failed: a platform update delivered again after it was
+    /// handled (`AlreadyHandled`: dropped as `duplicate`, not an error), else an error of kind
+    /// `storage_io`, `storage_corrupt`, `storage_encode`, `invalid_key` or `storage`.
+    pub fn turn_failed(&self, channel_name: &str, error: &StorageError) {
+        let kind = match error {
+            StorageError::AlreadyHandled { .. } => {
+                self.message_dropped(channel_name, "duplicate");
+                return;
+            }
+            StorageError::Sled(_) => "storage_io",
+            StorageError::Corrupt { .. } => "storage_corrupt",
+            StorageError::Encode(_) => "storage_encode",
+            StorageError::InvalidKey(_) => "invalid_key",
+            _ => "storage",
+        };
+        self.error(kind);
+    }
+
     /// Counts a message delivered to a user on `channel` (call it once the platform accepted it).
     pub fn message_out(&self, channel_name: &str) {
         self.messages_out
@@ -301,7 +320,14 @@ mod tests {
         m.message_out("telegram");
         m.message_dropped("discord", "flood");
         m.error("storage");
-        m.error("storage");
+        m.turn_failed("discord", &StorageError::InvalidKey("x".into()));
+        m.turn_failed(
+            "telegram",
+            &StorageError::AlreadyHandled {
+                channel: "telegram".into(),
+                id: 1,
+            },
+        );
         m.set_channel_up("telegram", true);
         m.set_channel_up("discord", false);
         m.set_open_tickets(4);
@@ -322,7 +348,12 @@ mod tests {
             sample(&text, "deskbot_escalations_total{channel=\"telegram\"}"),
             None
         );
-        assert_eq!(v("deskbot_errors_total{kind=\"storage\"}"), 2.0);
+        assert_eq!(v("deskbot_errors_total{kind=\"storage\"}"), 1.0);
+        assert_eq!(v("deskbot_errors_total{kind=\"invalid_key\"}"), 1.0);
+        assert_eq!(
+            v("deskbot_messages_dropped_total{channel=\"telegram\",reason=\"duplicate\"}"),
+            1.0
+        );
         assert_eq!(v("deskbot_channel_up{channel=\"telegram\"}"), 1.0);
         assert_eq!(v("deskbot_channel_up{channel=\"discord\"}"), 0.0);
         assert_eq!(v("deskbot_open_tickets"), 4.0);

@@ -144,6 +144,15 @@ async fn metrics_scenario() {
             .unwrap();
         let third = say("u1", "yes that worked!");
         let fourth = say("u2", "/human");
+        // A turn that fails (a key sled cannot store) is counted as an error, not a message.
+        assert!(
+            d.handle(
+                &ConvKey::new(ch, "bad\0key"),
+                None,
+                &Input::Text("hi".into())
+            )
+            .is_err()
+        );
         vec![first, second, third, fourth]
     })
     .await
@@ -163,6 +172,7 @@ async fn metrics_scenario() {
     assert_eq!(delta(&format!("deskbot_resolutions_total{l}")), 1.0);
     assert_eq!(delta(&format!("deskbot_escalations_total{l}")), 1.0);
     assert_eq!(delta("deskbot_errors_total{kind=\"obs_test_error\"}"), 1.0);
+    assert_eq!(delta("deskbot_errors_total{kind=\"invalid_key\"}"), 1.0);
     // The gauge is read from this desk's store at scrape time.
     assert_eq!(value(&after, "deskbot_open_tickets"), 1.0);
     // Intents: each turn that named one counted it once (this binary's only turns).
