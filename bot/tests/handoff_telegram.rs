@@ -28,7 +28,7 @@ use deskbot::telegram::{self, TelegramHandoff, delivery::Backoff};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
 use deskbot_storage::{TicketEventKind, TicketStatus};
-use tg_fake::{FakeTelegram, Sent};
+use tg_fake::{FakeTelegram, Fault, Sent};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -711,4 +711,69 @@ async fn a_restart_keeps_forum_topics_routable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restart_keeps_plain_group_replies_routable() {
     guarded(restart_keeps_routes(false)).await;
+}
+
+/// The staff side rides out flood control and garbled answers: getChat, createForumTopic and
+/// sendMessage in the staff group are retried, nothing is lost or doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn staff_side_retries_flood_control_and_garbled_answers() {
+    guarded(async {
+        let w = World::start(true).await;
+        w.tg.fault("getchat", Fault::Garbled);
+        w.tg.fault("createforumtopic", Fault::RetryAfter(1));
+        w.tg.fault_chat(STAFF, Fault::RetryAfter(1));
+        w.tg.fault("getchatadministrators", Fault::Garbled);
+        let (number, first) = w.escalate(ANN, "my account is locked").await;
+        let topic = first.thread.expect("a topic");
+        assert_eq!(w.tg.topics(STAFF).len(), 1, "one topic despite the retry");
+        for method in ["getchat", "createforumtopic"] {
+            let calls = w.tg.calls(method);
+            assert_eq!(calls.len(), 2, "{method}: {calls:?}");
+            assert!(calls[0].error.is_some() && calls[1].error.is_none());
+        }
+        let refused =
+            w.tg.calls("sendmessage")
+                .into_iter()
+                .filter(|r| r.body["chat_id"] == STAFF && r.error.is_some())
+                .count();
+        assert_eq!(refused, 1, "the flood-controlled send was made again");
+        assert_eq!(w.count(STAFF, &format!("Ticket #{number} · ")), 1);
+
+        // The administrator list is asked again after a garbled answer.
+        w.tg.push_topic_text(STAFF, topic, ADMIN, "claim");
+        w.wait_text(STAFF, &format!("Ticket #{number} claimed by User{ADMIN}."))
+            .await;
+        assert_eq!(w.events(number), vec![TicketEventKind::Claimed]);
+        w.stop().await;
+    })
+    .await;
+}
+
+/// Someone deletes a ticket's topic: the next line opens a new topic for the ticket (first
+/// message and buttons again), the ticket moves there, and staff answer there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deleted_topic_is_opened_again() {
+    guarded(async {
+        let w = World::start(true).await;
+        let (number, first) = w.escalate(ANN, "my account is locked").await;
+        let old = first.thread.expect("a topic");
+        w.tg.delete_topic(STAFF, old);
+        w.tg.push_text(ANN, ANN as u64, "are you there?");
+        let line = w
+            .wait_text(STAFF, &format!("User{ANN}: are you there?"))
+            .await;
+        let new = line.thread.expect("in a topic");
+        assert_ne!(new, old);
+        assert_eq!(w.tg.topics(STAFF).len(), 1);
+        let reopened = w.wait_text(STAFF, "it continues here").await;
+        assert_eq!(reopened.thread, Some(new));
+        let location = w.desk.store().staff_location(number).unwrap().unwrap();
+        assert_eq!(location.thread, Some(new.to_string()));
+        w.tg.push_topic_text(STAFF, new, ADMIN, "yes, here");
+        w.wait_text(ANN, &format!("Support (User{ADMIN}): yes, here"))
+            .await;
+        assert_eq!(w.count(STAFF, "are you there?"), 1);
+        w.stop().await;
+    })
+    .await;
 }

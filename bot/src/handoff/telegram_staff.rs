@@ -279,6 +279,18 @@ impl TelegramStaff {
         thread: Option<i32>,
         buttons: Option<u64>,
     ) -> Result<Vec<i32>, RelayError> {
+        self.try_send(text, thread, buttons)
+            .await
+            .map_err(|e| Self::platform_error("sendMessage failed", &e))
+    }
+
+    /// [`Self::send`], with the error text (safe to log) as it came.
+    async fn try_send(
+        &self,
+        text: &str,
+        thread: Option<i32>,
+        buttons: Option<u64>,
+    ) -> Result<Vec<i32>, String> {
         let inner = &self.inner;
         let mut parts = split_text(text, MAX_TEXT);
         if parts.is_empty() {
@@ -304,7 +316,7 @@ impl TelegramStaff {
                 req.send()
             })
             .await
-            .map_err(|(_, e)| Self::platform_error("sendMessage failed", &e))?;
+            .map_err(|(_, e)| e)?;
             ids.push(sent.id.0);
         }
         Ok(ids)
@@ -376,6 +388,52 @@ impl TelegramStaff {
     }
 }
 
+impl TelegramStaff {
+    /// A ticket's topic was deleted by someone in the group: opens a new topic for the ticket
+    /// (its first message again, with the buttons), moves the ticket there in the store, and
+    /// posts `text` in it. Needs the store ([`TelegramStaff::with_store`]).
+    async fn reopen_topic(&self, old: i32, text: &str) -> Result<(), RelayError> {
+        let gone = || {
+            Self::platform_error(
+                "the ticket's topic is gone",
+                "message thread not found (deleted?)",
+            )
+        };
+        let Some(store) = self.store.clone() else {
+            return Err(gone());
+        };
+        let chat = self.inner.chat;
+        let ticket = tokio::task::spawn_blocking(move || {
+            Ok::<_, StorageError>(match ticket_for_topic(&store, chat, old)? {
+                Some(n) => store.ticket(n)?,
+                None => None,
+            })
+        })
+        .await
+        .map_err(|e| RelayError::Task(e.to_string()))??;
+        let Some(ticket) = ticket else {
+            return Err(gone());
+        };
+        tracing::warn!(
+            ticket = ticket.number,
+            "the ticket's forum topic was deleted; opening a new one"
+        );
+        let first = format!(
+            "{}\n(The previous topic of this ticket was deleted; it continues here.)",
+            super::staff_ticket_text(&ticket)
+        );
+        let location = self.open(&ticket, &first).await?;
+        let (store, number, stored) = (self.store.clone(), ticket.number, location.clone());
+        if let Some(store) = store {
+            tokio::task::spawn_blocking(move || store.set_staff_location(number, &stored))
+                .await
+                .map_err(|e| RelayError::Task(e.to_string()))??;
+        }
+        let thread = location.thread.as_deref().and_then(|t| t.parse().ok());
+        self.send(text, thread, None).await.map(|_| ())
+    }
+}
+
 impl StaffSide for TelegramStaff {
     async fn open(&self, ticket: &Ticket, first: &str) -> Result<StaffLocation, RelayError> {
         let number = ticket.number;
@@ -409,9 +467,14 @@ impl StaffSide for TelegramStaff {
             )));
         }
         let thread = at.thread.as_deref().and_then(|t| t.parse::<i32>().ok());
-        if thread.is_some() {
-            self.send(text, thread, None).await?;
-            return Ok(());
+        if let Some(t) = thread {
+            return match self.try_send(text, thread, None).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.to_ascii_lowercase().contains("message thread not found") => {
+                    self.reopen_topic(t, text).await
+                }
+                Err(e) => Err(Self::platform_error("sendMessage failed", &e)),
+            };
         }
         match self.number_at(at, nonce).await {
             Some(number) => {

@@ -102,6 +102,8 @@ struct Inner {
     topics: HashMap<(i64, i32), String>,
     /// Administrators per chat (the first one is the owner).
     admins: HashMap<i64, Vec<u64>>,
+    /// Forum topics deleted by someone in the group.
+    deleted_topics: HashSet<(i64, i32)>,
 }
 
 /// The running fake.
@@ -235,7 +237,15 @@ impl FakeTelegram {
         self.lock().admins.insert(chat, admins.to_vec());
     }
 
-    /// The forum topics created in `chat`: (message_thread_id, name), by id.
+    /// Someone deletes forum topic `thread` of `chat`: sending there fails from now on with
+    /// "message thread not found" (a refusal, not a rule violation).
+    pub fn delete_topic(&self, chat: i64, thread: i32) {
+        let mut s = self.lock();
+        s.topics.remove(&(chat, thread));
+        s.deleted_topics.insert((chat, thread));
+    }
+
+    /// The forum topics created in `chat` (and not deleted): (message_thread_id, name), by id.
     pub fn topics(&self, chat: i64) -> Vec<(i32, String)> {
         let mut t: Vec<(i32, String)> = self
             .lock()
@@ -943,6 +953,11 @@ fn send_message(fake: &FakeTelegram, body: &Value) -> Result<Value, Reject> {
         }
     }
     let thread = body["message_thread_id"].as_i64().map(|t| t as i32);
+    if let Some(t) = thread
+        && s.deleted_topics.contains(&(chat, t))
+    {
+        return Err(Reject::refuse(400, "Bad Request: message thread not found"));
+    }
     if let Some(t) = thread {
         // Only an existing forum topic; the General topic (1) must be addressed by omitting
         // message_thread_id (Telegram answers "message thread not found" otherwise).
