@@ -951,4 +951,49 @@ mod telegram_adapter {
         })
         .await;
     }
+
+    /// Flood control: a user who floods gets their replies, one slow-down message, then
+    /// nothing at all (an ignored message's reply is empty: no sendMessage), while every
+    /// update still leaves the inbox and is confirmed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_ignored_flood_message_sends_nothing_and_is_consumed() {
+        bounded(Duration::from_secs(180), async {
+            let fake = FakeTelegram::start().await;
+            let dir = tempfile::tempdir().unwrap();
+            // A fixed clock: every message falls in the same flood window.
+            let desk = desk_in(dir.path())
+                .with_clock(Arc::new(|| 1_700_000_000_000))
+                .with_flood(deskbot::flood::FloodLimits::new(2, 600));
+            let store = desk.store().clone();
+            let bot = start(desk, config(&fake));
+            for i in 0..6 {
+                fake.push_text(77, 77, &format!("my account is locked {i}"));
+            }
+            let deadline = Instant::now() + WAIT;
+            loop {
+                let drained = store.inbox_pending("telegram").unwrap().is_empty()
+                    && fake.unconfirmed().is_empty()
+                    && fake.sent_to(77).len() >= 3;
+                if drained {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "not drained: {:?}",
+                    fake.sent_to(77)
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            bot.stop().await;
+            let sent = fake.sent_to(77);
+            assert_eq!(sent.len(), 3, "two replies and one slow-down: {sent:?}");
+            assert!(
+                fake.calls("sendmessage").iter().all(|r| r.error.is_none()),
+                "no empty message was attempted"
+            );
+            assert!(store.outbox_pending("telegram", "77").unwrap().is_empty());
+            assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+        })
+        .await;
+    }
 }
