@@ -3,8 +3,8 @@
 //!
 //! ## The endpoint
 //! `[http]` in the config ([`HttpConfig`]); loopback by default, since neither page needs to
-//! be public. [`bind`] opens the listener (so a taken port fails `deskbot run` at start) and
-//! [`serve`] answers until shutdown:
+//! be public. [`spawn`] is what `deskbot run` calls: [`bind`] opens the listener (so a taken
+//! port fails `deskbot run` at start) and [`serve`] answers until shutdown:
 //! - `GET /healthz`: `200` and `{"status":"ok",...}` when the store takes a durable write
 //!   ([`Store::health_check`](deskbot_storage::Store::health_check)); still `200`, with
 //!   `"status":"degraded"`, when a channel reports its platform connection down (restarting
@@ -67,6 +67,31 @@ pub async fn serve(
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await
         .context("the http endpoint failed")
+}
+
+/// For `deskbot run`: binds `[http]` (failing, naming `http.listen`, when it cannot) and
+/// serves the endpoint in a task of its own until `shutdown`; `None` when it is disabled.
+/// A failure of the endpoint later is logged and counted (`errors_total{kind="http"}`) but
+/// does not stop the bot. Await the handle after shutdown to let requests in flight finish.
+/// Must be called within the tokio runtime.
+pub async fn spawn(
+    config: &HttpConfig,
+    desk: Desk,
+    shutdown: Shutdown,
+) -> anyhow::Result<Option<(SocketAddr, tokio::task::JoinHandle<()>)>> {
+    let Some(listener) = bind(config).await? else {
+        return Ok(None);
+    };
+    let addr = listener
+        .local_addr()
+        .context("http.listen: no local address")?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = serve(listener, desk, shutdown).await {
+            crate::metrics::global().error("http");
+            tracing::error!(error = %format!("{e:#}"), "the http endpoint stopped");
+        }
+    });
+    Ok(Some((addr, task)))
 }
 
 /// The endpoint's routes, for [`serve`] (and for embedding elsewhere).

@@ -6,6 +6,11 @@
 //! The metrics are process-wide, so within this test binary only
 //! `metrics_move_as_turns_run` runs turns and only `healthz_follows_the_store_and_the_channels`
 //! reports channel status or fails a health check: each can compare exact before/after values.
+//! `deskbot_run_serves_healthz_and_metrics` does the same through the real `deskbot run`
+//! process, its Telegram channel on the fake Bot API.
+
+#[path = "support/telegram_fake.rs"]
+mod fake;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -311,4 +316,114 @@ async fn http_settings_are_checked() {
     .await
     .unwrap_err();
     assert!(format!("{err:#}").contains("http.listen"), "{err:#}");
+}
+
+/// Kills the child if the test fails before stopping it.
+struct ChildGuard(Option<std::process::Child>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs deskbot run to start the endpoint: observe::spawn in run.rs (the lead wires it)"]
+async fn deskbot_run_serves_healthz_and_metrics() {
+    let fake = fake::FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("deskbot.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[telegram]\nenabled = true\napi_url = \"{}\"\npoll_timeout_secs = 1\n[http]\nenabled = true\nlisten = \"127.0.0.1:0\"\n",
+            fake.url
+        ),
+    )
+    .unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--log-format", "json"])
+        .env("TELEGRAM_BOT_TOKEN", fake::TOKEN)
+        .env("DESKBOT_LOG", "info")
+        .env_remove("DISCORD_BOT_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut guard = ChildGuard(Some(child));
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    let scenario = async {
+        // The endpoint's address (port 0: the system chose) from its log event.
+        let addr: SocketAddr = loop {
+            let found = read_log().lines().find_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                (v["fields"]["message"]
+                    .as_str()?
+                    .starts_with("http endpoint listening"))
+                .then(|| v["fields"]["address"].as_str()?.parse().ok())?
+            });
+            if let Some(a) = found {
+                break a;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let wait = Duration::from_secs(60);
+        fake.wait_for("setMyCommands", wait, |f| f.commands().is_some())
+            .await;
+        let (status, json) = health(addr).await;
+        assert_eq!(status, 200, "{json}");
+        assert_eq!(json["store"], "ok");
+
+        let before = scrape(addr).await;
+        fake.push_text(42, 42, "my account is locked");
+        fake.wait_for("the reply", wait, |f| f.sent_to(42).len() == 1)
+            .await;
+        let after = scrape(addr).await;
+        let delta = |series: &str| value(&after, series) - value(&before, series);
+        let l = "{channel=\"telegram\"}";
+        assert_eq!(delta(&format!("deskbot_messages_in_total{l}")), 1.0);
+        assert_eq!(
+            delta("deskbot_intents_total{intent=\"account_locked\"}"),
+            1.0
+        );
+        assert_eq!(
+            delta(&format!("deskbot_turn_duration_seconds_count{l}")),
+            1.0
+        );
+        assert_eq!(value(&after, "deskbot_open_tickets"), 0.0);
+    };
+    tokio::time::timeout(HANG_GUARD, scenario)
+        .await
+        .unwrap_or_else(|_| panic!("hang guard; log:\n{}", read_log()));
+
+    let pid = guard.0.as_ref().unwrap().id();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + HANG_GUARD;
+    let status = loop {
+        if let Some(s) = guard.0.as_mut().unwrap().try_wait().unwrap() {
+            guard.0 = None;
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}; log:\n{}", read_log());
 }
