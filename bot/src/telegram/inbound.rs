@@ -66,6 +66,10 @@ pub enum Event {
         reply_mark: Option<u64>,
         /// The text, or a note standing for an attachment (never a file link).
         text: String,
+        /// Sent by an administrator posting anonymously (as the group): staff by definition
+        /// (only administrators can), named by their signature or "Support".
+        #[serde(default)]
+        anonymous_admin: bool,
     },
     /// A button pressed in the staff group (Claim / Close of a ticket).
     StaffButton {
@@ -203,7 +207,22 @@ pub fn attachment_note(m: &Message) -> Option<String> {
 }
 
 fn staff_message(m: &Message, me: &BotIdentity) -> Option<Inbound> {
-    let from = m.from.as_ref().filter(|u| !u.is_bot)?;
+    // An administrator posting anonymously writes as the group itself (the `from` is
+    // Telegram's GroupAnonymousBot); any other bot, ours included, is ignored.
+    let anonymous_admin = m.sender_chat.as_ref().is_some_and(|c| c.id == m.chat.id);
+    let from = match m.from.as_ref() {
+        _ if anonymous_admin => Sender {
+            id: 0,
+            name: m
+                .author_signature()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .unwrap_or("Support")
+                .to_string(),
+        },
+        Some(u) if !u.is_bot => sender(u),
+        _ => return None,
+    };
     let thread = m.thread_id.filter(|_| m.is_topic_message).map(|t| t.0.0);
     let reply = m.reply_to_message();
     let reply_to = reply.map(|r| r.id.0);
@@ -221,12 +240,13 @@ fn staff_message(m: &Message, me: &BotIdentity) -> Option<Inbound> {
     Some(Inbound {
         chat: m.chat.id.0,
         event: Event::Staff {
-            from: sender(from),
+            from,
             message: m.id.0,
             thread,
             reply_to,
             reply_mark,
             text,
+            anonymous_admin,
         },
     })
 }
@@ -540,6 +560,22 @@ mod tests {
                 "forum_topic_created": {"name": "t", "icon_color": 7_322_096}}))),
             None
         );
+        // An administrator posting anonymously (as the group) is staff; another bot is not.
+        let anon = serde_json::json!({"text": "claim", "message_thread_id": 12,
+            "is_topic_message": true, "author_signature": "Kim",
+            "from": {"id": 1_087_968_824_u64, "is_bot": true, "first_name": "Group",
+                "username": "GroupAnonymousBot"},
+            "sender_chat": {"id": STAFF, "type": "supergroup", "title": "Staff"}});
+        let got = staff(&staff_update(anon));
+        assert!(
+            matches!(&got, Some(Inbound { event: Event::Staff {
+                anonymous_admin: true, from: Sender { name, .. }, .. }, .. }) if name == "Kim"),
+            "{got:?}"
+        );
+        let other_bot = serde_json::json!({"text": "claim", "message_thread_id": 12,
+            "is_topic_message": true,
+            "from": {"id": 31, "is_bot": true, "first_name": "Other"}});
+        assert_eq!(staff(&staff_update(other_bot)), None);
         // Without a staff group the same chat is an ordinary group.
         assert_eq!(
             classify(

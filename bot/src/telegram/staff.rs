@@ -135,6 +135,7 @@ pub(super) async fn handle(ctx: &Ctx, id: u64, inbound: Inbound) {
             reply_to,
             reply_mark,
             text,
+            anonymous_admin,
         } => {
             let store = ctx.desk.store().clone();
             let number = tokio::task::spawn_blocking(move || {
@@ -145,7 +146,7 @@ pub(super) async fn handle(ctx: &Ctx, id: u64, inbound: Inbound) {
                 Ok(Ok(Some(number))) => {
                     let author = Author {
                         name: from.name,
-                        is_staff: group.is_staff(ctx, from.id).await,
+                        is_staff: anonymous_admin || group.is_staff(ctx, from.id).await,
                         message_id: message.to_string(),
                     };
                     match group
