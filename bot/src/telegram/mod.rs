@@ -21,6 +21,18 @@
 //!    outbox only once Telegram accepted it (or refused it for good). A chat that blocked the
 //!    bot is marked in the store and not written to again until it unblocks.
 //!
+//! **The handoff's staff group** ([`run_full`] with a [`TelegramHandoff`]) is not a place for
+//! bot conversations: its updates are classified apart ([`inbound::classify_with`]). A
+//! message in a ticket's forum topic, or a reply to one of a ticket's messages, goes to the
+//! relay ([`StaffInbox::staff_message`]), with its author counted as staff when they are an
+//! administrator of the group (`getChatAdministrators`, cached briefly) or listed; Claim /
+//! Close presses become those commands for staff and are answered with a refusal otherwise.
+//! Everything else there is confirmed and ignored. Staff updates go through the inbox like
+//! the others (handled in order by the group's worker, removed once the relay handled them);
+//! see `staff.rs`. Attachments become notes (never Telegram file links: they contain the
+//! token); a user's attachment while a ticket is open goes into their turn as such a note.
+//! A reply without text and buttons (flood control ignoring a message) sends nothing.
+//!
 //! On restart, queued calls are sent first, then updates still in the inbox are handled,
 //! then polling resumes from the stored offset: nothing received is lost. A crash between
 //! Telegram accepting a message and the outbox entry being removed resends that one message

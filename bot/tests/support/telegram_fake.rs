@@ -7,6 +7,14 @@
 //! and callback query ids). A request that breaks a rule gets Telegram's 400 answer and is
 //! listed in [`FakeTelegram::violations`]. Method names are matched case-insensitively
 //! (teloxide sends `SendMessage`). It never answers 5xx (teloxide sleeps 10 s on those).
+//!
+//! Staff groups: [`FakeTelegram::set_forum`] makes a supergroup a forum (`getChat` answers
+//! `is_forum`), `createForumTopic` opens topics there (the thread id is the id of the topic's
+//! creation message), `sendMessage` with `message_thread_id` is accepted only for an existing
+//! topic of a forum (the General topic, 1, must be addressed by omitting it, as on Telegram),
+//! topic messages come with `message_thread_id` and `is_topic_message`
+//! ([`FakeTelegram::push_topic_text`]), and `getChatAdministrators` lists
+//! [`FakeTelegram::set_admins`].
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet, VecDeque};
