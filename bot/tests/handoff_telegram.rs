@@ -777,3 +777,32 @@ async fn a_deleted_topic_is_opened_again() {
     })
     .await;
 }
+
+/// A forum where the bot may not create topics: the ticket opens as a ticket message in the
+/// General topic (no `message_thread_id`), and staff answer by replying, as in a plain group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forum_refusing_topics_falls_back_to_ticket_messages() {
+    guarded(async {
+        let w = World::start(true).await;
+        w.tg.fault(
+            "createforumtopic",
+            Fault::Refused("Bad Request: not enough rights to create a topic".into()),
+        );
+        let (number, first) = w.escalate(ANN, "my account is locked").await;
+        assert_eq!(first.thread, None);
+        assert_eq!(first.buttons, buttons(number));
+        assert!(w.tg.topics(STAFF).is_empty());
+        w.tg.push_reply(STAFF, ADMIN, "Which phone?", first.message_id);
+        w.wait_text(ANN, &format!("Support (User{ADMIN}): Which phone?"))
+            .await;
+        w.tg.push_text(ANN, ANN as u64, "A Redmi");
+        let line = w
+            .wait_text(STAFF, &format!("#{number} · User{ANN}: A Redmi"))
+            .await;
+        assert_eq!(line.thread, None);
+        // The refusal was one ask, not retried.
+        assert_eq!(w.tg.calls("createforumtopic").len(), 1);
+        w.stop().await;
+    })
+    .await;
+}

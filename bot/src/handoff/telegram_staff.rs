@@ -31,7 +31,7 @@ use tokio::sync::{OnceCell, watch};
 use super::relay::{RelayError, StaffSide};
 use crate::config::{HandoffConfig, TelegramConfig};
 use crate::run::Shutdown;
-use crate::telegram::delivery::{Api, Backoff, with_retries};
+use crate::telegram::delivery::{Api, Backoff, Failure, with_retries};
 use crate::telegram::outbound::{MAX_TEXT, split_text};
 
 /// The platform name in [`StaffLocation`]s.
@@ -350,7 +350,10 @@ impl TelegramStaff {
         number_from_nonce(nonce)
     }
 
-    async fn create_topic(&self, ticket: &Ticket) -> Result<i32, RelayError> {
+    /// A forum topic for `ticket` (the one created by an earlier attempt, if any). `Ok(None)`
+    /// when Telegram refuses for good (the bot may not manage topics): the ticket then opens
+    /// as a ticket message, as in a plain group.
+    async fn create_topic(&self, ticket: &Ticket) -> Result<Option<i32>, RelayError> {
         let known = self
             .inner
             .topics
@@ -359,7 +362,7 @@ impl TelegramStaff {
             .get(&ticket.number)
             .copied();
         if let Some(t) = known {
-            return Ok(t);
+            return Ok(Some(t));
         }
         let inner = &self.inner;
         let name = topic_name(ticket);
@@ -376,15 +379,26 @@ impl TelegramStaff {
                     .send()
             },
         )
-        .await
-        .map_err(|(_, e)| Self::platform_error("createForumTopic failed", &e))?;
+        .await;
+        let topic = match topic {
+            Ok(t) => t,
+            Err((Failure::Permanent, e)) => {
+                tracing::warn!(
+                    ticket = ticket.number,
+                    error = %e,
+                    "cannot create a forum topic (does the bot have the right to manage topics?); opening the ticket as a message instead"
+                );
+                return Ok(None);
+            }
+            Err((_, e)) => return Err(Self::platform_error("createForumTopic failed", &e)),
+        };
         let thread = topic.thread_id.0.0;
         inner
             .topics
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(ticket.number, thread);
-        Ok(thread)
+        Ok(Some(thread))
     }
 }
 
@@ -429,8 +443,16 @@ impl TelegramStaff {
                 .await
                 .map_err(|e| RelayError::Task(e.to_string()))??;
         }
-        let thread = location.thread.as_deref().and_then(|t| t.parse().ok());
-        self.send(text, thread, None).await.map(|_| ())
+        match location.thread.as_deref().and_then(|t| t.parse().ok()) {
+            Some(thread) => self.send(text, Some(thread), None).await.map(|_| ()),
+            None => {
+                // Opened as a ticket message (topics refused): marked like in a plain group.
+                let ids = self
+                    .send(&format!("#{number} · {text}"), None, None)
+                    .await?;
+                self.record(ids, number).await
+            }
+        }
     }
 }
 
@@ -438,8 +460,12 @@ impl StaffSide for TelegramStaff {
     async fn open(&self, ticket: &Ticket, first: &str) -> Result<StaffLocation, RelayError> {
         let number = ticket.number;
         let chat = self.inner.chat;
-        let (thread, ids) = if self.is_forum().await? {
-            let thread = self.create_topic(ticket).await?;
+        let topic = if self.is_forum().await? {
+            self.create_topic(ticket).await?
+        } else {
+            None
+        };
+        let (thread, ids) = if let Some(thread) = topic {
             let ids = self.send(first, Some(thread), Some(number)).await?;
             self.inner
                 .topics
@@ -516,6 +542,43 @@ mod tests {
         assert_eq!(number_from_nonce("t12.5"), Some(12));
         assert_eq!(number_from_nonce("s3.777.r"), Some(3));
         assert_eq!(number_from_nonce("open3"), None);
+    }
+
+    #[tokio::test]
+    async fn built_only_for_a_staff_group_and_never_shows_the_token() {
+        let token = "123456:SECRET-token-value";
+        let telegram = TelegramConfig {
+            token: crate::config::Secret::new(token),
+            // Nothing listens there: every call fails fast.
+            api_url: Some("http://127.0.0.1:9".into()),
+            ..TelegramConfig::default()
+        };
+        assert!(
+            TelegramStaff::new(&telegram, &HandoffConfig::default())
+                .unwrap()
+                .is_none()
+        );
+        let handoff = HandoffConfig {
+            telegram_staff_chat_id: Some(-100_5),
+            ..HandoffConfig::default()
+        };
+        let fast = Backoff {
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(2),
+        };
+        let staff = TelegramStaff::with_backoff(&telegram, &handoff, fast)
+            .unwrap()
+            .unwrap();
+        assert_eq!(staff.chat(), -100_5);
+        assert!(!format!("{staff:?}").contains("SECRET"));
+        let e = staff.is_forum().await.unwrap_err().to_string();
+        assert!(e.contains("getChat failed"), "{e}");
+        assert!(!e.contains("SECRET"), "{e}");
+        let no_token = TelegramConfig {
+            token: crate::config::Secret::new(""),
+            ..telegram
+        };
+        assert!(TelegramStaff::new(&no_token, &handoff).is_err());
     }
 
     #[test]

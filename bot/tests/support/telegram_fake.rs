@@ -73,6 +73,8 @@ pub enum Fault {
     RetryAfter(u32),
     /// A 200 whose body is not JSON (a proxy's error page): teloxide reports invalid JSON.
     Garbled,
+    /// 400 with this description (a refusal Telegram would repeat).
+    Refused(String),
 }
 
 #[derive(Default)]
@@ -677,6 +679,7 @@ fn fault_response(f: Fault) -> Response {
             "<html><body>upstream hiccup</body></html>".to_string(),
         )
             .into_response(),
+        Fault::Refused(description) => err(400, &description, None),
     }
 }
 
