@@ -559,7 +559,7 @@ mod tests {
                 .is_none()
         );
         let handoff = HandoffConfig {
-            telegram_staff_chat_id: Some(-100_5),
+            telegram_staff_chat_id: Some(-1005),
             ..HandoffConfig::default()
         };
         let fast = Backoff {
@@ -569,7 +569,7 @@ mod tests {
         let staff = TelegramStaff::with_backoff(&telegram, &handoff, fast)
             .unwrap()
             .unwrap();
-        assert_eq!(staff.chat(), -100_5);
+        assert_eq!(staff.chat(), -1005);
         assert!(!format!("{staff:?}").contains("SECRET"));
         let e = staff.is_forum().await.unwrap_err().to_string();
         assert!(e.contains("getChat failed"), "{e}");
