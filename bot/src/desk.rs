@@ -214,8 +214,13 @@ impl Desk {
         if turn.forget {
             let reply = turn.reply;
             let write = channel(&reply);
-            self.store
-                .forget_user(key, now, FORGET_KEEPS_BLOCK, write.as_ref())?;
+            self.store.forget_user(
+                key,
+                now,
+                FORGET_KEEPS_BLOCK,
+                write.as_ref(),
+                &user_marks(key),
+            )?;
             return Ok(TurnResult {
                 reply,
                 conversation: turn.conversation,
@@ -379,6 +384,22 @@ impl Desk {
         stripe
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Channel marks that hold something about one user, removed by `/forget`: the DM channel
+/// remembered for a Discord user (so staff replies reach them). (Telegram's per-chat "blocked
+/// the bot" mark cannot be set for someone who is writing to the bot: their message clears it.)
+fn user_marks(key: &ConvKey) -> Vec<(String, String)> {
+    match key.channel.as_str() {
+        crate::handoff::discord_users::CHANNEL => match key.user.parse::<u64>() {
+            Ok(user) => vec![(
+                crate::discord::outbox::CHANNEL.to_string(),
+                crate::handoff::discord_users::dm_mark(user),
+            )],
+            Err(_) => Vec::new(),
+        },
+        _ => Vec::new(),
     }
 }
 

@@ -101,7 +101,7 @@ fn target_prefix(channel: &str, target: &str) -> Result<Vec<u8>, StorageError> {
     Ok(k)
 }
 
-fn mark_key(channel: &str, name: &str) -> Result<Vec<u8>, StorageError> {
+pub(crate) fn mark_key(channel: &str, name: &str) -> Result<Vec<u8>, StorageError> {
     let mut k = channel_prefix(channel)?;
     k.extend_from_slice(name.as_bytes());
     Ok(k)

@@ -8,9 +8,11 @@
 //! in the ticket's conversation key, and staff notes in the tickets' history. What stays, for
 //! statistics: ticket numbers, platform, intent and confidence, status, open/close times and
 //! the rating. An open ticket is closed first (and a `closed` event by `user` records why).
-//! Not touched: channel delivery bookkeeping (replies still queued for the user, updates not
-//! handled yet), which only lives until delivered; and staff-side copies (messages already
-//! posted in a Discord thread or a Telegram staff group), which the bot cannot recall.
+//! Channel marks the caller names (a channel's per-user values, such as the Discord DM channel
+//! remembered for a user) are removed too. Not touched: channel delivery bookkeeping (replies
+//! still queued for the user, updates not handled yet), which only lives until delivered; and
+//! staff-side copies (messages already posted in a Discord thread or a Telegram staff group),
+//! which the bot cannot recall.
 
 use serde::Deserialize;
 use sled::Transactional;
@@ -85,16 +87,23 @@ impl Store {
     /// [`StorageError::AlreadyHandled`], deleting nothing, when that update was handled before.
     ///
     /// `keep_block` keeps the user's block record (the one thing a blocked user could
-    /// otherwise shed by asking to be forgotten). Callers serialise this with the user's turns
-    /// (the desk holds the user's lock), so no ticket of theirs opens meanwhile.
+    /// otherwise shed by asking to be forgotten). `marks` are channel marks (channel, name) that
+    /// hold something about this user; they are removed after `channel` is applied. Callers
+    /// serialise this with the user's turns (the desk holds the user's lock), so no ticket of
+    /// theirs opens meanwhile.
     pub fn forget_user(
         &self,
         key: &ConvKey,
         now_ms: u64,
         keep_block: bool,
         channel: Option<&ChannelWrite>,
+        marks: &[(String, String)],
     ) -> Result<ForgetSummary, StorageError> {
         let k = key.encode()?;
+        let mut mark_keys = Vec::with_capacity(marks.len());
+        for (channel, name) in marks {
+            mark_keys.push(crate::channel::mark_key(channel, name)?);
+        }
         let events_tree = self.db.open_tree(EVENTS)?;
         let blocked_tree = self.db.open_tree(BLOCKED)?;
         let mut summary = ForgetSummary {
@@ -177,6 +186,9 @@ impl Store {
                     }
                     if !keep_block {
                         blocked.remove(k.as_slice())?;
+                    }
+                    for mark in &mark_keys {
+                        marks.remove(mark.as_slice())?;
                     }
                     Ok::<(), ConflictableTransactionError<AlreadyHandled>>(())
                 },

@@ -2,8 +2,8 @@
 //! records (before ratings and `/forget`) still loading.
 
 use deskbot_storage::{
-    BlockRecord, ConvKey, DELETED, Rating, Speaker, StepTried, Store, Ticket, TicketEvent,
-    TicketEventKind, TicketStatus, TranscriptEntry, TurnWrite,
+    BlockRecord, ChannelWrite, ConvKey, DELETED, Rating, Speaker, StepTried, Store, Ticket,
+    TicketEvent, TicketEventKind, TicketStatus, TranscriptEntry, TurnWrite,
 };
 
 fn line(at_ms: u64, text: &str) -> TranscriptEntry {
@@ -96,9 +96,26 @@ fn forget_user_removes_one_users_data_in_every_tree() {
     };
     store.block_user(&ann, &block).unwrap();
     store.block_user(&anna, &block).unwrap();
+    for user in ["ann-991", "ann-9910"] {
+        store
+            .channel_commit(&ChannelWrite {
+                channel: "discord".into(),
+                marks: vec![(format!("dm:{user}"), Some(b"5".to_vec()))],
+                ..ChannelWrite::default()
+            })
+            .unwrap();
+    }
 
     // Keeping the block keeps only the block.
-    let summary = store.forget_user(&ann, 99, true, None).unwrap();
+    let marks = [("discord".to_string(), "dm:ann-991".to_string())];
+    let summary = store.forget_user(&ann, 99, true, None, &marks).unwrap();
+    assert_eq!(store.channel_mark("discord", "dm:ann-991").unwrap(), None);
+    assert!(
+        store
+            .channel_mark("discord", "dm:ann-9910")
+            .unwrap()
+            .is_some()
+    );
     assert!(summary.state);
     assert_eq!(summary.transcript_lines, 2);
     assert_eq!(summary.tickets, vec![1, 2]);
@@ -109,7 +126,7 @@ fn forget_user_removes_one_users_data_in_every_tree() {
     assert!(!all.contains("secret-sauce"), "{all}");
     assert!(!all.contains("Name of ann-991\""), "{all}");
     // Forgetting again finds nothing more but the block, and removes it now.
-    let again = store.forget_user(&ann, 100, false, None).unwrap();
+    let again = store.forget_user(&ann, 100, false, None, &[]).unwrap();
     assert_eq!(again.transcript_lines, 0);
     assert!(again.block && !again.state);
     assert!(store.user_block(&ann).unwrap().is_none());

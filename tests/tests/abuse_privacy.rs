@@ -572,3 +572,32 @@ fn a_closed_ticket_can_be_rated_and_guides_run_again() {
         Some(Rating::Up)
     );
 }
+
+#[test]
+fn forget_drops_the_discord_dm_channel_remembered_for_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(AtomicU64::new(10 * DAY_MS));
+    let desk = desk_at(dir.path(), &clock);
+    let dan = ConvKey::new("discord", "31337");
+    let other = ConvKey::new("discord", "31338");
+    for key in [&dan, &other] {
+        let user: u64 = key.user.parse().unwrap();
+        desk.store()
+            .channel_commit(&ChannelWrite {
+                channel: deskbot::discord::outbox::CHANNEL.into(),
+                marks: vec![deskbot::handoff::discord_users::remember_dm(user, 41_337)],
+                ..ChannelWrite::default()
+            })
+            .unwrap();
+    }
+    let ask = say(&desk, &dan, "Dan", "/forget");
+    press(&desk, &dan, &ask, "Yes, delete");
+    assert_eq!(
+        deskbot::handoff::discord_users::known_dm(desk.store(), 31_337).unwrap(),
+        None
+    );
+    assert_eq!(
+        deskbot::handoff::discord_users::known_dm(desk.store(), 31_338).unwrap(),
+        Some(41_337)
+    );
+}
