@@ -12,8 +12,16 @@
 //! (the request reached the echo server, the panic happened, the error was printed), so a
 //! scenario that silently did nothing cannot pass.
 //!
+//! And a normal session at trace level: `deskbot run` with both channels on the fake Telegram
+//! Bot API and the fake Discord (REST and gateway: the token is in every Telegram URL, every
+//! Discord `Authorization` header and the gateway IDENTIFY), a conversation on each.
+//!
 //! Also: `deskbot run` stops cleanly (exit 0) on SIGINT, as it does on SIGTERM in
 //! `telegram_binary` and `discord_binary`.
+
+#[path = "support/telegram_fake.rs"]
+mod fake;
+mod fake_discord;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -34,8 +42,12 @@ const HANG_GUARD: Duration = Duration::from_secs(120);
 /// What to look for: each token and every 12-character window of it (except windows of the
 /// numeric bot id before a Telegram token's colon, which is public).
 fn needles() -> Vec<String> {
+    needles_of(&[TG_ENV, TG_FILE, DC_ENV, DC_FILE, WEBHOOK_SECRET])
+}
+
+fn needles_of(tokens: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
-    for t in [TG_ENV, TG_FILE, DC_ENV, DC_FILE, WEBHOOK_SECRET] {
+    for t in tokens {
         out.push(t.to_string());
         let chars: Vec<char> = t.chars().collect();
         for w in chars.windows(12) {
@@ -63,9 +75,14 @@ impl Run {
 
     /// Fails when any token or piece of one was printed.
     fn assert_clean(&self) {
+        self.assert_clean_of(&needles());
+    }
+
+    /// Fails when any of `needles` was printed.
+    fn assert_clean_of(&self, needles: &[String]) {
         let all = self.all();
-        for n in needles() {
-            if let Some(at) = all.find(&n) {
+        for n in needles {
+            if let Some(at) = all.find(n.as_str()) {
                 let start = all[..at]
                     .char_indices()
                     .rev()
@@ -618,4 +635,79 @@ fn the_other_subcommands_never_print_a_token() {
     run.assert_clean();
     let run = bin.run("bad flag", bin.cmd(&["run", "--nope"]), b"", None);
     run.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_normal_session_at_trace_level_never_prints_a_token() {
+    const ANN: u64 = 333_333_333_333_333_333;
+    const DM: u64 = 6_001;
+    let tg = fake::FakeTelegram::start().await;
+    let dc = fake_discord::FakeDiscord::start(fake_discord::Options::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = Bin::new(dir.path());
+    let cfg = bin.write(
+        "session.toml",
+        &format!(
+            "[telegram]\nenabled = true\napi_url = \"{}\"\npoll_timeout_secs = 1\n[discord]\nenabled = true\napi_url = \"{}\"\n",
+            tg.url, dc.api_url
+        ),
+    );
+    let (out_path, err_path) = (dir.path().join("s.stdout"), dir.path().join("s.stderr"));
+    let mut cmd = bin.cmd(&["run", "--config", &cfg, "--data-dir", "data"]);
+    // The fake Telegram accepts only its own token.
+    cmd.env("TELEGRAM_BOT_TOKEN", fake::TOKEN)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let mut guard = Guard(Some(cmd.spawn().unwrap()));
+    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+
+    let session = async {
+        let wait = Duration::from_secs(60);
+        dc.wait_ready_within(wait).await;
+        tg.wait_for("setMyCommands", wait, |f| f.commands().is_some())
+            .await;
+        let from = dc.requests().len();
+        dc.dispatch("MESSAGE_CREATE", dc.dm(ANN, DM, "I forgot my password"));
+        tg.push_text(42, 42, "my account is locked");
+        dc.wait_new("the Discord reply", from, 1, |r| {
+            r.is_channel_message(DM) && r.ok()
+        })
+        .await;
+        tg.wait_for("the Telegram reply", wait, |f| f.sent_to(42).len() == 1)
+            .await;
+    };
+    tokio::time::timeout(HANG_GUARD, session)
+        .await
+        .unwrap_or_else(|_| panic!("hang guard; stderr:\n{}", read(&err_path)));
+
+    let pid = guard.0.as_ref().unwrap().id();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + HANG_GUARD;
+    let status = loop {
+        if let Some(s) = guard.0.as_mut().unwrap().try_wait().unwrap() {
+            guard.0 = None;
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let run = Run {
+        label: "normal session at trace level".into(),
+        status,
+        stdout: read(&out_path),
+        stderr: read(&err_path),
+    };
+    assert!(run.status.success(), "{:?}\n{}", run.status, run.stderr);
+    // Not vacuous: the libraries' trace output is there (HTTP requests, the gateway).
+    assert!(run.stderr.contains("TRACE"), "{}", run.stderr);
+    let mut needles = needles();
+    needles.extend(needles_of(&[fake::TOKEN]));
+    run.assert_clean_of(&needles);
 }
