@@ -269,7 +269,8 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactingStderr {
 /// when a log subscriber is installed (so `--log-format json` output stays all JSON), else the
 /// way `main` returning `Err` would (`Error: ` and anyhow's chain of causes).
 pub fn report_error(error: &anyhow::Error) {
-    if tracing::dispatcher::has_been_set() {
+    // Unless the log filter would swallow it (`DESKBOT_LOG=off`): a fatal error is never silent.
+    if tracing::dispatcher::has_been_set() && tracing::enabled!(tracing::Level::ERROR) {
         let chain = format!("{error:#}");
         tracing::error!(error = %redact(&chain), "deskbot stopped with an error");
         return;
@@ -281,9 +282,9 @@ pub fn report_error(error: &anyhow::Error) {
 
 /// Registers the tokens in the environment and replaces the panic hook with one that redacts
 /// secrets from the message (and the backtrace, when `RUST_BACKTRACE` asks for one). Once a
-/// log subscriber is installed, the panic is logged as an `ERROR` event, so it is a JSON line
-/// under `--log-format json`; before that it goes to stderr as text. Call first thing in
-/// `main`.
+/// log subscriber is installed, the panic is logged as an `ERROR` event of target
+/// `deskbot::panic`, so it is a JSON line under `--log-format json`; before that, or when the
+/// log filter drops that event, it goes to stderr as text. Call first thing in `main`.
 pub fn install_panic_hook() {
     for var in TOKEN_ENV {
         if let Ok(v) = std::env::var(var) {
@@ -310,7 +311,9 @@ pub fn install_panic_hook() {
             }
             _ => String::new(),
         };
-        if tracing::dispatcher::has_been_set() {
+        if tracing::dispatcher::has_been_set()
+            && tracing::enabled!(target: "deskbot::panic", tracing::Level::ERROR)
+        {
             tracing::error!(
                 target: "deskbot::panic",
                 thread,

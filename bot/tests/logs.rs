@@ -200,3 +200,32 @@ fn fatal_errors_and_panics_are_json_lines_too() {
         "{panic}"
     );
 }
+
+#[test]
+fn with_logging_off_fatal_errors_and_panics_still_show() {
+    // `DESKBOT_LOG=off` drops every event, but not the reason the process ends.
+    let dir = tempfile::tempdir().unwrap();
+    let (status, stderr) = run_json(
+        dir.path(),
+        "[telegram]\nenabled = true\n",
+        &[("DESKBOT_LOG", "off")],
+        None,
+    );
+    assert!(!status.success());
+    assert!(
+        stderr.contains("Error: ") && stderr.contains("telegram.token"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let (status, stderr) = run_json(
+        dir.path(),
+        &telegram_config(&refusing_url()),
+        &[("DESKBOT_LOG", "off"), ("DESKBOT_TEST_PANIC", "1")],
+        None,
+    );
+    assert_eq!(status.code(), Some(101), "{stderr}");
+    assert!(stderr.contains("deliberate panic"), "{stderr}");
+    assert!(stderr.contains("telegram [redacted]"), "{stderr}");
+    assert!(!stderr.contains("json-logs-test-token"), "{stderr}");
+}
