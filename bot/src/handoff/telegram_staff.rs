@@ -92,17 +92,30 @@ pub fn parse_ticket_button(data: &str) -> Option<(TicketButton, u64)> {
 }
 
 /// The ticket a bot message in a plain staff group belongs to, from the mark its text starts
-/// with: `#N · …` (relayed lines) or `Ticket #N · …` (the ticket message).
+/// with: `#N · …` (relayed lines) or `Ticket #N …` (the ticket message, staff notices).
 pub fn ticket_in_text(text: &str) -> Option<u64> {
-    let rest = text
-        .strip_prefix("Ticket #")
-        .or_else(|| text.strip_prefix('#'))?;
+    let (rest, after_mark) = match text.strip_prefix("Ticket #") {
+        Some(rest) => (rest, " "),
+        None => (text.strip_prefix('#')?, " · "),
+    };
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    let after = &rest[digits.len()..];
-    if digits.is_empty() || !after.starts_with(" · ") {
+    if digits.is_empty() || !rest[digits.len()..].starts_with(after_mark) {
         return None;
     }
     digits.parse().ok()
+}
+
+/// `text` as posted in a plain group: starting with the ticket mark `#N · ` (unless it
+/// already names the ticket that way, like "Ticket #N closed by …").
+fn marked(number: u64, text: &str) -> String {
+    let named = text
+        .strip_prefix(&format!("Ticket #{number}"))
+        .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_digit()));
+    if named {
+        text.to_string()
+    } else {
+        format!("#{number} · {text}")
+    }
 }
 
 fn route_mark(chat: i64, message: i32) -> String {
@@ -447,9 +460,7 @@ impl TelegramStaff {
             Some(thread) => self.send(text, Some(thread), None).await.map(|_| ()),
             None => {
                 // Opened as a ticket message (topics refused): marked like in a plain group.
-                let ids = self
-                    .send(&format!("#{number} · {text}"), None, None)
-                    .await?;
+                let ids = self.send(&marked(number, text), None, None).await?;
                 self.record(ids, number).await
             }
         }
@@ -504,9 +515,7 @@ impl StaffSide for TelegramStaff {
         }
         match self.number_at(at, nonce).await {
             Some(number) => {
-                let ids = self
-                    .send(&format!("#{number} · {text}"), None, None)
-                    .await?;
+                let ids = self.send(&marked(number, text), None, None).await?;
                 self.record(ids, number).await
             }
             None => self.send(text, None, None).await.map(|_| ()),
@@ -538,10 +547,18 @@ mod tests {
         assert_eq!(ticket_in_text("#12 · Ann: hi"), Some(12));
         assert_eq!(ticket_in_text("Ticket #7 · Telegram · Ann"), Some(7));
         assert_eq!(ticket_in_text("#12: hi"), None);
+        assert_eq!(ticket_in_text("Ticket #4 closed by Bob."), Some(4));
+        assert_eq!(ticket_in_text("Ticket #4x"), None);
         assert_eq!(ticket_in_text("Ann: #12 · hi"), None);
         assert_eq!(number_from_nonce("t12.5"), Some(12));
         assert_eq!(number_from_nonce("s3.777.r"), Some(3));
         assert_eq!(number_from_nonce("open3"), None);
+        assert_eq!(marked(4, "Ann: hi"), "#4 · Ann: hi");
+        assert_eq!(
+            marked(4, "Ticket #4 closed by Bob."),
+            "Ticket #4 closed by Bob."
+        );
+        assert_eq!(marked(4, "Ticket #41 closed."), "#4 · Ticket #41 closed.");
     }
 
     #[tokio::test]
