@@ -69,6 +69,13 @@ impl World {
 
     /// A world whose `[handoff]` is `handoff` instead of the Discord staff channel.
     async fn with_handoff(handoff: Option<HandoffConfig>) -> Self {
+        // RUST_LOG=... shows the bot's and serenity's logs when a run needs explaining.
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         let tg = FakeTelegram::start().await;
         let dc = FakeDiscord::start(Options::default()).await;
         let dir = tempfile::tempdir().unwrap();
@@ -132,18 +139,19 @@ impl World {
             },
             relay_interval: Duration::from_millis(300),
         };
-        let task = tokio::spawn(run_with_options(
-            self.config.clone(),
-            self.desk.clone(),
-            shutdown,
-            options,
-        ));
+        // Counted before starting: the bot may register before this task looks again.
         let registered = self
             .dc
             .requests()
             .iter()
             .filter(|r| r.method == "PUT" && r.path.ends_with("/commands"))
             .count();
+        let task = tokio::spawn(run_with_options(
+            self.config.clone(),
+            self.desk.clone(),
+            shutdown,
+            options,
+        ));
         self.dc
             .wait_for("the Discord bot to identify and register", WAIT, |r| {
                 r.iter()
@@ -902,6 +910,10 @@ async fn answered_from_telegram() {
     assert!(first.text.contains("[code hidden]"), "{}", first.text);
     assert!(!first.text.contains("492817"), "{}", first.text);
     let topic = first.thread.expect("a forum topic");
+    w.eventually("the staff location", || {
+        w.desk.store().staff_location(number).unwrap().is_some()
+    })
+    .await;
     assert_eq!(
         w.desk
             .store()
