@@ -55,6 +55,7 @@ struct World {
     tg: FakeTelegram,
     desk: Desk,
     _dir: tempfile::TempDir,
+    config: TelegramConfig,
     stop: watch::Sender<bool>,
     channel: JoinHandle<anyhow::Result<()>>,
     relay_task: JoinHandle<()>,
@@ -83,17 +84,33 @@ fn backoff() -> Backoff {
 
 impl World {
     async fn start(forum: bool) -> Self {
+        Self::start_with(forum, false).await
+    }
+
+    /// With `webhook`, the channel receives Telegram's POSTs instead of polling.
+    async fn start_with(forum: bool, webhook: bool) -> Self {
         let tg = FakeTelegram::start().await;
         tg.set_forum(STAFF, forum);
         tg.set_admins(STAFF, &[OWNER, ADMIN]);
         let dir = tempfile::tempdir().unwrap();
         let engine = Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap());
         let desk = Desk::open(engine, dir.path()).unwrap();
-        let (stop, channel, relay_task) = launch(&tg, &desk);
+        let mut config = telegram_config(&tg);
+        if webhook {
+            let port = {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                l.local_addr().unwrap().port()
+            };
+            config.webhook_url = Some(format!("http://127.0.0.1:{port}/tg-hook"));
+            config.listen = Some(format!("127.0.0.1:{port}"));
+            config.webhook_secret = Secret::new("s3cret_token-1");
+        }
+        let (stop, channel, relay_task) = launch(&config, &desk);
         Self {
             tg,
             desk,
             _dir: dir,
+            config,
             stop,
             channel,
             relay_task,
@@ -104,7 +121,7 @@ impl World {
     /// over the same store, as a restart of `deskbot run` would.
     async fn restart(&mut self) {
         self.halt().await;
-        let (stop, channel, relay_task) = launch(&self.tg, &self.desk);
+        let (stop, channel, relay_task) = launch(&self.config, &self.desk);
         self.stop = stop;
         self.channel = channel;
         self.relay_task = relay_task;
@@ -212,7 +229,7 @@ impl World {
 /// Starts the relay's sweep loop and the Telegram channel with the staff group, as
 /// `deskbot run` wires them.
 fn launch(
-    tg: &FakeTelegram,
+    config: &TelegramConfig,
     desk: &Desk,
 ) -> (
     watch::Sender<bool>,
@@ -228,7 +245,7 @@ fn launch(
         )]),
         ..HandoffConfig::default()
     };
-    let config = telegram_config(tg);
+    let config = config.clone();
     let staff = TelegramStaff::with_backoff(&config, &handoff, backoff())
         .unwrap()
         .expect("a staff group is configured")
@@ -820,6 +837,44 @@ async fn a_forum_refusing_topics_falls_back_to_ticket_messages() {
         assert_eq!(line.thread, None);
         // The refusal was one ask, not retried.
         assert_eq!(w.tg.calls("createforumtopic").len(), 1);
+        w.stop().await;
+    })
+    .await;
+}
+
+/// The staff group works the same when updates arrive by webhook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn staff_group_works_in_webhook_mode() {
+    guarded(async {
+        let w = World::start_with(true, true).await;
+        let (number, first) = w.escalate(ANN, "my account is locked").await;
+        let topic = first.thread.expect("a topic");
+        w.tg.push_topic_text(STAFF, topic, ADMIN, "Hello from staff");
+        w.wait_text(ANN, &format!("Support (User{ADMIN}): Hello from staff"))
+            .await;
+        w.tg.push_text(ANN, ANN as u64, "thanks");
+        let line = w.wait_text(STAFF, &format!("User{ANN}: thanks")).await;
+        assert_eq!(line.thread, Some(topic));
+        let q = w.tg.push_callback(
+            STAFF,
+            MEMBER,
+            first.message_id,
+            &format!("ticket:close:{number}"),
+        );
+        let refused = w.answer_of(&q).await.unwrap_or_default();
+        assert!(refused.starts_with("Only support staff"), "{refused}");
+        assert_eq!(w.status(number), TicketStatus::Open);
+        let q = w.tg.push_callback(
+            STAFF,
+            ADMIN,
+            first.message_id,
+            &format!("ticket:close:{number}"),
+        );
+        w.answer_of(&q).await;
+        w.wait_text(ANN, &format!("Ticket #{number} has been closed"))
+            .await;
+        assert_eq!(w.status(number), TicketStatus::Closed);
+        assert!(w.tg.calls("getupdates").is_empty(), "no polling");
         w.stop().await;
     })
     .await;
