@@ -1096,6 +1096,48 @@ mod tests {
 
     use super::*;
 
+    /// Flood control's "ignore" through the real turn path of a DM: the third message within
+    /// the window (limit 1: the second gets the slow-down answer) queues nothing at all.
+    #[tokio::test]
+    async fn an_ignored_turn_queues_nothing_for_discord() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = std::sync::Arc::new(
+            deskbot_engine::dialogue::Engine::new(
+                deskbot_engine::catalog::Catalog::builtin().unwrap(),
+            )
+            .unwrap(),
+        );
+        // A fixed clock: all three messages fall in one flood window whatever the machine.
+        let desk = Desk::open(engine, dir.path())
+            .unwrap()
+            .with_clock(std::sync::Arc::new(|| 1_700_000_000_000))
+            .with_flood(crate::flood::FloodLimits::new(1, 60));
+        let handler = Handler::new(desk.clone(), vec![], vec![], None);
+        let queued = || desk.store().outbox_pending(outbox::CHANNEL, "555").unwrap();
+        let mut counts = Vec::new();
+        for i in 0..3 {
+            handler
+                .turn_queued(
+                    42,
+                    None,
+                    Input::Text("hello".into()),
+                    555,
+                    None,
+                    &format!("n{i}"),
+                    true,
+                )
+                .await
+                .unwrap();
+            counts.push(queued().len());
+        }
+        assert!(counts[0] >= 1 && counts[1] > counts[0], "{counts:?}");
+        assert_eq!(counts[2], counts[1], "the ignored message queued something");
+        for (_, bytes) in queued() {
+            let q = Queued::decode(&bytes).unwrap();
+            assert!(!q.message.content.trim().is_empty() || !q.message.rows.is_empty());
+        }
+    }
+
     #[test]
     fn a_silent_reply_renders_to_nothing_and_queues_nothing() {
         for text in ["", "  \n "] {
