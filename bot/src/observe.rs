@@ -6,7 +6,8 @@
 //! be public. [`spawn`] is what `deskbot run` calls: [`bind`] opens the listener (so a taken
 //! port fails `deskbot run` at start) and [`serve`] answers until shutdown:
 //! - `GET /healthz`: `200` and `{"status":"ok",...}` when the store takes a durable write
-//!   ([`Store::health_check`](deskbot_storage::Store::health_check)); still `200`, with
+//!   within [`HEALTH_LIMIT`]
+//!   ([`Store::health_check_within`](deskbot_storage::Store::health_check_within)); still `200`, with
 //!   `"status":"degraded"`, when a channel reports its platform connection down (restarting
 //!   the bot would not bring Telegram back); `503` and `"status":"unavailable"` when the store
 //!   fails, which is what a restart or an operator must fix.
@@ -102,6 +103,11 @@ pub fn router(desk: Desk) -> Router {
         .with_state(desk)
 }
 
+/// How long `/healthz` waits for the store's durable-write probe before answering 503: a
+/// healthy fsync takes milliseconds, and after a failed write (a full disk) sled's flush can
+/// block for good ([`deskbot_storage::HealthError::Stalled`]).
+pub const HEALTH_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// What `/healthz` answers, as JSON.
 #[derive(Debug, serde::Serialize)]
 struct Health {
@@ -115,7 +121,7 @@ struct Health {
 
 async fn healthz(State(desk): State<Desk>) -> Response {
     let store = desk.store().clone();
-    let check = tokio::task::spawn_blocking(move || store.health_check()).await;
+    let check = tokio::task::spawn_blocking(move || store.health_check_within(HEALTH_LIMIT)).await;
     let store_status = match check {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
