@@ -88,6 +88,9 @@ pub async fn run_until(config: Config, desk: Desk, shutdown: Shutdown) -> Result
 
 /// [`run_until`] with explicit [`RunOptions`].
 ///
+/// Beside the channels: the `/healthz` and `/metrics` endpoint when `[http]` is enabled, and
+/// the transcript retention purge (`[privacy] retention_days`).
+///
 /// With a `[handoff]` staff side the relay runs as one more task: it opens ticket threads and
 /// relays users' lines (woken by Discord users' turns, else every `relay_interval`); staff
 /// messages and ticket buttons reach it through the Discord channel; what staff say to a user
@@ -149,6 +152,14 @@ pub async fn run_with_options(
             "no channel is enabled: set `enabled = true` under [telegram] or [discord] in the config (or use `deskbot chat`)"
         );
     }
+    // The observability endpoint (when `[http] enabled`; an unusable address fails the start,
+    // naming http.listen) and the retention purge run beside the channels, never stopping them.
+    let endpoint = crate::observe::spawn(&config.http, desk.clone(), shutdown.clone()).await?;
+    let retention = tokio::spawn(crate::retention::run(
+        desk.clone(),
+        config.privacy.retention_days,
+        shutdown.clone(),
+    ));
     if let Some(r) = relay {
         let (s, every) = (shutdown.clone(), options.relay_interval);
         tracing::info!(
@@ -185,6 +196,10 @@ pub async fn run_with_options(
             tracing::warn!(channel = name, error = %format!("{e:#}"), "channel ended with an error");
         }
     }
+    if let Some((_, task)) = endpoint {
+        let _ = task.await;
+    }
+    let _ = retention.await;
     desk.store()
         .flush()
         .context("cannot flush the database at shutdown")?;
