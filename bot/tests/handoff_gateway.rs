@@ -58,6 +58,7 @@ struct World {
     tg: FakeTelegram,
     dc: FakeDiscord,
     _dir: tempfile::TempDir,
+    engine: Arc<Engine>,
     desk: Desk,
     config: Config,
 }
@@ -80,7 +81,7 @@ impl World {
         let dc = FakeDiscord::start(Options::default()).await;
         let dir = tempfile::tempdir().unwrap();
         let engine = Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap());
-        let desk = Desk::open(engine, dir.path()).unwrap();
+        let desk = Desk::open(Arc::clone(&engine), dir.path()).unwrap();
         let config = Config {
             telegram: TelegramConfig {
                 enabled: true,
@@ -123,6 +124,7 @@ impl World {
             tg,
             dc,
             _dir: dir,
+            engine,
             desk,
             config,
         }
@@ -162,6 +164,16 @@ impl World {
             .await;
         assert!(self.dc.identifies().len() > identified);
         Running { stop, task }
+    }
+
+    /// Closes the store and opens it again from disk, as a new process would (fails if
+    /// anything of the stopped run still holds it).
+    fn reopen_store(&mut self) {
+        let spare = tempfile::tempdir().unwrap();
+        let placeholder = Desk::open(Arc::clone(&self.engine), spare.path()).unwrap();
+        drop(std::mem::replace(&mut self.desk, placeholder));
+        self.desk = Desk::open(Arc::clone(&self.engine), self._dir.path())
+            .expect("the stopped run let go of the store");
     }
 
     async fn eventually(&self, what: &str, cond: impl Fn() -> bool) {
@@ -556,7 +568,7 @@ async fn restart_with_an_open_ticket_relays_both_ways_once() {
 }
 
 async fn restart() {
-    let w = World::new().await;
+    let mut w = World::new().await;
     let running = w.start().await;
     let ann = ConvKey::new("telegram", ANN.to_string());
     // A Discord user too, by DM.
@@ -586,8 +598,10 @@ async fn restart() {
     w.wait_thread_post(t_ann, "Ann before restart").await;
     w.wait_thread_post(t_dan, "Dan before restart").await;
 
-    // The whole run stops and starts again with both tickets open.
+    // The whole run stops and starts again with both tickets open, over the store reopened
+    // from disk.
     running.stop().await;
+    w.reopen_store();
     let running = w.start().await;
 
     w.type_in(t_ann, STAFF_BOB, &[STAFF_ROLE], "after restart to Ann");
