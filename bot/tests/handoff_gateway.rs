@@ -14,6 +14,8 @@
 //! - `discord_user_answered_from_telegram_forum`: the other direction of must-show 1 (only a
 //!   Telegram staff forum; a Discord user's ticket opens there, relays both ways, the close
 //!   reaches the DM with working rating buttons).
+//! - `with_both_staff_sides_each_platform_uses_its_own`: with both staff sides configured,
+//!   each user's ticket opens on their own platform's staff side and is answered there.
 //! - `fifty_tickets_from_both_platforms_never_cross`: must-show 5 (Telegram users, Discord
 //!   users by DM and in a support channel, whose DM is opened through the API; every person
 //!   writes twice back to back, and order is kept both ways).
@@ -998,6 +1000,74 @@ async fn answered_from_telegram() {
             .filter(|p| p.contains("Which phone do you use?"))
             .count(),
         1
+    );
+    w.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_both_staff_sides_each_platform_uses_its_own() {
+    guarded(both_sides()).await;
+}
+
+/// Both staff sides configured: a Telegram user's ticket opens in the Telegram staff forum, a
+/// Discord user's in the Discord staff channel, and each is answered there.
+async fn both_sides() {
+    let w = World::with_handoff(Some(HandoffConfig {
+        discord_staff_channel_id: Some(STAFF_CHANNEL),
+        discord_staff_role_id: Some(STAFF_ROLE),
+        telegram_staff_chat_id: Some(STAFF_GROUP),
+        ..HandoffConfig::default()
+    }))
+    .await;
+    w.tg.set_forum(STAFF_GROUP, true);
+    w.tg.set_admins(STAFF_GROUP, &[TG_ADMIN]);
+    let running = w.start().await;
+    let ann = ConvKey::new("telegram", ANN.to_string());
+    let (dan, dm) = (31_339u64, 41_339u64);
+    let dan_key = ConvKey::new("discord", dan.to_string());
+    w.tg.push_text(ANN, ANN as u64, "/human");
+    w.dc.dispatch("MESSAGE_CREATE", w.dc.dm(dan, dm, "/human"));
+    let n_ann = w.ticket_for(&ann).await;
+    let n_dan = w.ticket_for(&dan_key).await;
+    let location = |n: u64| w.desk.store().staff_location(n).unwrap();
+    w.eventually("both located", || {
+        location(n_ann).is_some() && location(n_dan).is_some()
+    })
+    .await;
+    assert_eq!(location(n_ann).unwrap().platform, "telegram");
+    assert_eq!(location(n_dan).unwrap().platform, "discord");
+    let topic: i32 = location(n_ann).unwrap().thread.unwrap().parse().unwrap();
+    let thread: u64 = location(n_dan).unwrap().thread.unwrap().parse().unwrap();
+    w.wait_thread_post(thread, &format!("{}Discord", escaped_ticket(n_dan)))
+        .await;
+
+    w.tg.push_topic_text(STAFF_GROUP, topic, TG_ADMIN, "hello Ann from Telegram");
+    w.type_in(thread, STAFF_BOB, &[STAFF_ROLE], "hello Dan from Discord");
+    w.wait_tg(ANN, "hello Ann from Telegram").await;
+    w.eventually("Dan's answer", || {
+        w.dc.posts_in(dm)
+            .iter()
+            .any(|p| p.contains("hello Dan from Discord"))
+    })
+    .await;
+    running.stop().await;
+    // One thread in the Discord staff channel (Dan's), one topic in the Telegram forum (Ann's).
+    let threads =
+        w.dc.requests()
+            .iter()
+            .filter(|r| {
+                r.method == "POST"
+                    && r.path
+                        .ends_with(&format!("/channels/{STAFF_CHANNEL}/threads"))
+            })
+            .count();
+    assert_eq!(threads, 1);
+    assert_eq!(w.tg.topics(STAFF_GROUP).len(), 1);
+    assert!(
+        !w.tg
+            .sent_to(STAFF_GROUP)
+            .iter()
+            .any(|m| m.text.contains(&format!("Ticket #{n_dan} ")))
     );
     w.assert_clean();
 }
