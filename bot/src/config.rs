@@ -76,6 +76,8 @@ pub struct HttpConfig {
     pub enabled: bool,
     /// Where it listens: loopback by default, since neither page is meant for the public.
     pub listen: String,
+    /// How long `/healthz` waits for the store's durable-write probe before answering 503.
+    pub health_timeout_secs: u32,
 }
 
 impl Default for HttpConfig {
@@ -83,6 +85,7 @@ impl Default for HttpConfig {
         Self {
             enabled: false,
             listen: "127.0.0.1:9464".to_string(),
+            health_timeout_secs: 5,
         }
     }
 }
@@ -451,6 +454,9 @@ impl Config {
         }
         if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
             return bad("http.listen", "is not an address such as 127.0.0.1:9464");
+        }
+        if !(1..=300).contains(&self.http.health_timeout_secs) {
+            return bad("http.health_timeout_secs", "must be 1 to 300");
         }
         if self.flood.max_messages > 1_000 {
             return bad("flood.max_messages", "must be 0 (off) to 1000");

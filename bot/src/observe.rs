@@ -6,7 +6,7 @@
 //! be public. [`spawn`] is what `deskbot run` calls: [`bind`] opens the listener (so a taken
 //! port fails `deskbot run` at start) and [`serve`] answers until shutdown:
 //! - `GET /healthz`: `200` and `{"status":"ok",...}` when the store takes a durable write
-//!   within [`HEALTH_LIMIT`]
+//!   within `[http] health_timeout_secs`
 //!   ([`Store::health_check_within`](deskbot_storage::Store::health_check_within)); still `200`, with
 //!   `"status":"degraded"`, when a channel reports its platform connection down (restarting
 //!   the bot would not bring Telegram back); `503` and `"status":"unavailable"` when the store
@@ -26,6 +26,7 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::RwLock;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -58,13 +59,19 @@ pub async fn bind(config: &HttpConfig) -> anyhow::Result<Option<TcpListener>> {
 }
 
 /// Answers `/healthz` and `/metrics` on `listener` until `shutdown`; requests in flight are
-/// finished first.
-pub async fn serve(
+/// finished first. `/healthz` waits up to [`DEFAULT_HEALTH_TIMEOUT`] for the store.
+pub async fn serve(listener: TcpListener, desk: Desk, shutdown: Shutdown) -> anyhow::Result<()> {
+    serve_with(listener, desk, shutdown, DEFAULT_HEALTH_TIMEOUT).await
+}
+
+/// [`serve`] with `/healthz` waiting up to `health_timeout` for the store.
+pub async fn serve_with(
     listener: TcpListener,
     desk: Desk,
     mut shutdown: Shutdown,
+    health_timeout: Duration,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(desk))
+    axum::serve(listener, router(desk, health_timeout))
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await
         .context("the http endpoint failed")
@@ -86,8 +93,9 @@ pub async fn spawn(
     let addr = listener
         .local_addr()
         .context("http.listen: no local address")?;
+    let health_timeout = Duration::from_secs(u64::from(config.health_timeout_secs));
     let task = tokio::spawn(async move {
-        if let Err(e) = serve(listener, desk, shutdown).await {
+        if let Err(e) = serve_with(listener, desk, shutdown, health_timeout).await {
             crate::metrics::global().error("http");
             tracing::error!(error = %format!("{e:#}"), "the http endpoint stopped");
         }
@@ -95,18 +103,30 @@ pub async fn spawn(
     Ok(Some((addr, task)))
 }
 
-/// The endpoint's routes, for [`serve`] (and for embedding elsewhere).
-pub fn router(desk: Desk) -> Router {
+/// The endpoint's routes, for [`serve`] (and for embedding elsewhere); `/healthz` waits up to
+/// `health_timeout` for the store.
+pub fn router(desk: Desk, health_timeout: Duration) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .with_state(desk)
+        .with_state(Endpoint {
+            desk,
+            health_timeout,
+        })
 }
 
-/// How long `/healthz` waits for the store's durable-write probe before answering 503: a
-/// healthy fsync takes milliseconds, and after a failed write (a full disk) sled's flush can
-/// block for good ([`deskbot_storage::HealthError::Stalled`]).
-pub const HEALTH_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
+/// What the handlers share.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    desk: Desk,
+    health_timeout: Duration,
+}
+
+/// How long `/healthz` waits for the store's durable-write probe before answering 503 unless
+/// `[http] health_timeout_secs` says otherwise: a healthy fsync takes milliseconds, and after
+/// a failed write (a full disk) sled's flush can block for good
+/// ([`deskbot_storage::HealthError::Stalled`]).
+pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What `/healthz` answers, as JSON.
 #[derive(Debug, serde::Serialize)]
@@ -119,9 +139,10 @@ struct Health {
     channels: std::collections::BTreeMap<String, &'static str>,
 }
 
-async fn healthz(State(desk): State<Desk>) -> Response {
-    let store = desk.store().clone();
-    let check = tokio::task::spawn_blocking(move || store.health_check_within(HEALTH_LIMIT)).await;
+async fn healthz(State(endpoint): State<Endpoint>) -> Response {
+    let store = endpoint.desk.store().clone();
+    let limit = endpoint.health_timeout;
+    let check = tokio::task::spawn_blocking(move || store.health_check_within(limit)).await;
     let store_status = match check {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
@@ -152,8 +173,8 @@ async fn healthz(State(desk): State<Desk>) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn metrics(State(desk): State<Desk>) -> Response {
-    let store = desk.store().clone();
+async fn metrics(State(endpoint): State<Endpoint>) -> Response {
+    let store = endpoint.desk.store().clone();
     let m = crate::metrics::global();
     match tokio::task::spawn_blocking(move || store.open_ticket_count()).await {
         Ok(Ok(n)) => m.set_open_tickets(n),

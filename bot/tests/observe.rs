@@ -40,16 +40,36 @@ async fn start(
     tokio::sync::watch::Sender<bool>,
     tokio::task::JoinHandle<anyhow::Result<()>>,
 ) {
+    start_with(desk, HEALTHY_WITHIN).await
+}
+
+/// A healthy store's probe (one fsync) answers well within this even on a loaded machine.
+const HEALTHY_WITHIN: Duration = Duration::from_secs(60);
+
+async fn start_with(
+    desk: Desk,
+    health_timeout: Duration,
+) -> (
+    SocketAddr,
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
     let listener = deskbot::observe::bind(&HttpConfig {
         enabled: true,
         listen: "127.0.0.1:0".into(),
+        ..HttpConfig::default()
     })
     .await
     .unwrap()
     .expect("enabled, so a listener");
     let addr = listener.local_addr().unwrap();
     let (stop, shutdown) = Shutdown::new();
-    let task = tokio::spawn(deskbot::observe::serve(listener, desk, shutdown));
+    let task = tokio::spawn(deskbot::observe::serve_with(
+        listener,
+        desk,
+        shutdown,
+        health_timeout,
+    ));
     (addr, stop, task)
 }
 
@@ -307,11 +327,16 @@ async fn http_settings_are_checked() {
     let err = cfg.validate("d.toml").unwrap_err().to_string();
     assert!(err.contains("http.listen"), "{err}");
     assert!(Config::parse("d.toml", "[http]\nlisen = \"127.0.0.1:1\"\n").is_err());
+    assert_eq!(cfg.http.health_timeout_secs, 5);
+    let cfg = Config::parse("d.toml", "[http]\nhealth_timeout_secs = 0\n").unwrap();
+    let err = cfg.validate("d.toml").unwrap_err().to_string();
+    assert!(err.contains("http.health_timeout_secs"), "{err}");
     // A taken port fails at bind, naming the key.
     let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let err = deskbot::observe::bind(&HttpConfig {
         enabled: true,
         listen: taken.local_addr().unwrap().to_string(),
+        ..HttpConfig::default()
     })
     .await
     .unwrap_err();
@@ -331,7 +356,6 @@ impl Drop for ChildGuard {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs deskbot run to start the endpoint: observe::spawn in run.rs (the lead wires it)"]
 async fn deskbot_run_serves_healthz_and_metrics() {
     let fake = fake::FakeTelegram::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -426,4 +450,89 @@ async fn deskbot_run_serves_healthz_and_metrics() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status:?}; log:\n{}", read_log());
+}
+
+/// Runs in a child process (see the next test) under a file-size limit; ignored otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by healthz_answers_503_after_a_real_write_failure in a child process"]
+async fn stalled_store_child() {
+    let Some(dir) = std::env::var_os("DESKBOT_OBSERVE_CHILD_DIR") else {
+        return;
+    };
+    let desk = Desk::open(engine(), std::path::Path::new(&dir)).unwrap();
+    let (addr, _stop, _task) = start_with(desk.clone(), Duration::from_secs(2)).await;
+    let (status, json) = health(addr).await;
+    println!("CHILD before: {status} {}", json["status"]);
+    // A record larger than the file-size limit: sled's write fails (EFBIG).
+    let store = desk.store().clone();
+    let write = tokio::task::spawn_blocking(move || {
+        let big = "z".repeat(12 << 20);
+        store.commit_turn(&deskbot_storage::TurnWrite {
+            key: &ConvKey::new("observe", "big"),
+            state: &big,
+            transcript: &[],
+            tickets: &[],
+            channel: None,
+        })
+    })
+    .await
+    .unwrap();
+    println!("CHILD write failed: {}", write.is_err());
+    for _ in 0..2 {
+        let (status, json) = health(addr).await;
+        println!("CHILD after: {status} {} {}", json["status"], json["store"]);
+    }
+    // Dropping the store would flush, and block like the probe: leave at once.
+    std::process::exit(0);
+}
+
+/// `/healthz` over HTTP when the disk refuses a write: the test binary runs
+/// `stalled_store_child` again under a file-size limit of a few MiB (`ulimit -f`, SIGXFSZ
+/// ignored so the write fails with EFBIG). After the failed write sled's flush never
+/// completes, and `/healthz` answers 503 instead of hanging, again on the next request.
+#[test]
+fn healthz_answers_503_after_a_real_write_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -f 8192 && trap '' XFSZ && exec \"$0\" \"$@\"")
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "stalled_store_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("DESKBOT_OBSERVE_CHILD_DIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + HANG_GUARD;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the child did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{all}");
+    assert!(stdout.contains("CHILD before: 200 \"ok\""), "{all}");
+    assert!(stdout.contains("CHILD write failed: true"), "{all}");
+    let after: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("CHILD after: "))
+        .collect();
+    assert_eq!(after.len(), 2, "{all}");
+    for line in after {
+        assert!(
+            line.starts_with("CHILD after: 503 \"unavailable\""),
+            "{all}"
+        );
+        assert!(line.contains("did not complete a durable write"), "{all}");
+    }
 }

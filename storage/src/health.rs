@@ -15,14 +15,15 @@
 //! Once a write has failed (a full disk, a file-size limit), sled's flush can block for good
 //! instead of returning an error: the probe would hang with it, and so would a `/healthz`
 //! waiting for it. [`Store::health_check_within`] bounds the wait, reports such a store as
-//! [`HealthError::Stalled`], and keeps at most one probe per database waiting on the disk, so
-//! repeated checks of a stuck store cannot pile up threads.
+//! [`HealthError::Stalled`], and keeps at most one probe per database waiting on the disk
+//! (a concurrent check waits for that one to finish first), so repeated checks of a stuck
+//! store cannot pile up threads.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, mpsc};
-use std::time::Duration;
+use std::sync::{Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
@@ -40,6 +41,8 @@ static PROBE_SEQ: AtomicU64 = AtomicU64::new(1);
 
 /// The databases (by path) with a bounded probe still waiting on the disk.
 static IN_FLIGHT: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+/// Signalled whenever a probe leaves [`IN_FLIGHT`].
+static PROBE_DONE: Condvar = Condvar::new();
 
 fn in_flight() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
     // A set of paths is consistent at every unlock: a poisoned lock is safe to use.
@@ -52,6 +55,7 @@ struct InFlight(PathBuf);
 impl Drop for InFlight {
     fn drop(&mut self) {
         in_flight().remove(&self.0);
+        PROBE_DONE.notify_all();
     }
 }
 
@@ -126,17 +130,30 @@ impl Store {
     }
 
     /// [`Store::health_check`], waiting at most `limit` for it: [`HealthError::Stalled`] when
-    /// it takes longer, or at once while an earlier probe of this database is still waiting
-    /// (only one thread per database ever waits on a stuck disk). The probe runs on a thread
-    /// of its own, which finishes whenever the disk does. Blocking for up to `limit`.
+    /// it takes longer. The probe runs on a thread of its own, which finishes whenever the
+    /// disk does; while one probe of this database runs, another check waits for it to end
+    /// (within its own `limit`) before starting its own, so only one thread per database ever
+    /// waits on a stuck disk. Blocking for up to `limit`.
     pub fn health_check_within(&self, limit: Duration) -> Result<(), HealthError> {
+        let deadline = Instant::now() + limit;
         let path = self.path().to_path_buf();
         let stalled = || HealthError::Stalled {
             path: path.display().to_string(),
             limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
         };
-        if !in_flight().insert(path.clone()) {
-            return Err(stalled());
+        {
+            let mut running = in_flight();
+            while running.contains(&path) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(stalled());
+                }
+                running = PROBE_DONE
+                    .wait_timeout(running, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+            running.insert(path.clone());
         }
         let guard = InFlight(path.clone());
         let (tx, rx) = mpsc::channel();
@@ -151,7 +168,7 @@ impl Store {
             // The guard went down with the closure: the path is no longer in flight.
             return Err(HealthError::Storage(StorageError::Sled(sled::Error::Io(e))));
         }
-        match rx.recv_timeout(limit) {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(result) => result,
             Err(mpsc::RecvTimeoutError::Timeout) => Err(stalled()),
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -251,8 +268,8 @@ mod tests {
     /// A real write failure: the test binary runs `failed_write_child` again under a file-size
     /// limit of a few MiB (`ulimit -f`, SIGXFSZ ignored so the write fails with EFBIG instead of
     /// killing the process). After the failed write sled's flush blocks for good; the bounded
-    /// check reports the store as stalled, and a second check does so at once instead of
-    /// starting another waiting thread.
+    /// check reports the store as stalled, and so does a second one, without starting another
+    /// waiting thread.
     #[test]
     fn a_failed_write_makes_the_store_report_stalled() {
         let dir = tempfile::tempdir().unwrap();
