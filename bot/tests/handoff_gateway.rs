@@ -371,13 +371,24 @@ async fn answered_from_discord() {
     );
     assert!(!all.contains("492817") && !all.contains("hunter2"), "{all}");
 
-    // Staff type in the thread (a gateway event); the Telegram user gets it.
+    // Staff type in the thread (a gateway event); the Telegram user gets it. An empty message
+    // first (a sticker) is not relayed.
+    w.type_in(thread, STAFF_BOB, &[STAFF_ROLE], "");
     w.type_in(thread, STAFF_BOB, &[STAFF_ROLE], "Which phone do you use?");
     w.wait_tg(
         ANN,
         &format!("Support (Nick{STAFF_BOB}): Which phone do you use?"),
     )
     .await;
+
+    assert!(
+        !w.tg.sent_to(ANN).iter().any(|m| m
+            .text
+            .trim_end()
+            .ends_with(&format!("Support (Nick{STAFF_BOB}):"))),
+        "{:?}",
+        w.tg.sent_to(ANN)
+    );
 
     // The user's answer appears in the thread.
     w.tg.push_text(ANN, ANN as u64, "A Redmi Note 12");

@@ -167,6 +167,11 @@ impl Handler {
             .or_else(|| display_name(&msg.author))
             .unwrap_or_default();
         let content = with_attachments(&msg.content, msg);
+        if content.trim().is_empty() {
+            // Nothing to relay (a sticker, or no MESSAGE_CONTENT intent): staff are not
+            // answered and the user is not sent an empty line.
+            return false;
+        }
         let guild_message = GuildMessage {
             channel: msg.channel_id.get(),
             message_id: msg.id.get(),
