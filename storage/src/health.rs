@@ -314,6 +314,21 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_bounded_checks_of_a_healthy_store_all_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        std::thread::scope(|scope| {
+            let checks: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| store.health_check_within(Duration::from_secs(60))))
+                .collect();
+            for c in checks {
+                c.join().unwrap().unwrap();
+            }
+        });
+        assert!(!in_flight().contains(store.path()));
+    }
+
+    #[test]
     fn a_deleted_database_directory_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
