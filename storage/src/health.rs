@@ -161,8 +161,10 @@ impl Store {
         let spawned = std::thread::Builder::new()
             .name("health-probe".into())
             .spawn(move || {
-                let _guard = guard;
-                let _ = tx.send(store.health_check());
+                let result = store.health_check();
+                // Out of flight before the caller hears of it, so its next check starts at once.
+                drop(guard);
+                let _ = tx.send(result);
             });
         if let Err(e) = spawned {
             // The guard went down with the closure: the path is no longer in flight.
