@@ -125,3 +125,130 @@ async fn deskbot_run_answers_a_dm_and_a_button() {
     let v = fake.violations();
     assert!(v.is_empty(), "{v:#?}");
 }
+
+/// The human handoff through the `deskbot run` process, configured from the file's
+/// `[handoff]`: a Discord user's ticket opens a thread in the staff channel, a staff member's
+/// message typed there reaches the user's DM, the user's answer reaches the thread, the Close
+/// button closes it and tells the user; SIGTERM stops the process cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deskbot_run_relays_a_ticket_between_a_dm_and_the_staff_thread() {
+    const STAFF_CHANNEL: u64 = 7_100;
+    const STAFF_ROLE: u64 = 8_800;
+    const BOB: u64 = 9_001;
+    const GUILD: u64 = 7_000;
+    let fake = FakeDiscord::start(Options::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("deskbot.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[discord]\nenabled = true\napi_url = \"{}\"\nguild_ids = [{GUILD}]\n\n[handoff]\ndiscord_staff_channel_id = {STAFF_CHANNEL}\ndiscord_staff_role_id = {STAFF_ROLE}\n",
+            fake.api_url
+        ),
+    )
+    .unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("DISCORD_BOT_TOKEN", TOKEN)
+        .env("DESKBOT_LOG", "info")
+        .env_remove("TELEGRAM_BOT_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut guard = Guard(Some(child));
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    let run = async {
+        fake.wait_ready_within(Duration::from_secs(180)).await;
+        let wait = Duration::from_secs(180);
+        fake.dispatch("MESSAGE_CREATE", fake.dm(ANN, DM, "/human"));
+        let reqs = fake
+            .wait_for("the ticket thread's first message", wait, |r| {
+                r.iter()
+                    .any(|x| x.ok() && x.method == "POST" && x.content().starts_with("Ticket \\#"))
+            })
+            .await;
+        let first = reqs
+            .iter()
+            .find(|x| x.ok() && x.method == "POST" && x.content().starts_with("Ticket \\#"))
+            .unwrap()
+            .clone();
+        let thread: u64 = first.path.split('/').nth(4).unwrap().parse().unwrap();
+        assert_ne!(thread, STAFF_CHANNEL);
+        let close = first
+            .buttons()
+            .into_iter()
+            .find(|(id, _)| id.starts_with("ticket:close:"))
+            .unwrap()
+            .0;
+
+        fake.dispatch(
+            "MESSAGE_CREATE",
+            fake.member_message(BOB, GUILD, thread, "Which phone do you use?", &[STAFF_ROLE]),
+        );
+        fake.wait_for("the staff message in the DM", wait, |r| {
+            r.iter().any(|x| {
+                x.is_channel_message(DM)
+                    && x.content()
+                        .contains(&format!("Support (Nick{BOB}): Which phone do you use?"))
+            })
+        })
+        .await;
+        fake.dispatch("MESSAGE_CREATE", fake.dm(ANN, DM, "A Redmi Note 12"));
+        fake.wait_for("the answer in the thread", wait, |r| {
+            r.iter()
+                .any(|x| x.is_channel_message(thread) && x.content().ends_with(": A Redmi Note 12"))
+        })
+        .await;
+        let first_id = first.response["id"].as_str().unwrap().to_string();
+        fake.dispatch(
+            "INTERACTION_CREATE",
+            fake.member_button_press(BOB, GUILD, thread, &first_id, &close, &[STAFF_ROLE]),
+        );
+        fake.wait_for("the close in the DM", wait, |r| {
+            r.iter()
+                .any(|x| x.is_channel_message(DM) && x.content().contains("has been closed"))
+        })
+        .await;
+    };
+    tokio::time::timeout(Duration::from_secs(300), run)
+        .await
+        .unwrap_or_else(|_| panic!("timed out; log:\n{}", read_log()));
+
+    let pid = guard.0.as_ref().unwrap().id();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let exit = loop {
+        if let Some(s) = guard.0.as_mut().unwrap().try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no exit after SIGTERM; log:\n{}",
+            read_log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    guard.0 = None;
+    let log = read_log();
+    assert!(exit.success(), "exit {exit:?}; log:\n{log}");
+    assert!(log.contains("starting the handoff relay"), "{log}");
+    assert!(
+        !log.contains(TOKEN),
+        "the bot token leaked into the log:\n{log}"
+    );
+    let v = fake.violations();
+    assert!(v.is_empty(), "{v:#?}");
+}
