@@ -198,32 +198,65 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
     /// items were posted. A ticket whose platform step fails stops there (its cursor keeps
     /// the place) and the others go on; the first failure is returned after all were tried.
     pub async fn sweep(&self) -> Result<usize, RelayError> {
-        let open = self.blocking(|d| d.store().tickets(true)).await?;
-        let mut posted = 0;
-        let mut failure = None;
-        for ticket in open {
-            let number = ticket.number;
-            match self.sweep_ticket(ticket).await {
-                Ok(n) => posted += n,
-                Err(e) => {
-                    tracing::warn!(ticket = number, error = %e, "handoff relay step failed");
-                    failure.get_or_insert(e);
-                }
-            }
-        }
-        match failure {
-            Some(e) => Err(e),
+        let (posted, failed) = self.sweep_where(|_| true).await?;
+        match failed.into_iter().next() {
+            Some((_, e)) => Err(e),
             None => Ok(posted),
         }
     }
 
+    /// [`Relay::sweep`] over the open tickets `due` accepts; returns how many items were
+    /// posted and the tickets that failed, with why (each logged).
+    async fn sweep_where(
+        &self,
+        due: impl Fn(u64) -> bool,
+    ) -> Result<(usize, Vec<(u64, RelayError)>), RelayError> {
+        let open = self.blocking(|d| d.store().tickets(true)).await?;
+        let mut posted = 0;
+        let mut failed = Vec::new();
+        for ticket in open {
+            let number = ticket.number;
+            if !due(number) {
+                continue;
+            }
+            match self.sweep_ticket(ticket).await {
+                Ok(n) => posted += n,
+                Err(e) => {
+                    tracing::warn!(ticket = number, error = %e, "handoff relay step failed");
+                    failed.push((number, e));
+                }
+            }
+        }
+        Ok((posted, failed))
+    }
+
     /// Sweeps now, then whenever [`Relay::wake`] is called and at least every `interval`,
-    /// until `shutdown`; a failed sweep is logged and retried at the next one (what it did not
-    /// finish is still in the store).
+    /// until `shutdown`; what a sweep did not finish is still in the store and is retried.
+    ///
+    /// A ticket whose relay step keeps failing (its thread was deleted, its platform is down)
+    /// is retried after a pause doubling per failure up to [`MAX_RETRY_PAUSE`], so an outage
+    /// is not hammered, while the other tickets go on at the usual pace; its first good step
+    /// resets it.
     pub async fn run(&self, mut shutdown: crate::run::Shutdown, interval: std::time::Duration) {
+        use std::collections::HashMap;
+        use tokio::time::Instant;
+        // Ticket → (consecutive failures, not before).
+        let mut backoff: HashMap<u64, (u32, Instant)> = HashMap::new();
         loop {
-            if let Err(e) = self.sweep().await {
-                tracing::warn!(error = %e, "handoff sweep failed; retrying");
+            let now = Instant::now();
+            let due = |n: u64| backoff.get(&n).is_none_or(|(_, at)| *at <= now);
+            match self.sweep_where(due).await {
+                Ok((_, failed)) => {
+                    let failed: HashMap<u64, RelayError> = failed.into_iter().collect();
+                    // Tickets tried now without failing start afresh.
+                    backoff.retain(|n, (_, at)| *at > now || failed.contains_key(n));
+                    for n in failed.into_keys() {
+                        let count = backoff.get(&n).map_or(1, |(f, _)| f.saturating_add(1));
+                        let at = Instant::now() + retry_pause(interval, count);
+                        backoff.insert(n, (count, at));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "handoff sweep failed; retrying"),
             }
             tokio::select! {
                 () = shutdown.wait() => return,
@@ -469,6 +502,23 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
     }
 }
 
+/// The longest pause before a failing ticket is tried again.
+pub const MAX_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The pause before a ticket is tried again: `interval` when its last step worked (`failures`
+/// 0), else `interval` doubled per consecutive failure, at most [`MAX_RETRY_PAUSE`] (never less
+/// than `interval`).
+pub fn retry_pause(interval: std::time::Duration, failures: u32) -> std::time::Duration {
+    if failures == 0 {
+        return interval;
+    }
+    let factor = 1u32 << failures.min(16);
+    interval
+        .saturating_mul(factor)
+        .min(MAX_RETRY_PAUSE)
+        .max(interval)
+}
+
 /// Where relaying a new ticket's transcript starts: after the bot's "I've opened ticket #N"
 /// line of the escalation turn (what came before is in the ticket's first message); failing
 /// that, after the last line not newer than the ticket.
@@ -497,4 +547,116 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use deskbot_engine::catalog::Catalog;
+    use deskbot_engine::dialogue::{Engine, Input};
+
+    use super::*;
+
+    /// Opens threads, except for ticket `broken`, whose every attempt fails and is counted.
+    struct FlakyStaff {
+        broken: u64,
+        attempts: Arc<AtomicUsize>,
+    }
+
+    impl StaffSide for FlakyStaff {
+        async fn open(&self, ticket: &Ticket, _first: &str) -> Result<StaffLocation, RelayError> {
+            if ticket.number == self.broken {
+                self.attempts.fetch_add(1, Ordering::SeqCst);
+                return Err(RelayError::Platform("thread deleted".into()));
+            }
+            Ok(StaffLocation {
+                platform: "test".into(),
+                chat: "1".into(),
+                thread: Some(ticket.number.to_string()),
+                message: None,
+            })
+        }
+
+        async fn post(&self, _: &StaffLocation, _: &str, _: &str) -> Result<(), RelayError> {
+            Ok(())
+        }
+    }
+
+    struct NoUsers;
+
+    impl UserSide for NoUsers {
+        async fn send(&self, _: &ConvKey, _: &str, _: &str) -> Result<(), RelayError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_ticket_backs_off_while_the_others_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap());
+        let desk = Desk::open(engine, dir.path()).unwrap();
+        let human = |user: &str| {
+            desk.handle(
+                &ConvKey::new("telegram", user),
+                None,
+                &Input::Text("/human".into()),
+            )
+            .unwrap()
+            .opened_ticket
+            .unwrap()
+        };
+        let broken = human("1");
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let relay = Arc::new(Relay::new(
+            desk.clone(),
+            HandoffConfig::default(),
+            FlakyStaff {
+                broken,
+                attempts: Arc::clone(&attempts),
+            },
+            NoUsers,
+        ));
+        let (stop, shutdown) = crate::run::Shutdown::new();
+        let interval = Duration::from_millis(10);
+        let task = {
+            let r = Arc::clone(&relay);
+            tokio::spawn(async move { r.run(shutdown, interval).await })
+        };
+        // Tickets opened while it runs still get their thread (a hang guard, not a timing).
+        for user in ["2", "3", "4"] {
+            let n = human(user);
+            relay.wake();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+            while desk.store().staff_location(n).unwrap().is_none() {
+                assert!(tokio::time::Instant::now() < deadline, "ticket {n} stuck");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        // Then a second of 10 ms sweeps. With backoff the broken ticket is tried at 0, 20,
+        // 60, 140, 300, 620 ms, … then every 30 s: under 20 times even if this test took the
+        // full hang guards; without it, about once per sweep (~100 in that second alone).
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let _ = stop.send(true);
+        task.await.unwrap();
+        let tried = attempts.load(Ordering::SeqCst);
+        assert!(tried >= 1, "{tried}");
+        assert!(tried < 30, "tried {tried} times: no backoff");
+        assert!(desk.store().staff_location(broken).unwrap().is_none());
+    }
+
+    #[test]
+    fn failing_sweeps_back_off_to_a_cap_and_success_resets() {
+        let i = Duration::from_secs(1);
+        assert_eq!(retry_pause(i, 0), i);
+        assert_eq!(retry_pause(i, 1), Duration::from_secs(2));
+        assert_eq!(retry_pause(i, 3), Duration::from_secs(8));
+        assert_eq!(retry_pause(i, 10), MAX_RETRY_PAUSE);
+        assert_eq!(retry_pause(i, u32::MAX), MAX_RETRY_PAUSE);
+        // An interval longer than the cap is kept.
+        let long = Duration::from_secs(60);
+        assert_eq!(retry_pause(long, 4), long);
+        assert_eq!(retry_pause(Duration::ZERO, 5), Duration::ZERO);
+    }
 }
