@@ -6,11 +6,14 @@
 //!
 //! - `telegram_user_answered_from_discord_thread`: must-show 1 and 6 (escalation → thread with
 //!   the masked transcript; a staff message typed in the thread reaches the user; the user's
-//!   answer and a staff attachment are relayed; claim and close by button, close by text; the
-//!   user is told and the ticket is closed in storage; secrets masked in thread and storage).
+//!   answer and a staff attachment are relayed; a snippet; claim and close by button, close by
+//!   text; the user is told and the ticket is closed in storage; secrets masked in thread and
+//!   storage).
 //! - `non_staff_are_refused_and_nothing_changes`: must-show 3 (claim, close and snippet typed,
 //!   claim and close pressed, by a member without the staff role).
-//! - `restart_with_an_open_ticket_relays_both_ways_once`: must-show 4.
+//! - `restart_with_an_open_ticket_relays_both_ways_once`: must-show 4 (a Telegram and a
+//!   Discord user; the whole run stopped and started over the store reopened from disk; a
+//!   Discord user's attachment and masked code after the restart).
 //! - `discord_user_answered_from_telegram_forum`: the other direction of must-show 1 (only a
 //!   Telegram staff forum; a Discord user's ticket opens there, relays both ways, the close
 //!   reaches the DM with working rating buttons).
@@ -421,6 +424,14 @@ async fn answered_from_discord() {
         w.desk.store().ticket_claimed_by(number).unwrap().as_deref(),
         Some(format!("Nick{STAFF_BOB}").as_str())
     );
+
+    // A snippet typed by staff reaches the user as a staff message.
+    w.type_in(thread, STAFF_BOB, &[STAFF_ROLE], "snippet reset");
+    w.wait_tg(
+        ANN,
+        &format!("Support (Nick{STAFF_BOB}): Reset your password at the sign-in page."),
+    )
+    .await;
 
     // Close by button: the user is told and the ticket is closed in storage.
     w.press(
