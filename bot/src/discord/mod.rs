@@ -17,6 +17,13 @@
 //!   same transaction as the turn ([`outbox`]) and leave it only once Discord accepted them:
 //!   what an outage or a restart interrupts is sent by a sweep at start and every minute.
 //! - The conversation key is (`discord`, user id), shared by DMs and support channels.
+//! - One person's messages in one channel are handled in Discord's order ([`order`]).
+//! - **Human handoff** ([`run_full`]): a person's message in a ticket thread of the staff
+//!   channel goes to the relay (staff by the author's roles), as do the tickets' Claim/Close
+//!   buttons (staff by the interaction member's roles; anyone else is refused privately and
+//!   nothing changes). What staff say to a Discord user is queued in this outbox for the
+//!   user's DM channel and delivered when the relay asks. Attachments travel as notes with
+//!   their links. A silent reply (flood control ignoring a message) sends nothing.
 //!
 //! serenity's types stay inside this module (0.13 breaks its API); the platform-neutral logic
 //! is in [`render`], [`route`], [`custom_id`], [`retry`] and [`outbox`].

@@ -2,10 +2,20 @@
 //! the user, and closing a ticket from outside a platform (the operator CLI).
 //!
 //! The pieces here are platform-neutral and plain text: each adapter escapes the text for
-//! its own format (Discord markdown, Telegram plain text) when it sends it. Relaying itself
-//! goes through the store's outbox: a turn of a user on one platform queues a message
-//! addressed to the staff side (possibly on the other platform), and each platform's sender
-//! delivers its own outbox, so the adapters never call each other.
+//! its own format (Discord markdown, Telegram plain text) when it sends it.
+//!
+//! How it runs ([`wiring`], started by `deskbot run`):
+//!
+//! - **User → staff**: a user's turn is stored in their transcript as usual; the [`relay`]
+//!   sweeps open tickets (woken by a turn, else every second), opens a ticket's thread on the
+//!   staff side its user's platform maps to, and posts the new lines there, behind a durable
+//!   cursor.
+//! - **Staff → user**: the staff platform's adapter hands a message written in a ticket thread
+//!   (or a Claim/Close press) to the relay ([`relay::StaffInbox`]), which checks the author is
+//!   staff, applies commands, and queues what the user is told in the *user's* platform outbox
+//!   ([`telegram::TelegramUsers`], [`discord_users::DiscordUsers`]); that platform's running
+//!   channel is then asked to deliver it, in order and once. The adapters never call each
+//!   other.
 
 pub mod discord;
 pub mod discord_users;
