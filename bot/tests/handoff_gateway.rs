@@ -441,13 +441,33 @@ async fn answered_from_discord() {
         &[STAFF_ROLE],
         &format!("ticket:close:{number}"),
     );
-    w.wait_tg(ANN, &format!("#{number}")).await;
+    w.wait_tg(ANN, &format!("Ticket #{number} has been closed"))
+        .await;
     w.eventually("the close in storage", || {
         w.desk.store().ticket(number).unwrap().unwrap().status == TicketStatus::Closed
     })
     .await;
-    w.wait_tg(ANN, "closed").await;
-    w.wait_thread_post(thread, "closed by").await;
+    w.wait_thread_post(
+        thread,
+        &format!("Ticket \\#{number} closed by Nick{STAFF_BOB}"),
+    )
+    .await;
+    let bob = format!("Nick{STAFF_BOB}");
+    let history: Vec<_> = w
+        .desk
+        .store()
+        .ticket_events(number)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.by))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (TicketEventKind::Claimed, bob.clone()),
+            (TicketEventKind::Closed, bob.clone())
+        ]
+    );
 
     // A second ticket, closed by typing `close`.
     w.tg.push_text(ANN, ANN as u64, "/human");
@@ -466,12 +486,8 @@ async fn answered_from_discord() {
     .await;
     w.wait_thread_post(thread2, &format!("Ticket \\#{second} closed by"))
         .await;
-    w.eventually("the user told of the second close", || {
-        w.tg.sent_to(ANN)
-            .iter()
-            .any(|m| m.text.contains(&format!("#{second}")) && m.text.contains("closed"))
-    })
-    .await;
+    w.wait_tg(ANN, &format!("Ticket #{second} has been closed"))
+        .await;
     let events = w.desk.store().ticket_events(second).unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].kind, TicketEventKind::Closed);
@@ -680,7 +696,7 @@ async fn restart() {
     w.eventually("Dan told of the close", || {
         w.dc.posts_in(dan_dm)
             .iter()
-            .any(|p| p.contains(&format!("\\#{n_dan}")) && p.contains("closed"))
+            .any(|p| p.contains(&format!("Ticket \\#{n_dan} has been closed")))
     })
     .await;
     w.eventually("the Discord outbox drained", || {
@@ -987,15 +1003,23 @@ async fn answered_from_telegram() {
     })
     .await;
     w.eventually("the close message in the DM", || {
-        w.dc.messages_in(dm)
-            .iter()
-            .any(|m| m["content"].as_str().unwrap_or_default().contains("closed"))
+        w.dc.messages_in(dm).iter().any(|m| {
+            m["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("has been closed")
+        })
     })
     .await;
     let closed =
         w.dc.messages_in(dm)
             .into_iter()
-            .find(|m| m["content"].as_str().unwrap_or_default().contains("closed"))
+            .find(|m| {
+                m["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("has been closed")
+            })
             .unwrap();
     let rate_up = closed["components"][0]["components"][0]["custom_id"]
         .as_str()
