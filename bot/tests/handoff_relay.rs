@@ -484,3 +484,57 @@ fn the_sweep_loop_opens_threads_until_shutdown() {
         );
     });
 }
+
+#[test]
+fn a_ticket_whose_user_deleted_their_data_cannot_be_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open_desk(dir.path());
+    let (staff_side, users) = (FakeStaff::default(), FakeUsers::default());
+    let relay = Relay::new(desk.clone(), config(), staff_side.clone(), users.clone());
+    let user = ConvKey::new("telegram", "8");
+    guarded(async {
+        let number = say(&desk, &user, "/human").unwrap();
+        relay.sweep().await.unwrap();
+        relay
+            .staff_message(number, &staff("Bob", 1), "close")
+            .await
+            .unwrap();
+        // The user asks to be forgotten and confirms with the button.
+        let asked = desk
+            .handle(&user, Some("Ann"), &Input::Text("/forget".into()))
+            .unwrap();
+        let yes = asked
+            .reply
+            .buttons
+            .iter()
+            .find(|b| b.label.to_lowercase().contains("delete"))
+            .unwrap_or_else(|| panic!("no delete button: {:?}", asked.reply))
+            .id
+            .clone();
+        desk.handle(&user, None, &Input::Button(yes)).unwrap();
+        let told_before = users.to(&user).len();
+        let h = relay
+            .staff_message(number, &staff("Bob", 2), "reopen")
+            .await
+            .unwrap();
+        assert_eq!(h, Handled::Rejected);
+        let ticket = desk.store().ticket(number).unwrap().unwrap();
+        assert_eq!(ticket.status, TicketStatus::Closed);
+        assert_eq!(
+            users.to(&user).len(),
+            told_before,
+            "the user was told something"
+        );
+        let (_, posts) = staff_side.thread_of(number).unwrap();
+        let last = posts.last().unwrap();
+        assert!(last.contains("cannot be reopened"), "{last}");
+        assert!(
+            !desk
+                .store()
+                .ticket_events(number)
+                .unwrap()
+                .iter()
+                .any(|e| e.kind == TicketEventKind::Reopened)
+        );
+    });
+}

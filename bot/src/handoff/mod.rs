@@ -250,7 +250,7 @@ pub fn close_ticket(
     if user.channel == crate::telegram::CHANNEL
         && let Ok(chat) = user.user.parse::<i64>()
     {
-        telegram::queue_text(desk.store(), chat, &reply.text)?;
+        telegram::queue_reply(desk.store(), chat, &reply)?;
         queued_for_user = true;
     }
     Ok(Some(Closed {
@@ -428,6 +428,17 @@ mod tests {
         assert!(
             matches!(&call, crate::telegram::outbound::Outgoing::Send { chat: 42, text, .. } if text.contains(&format!("#{number}"))),
             "{call:?}"
+        );
+        // The close message keeps its rating buttons on Telegram too.
+        let crate::telegram::outbound::Outgoing::Send { buttons, .. } = &call else {
+            panic!("{call:?}");
+        };
+        let labels: Vec<&str> = buttons.iter().map(|(_, l)| l.as_str()).collect();
+        assert!(
+            labels.len() == 2
+                && labels.iter().any(|l| l.contains('👍'))
+                && labels.iter().any(|l| l.contains('👎')),
+            "{labels:?}"
         );
         let ticket = desk.store().ticket(number).unwrap().unwrap();
         assert_eq!(ticket.status, TicketStatus::Closed);

@@ -256,7 +256,10 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
                         backoff.insert(n, (count, at));
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "handoff sweep failed; retrying"),
+                Err(e) => {
+                    crate::metrics::global().error("relay");
+                    tracing::warn!(error = %e, "handoff sweep failed; retrying");
+                }
             }
             tokio::select! {
                 () = shutdown.wait() => return,
@@ -439,11 +442,16 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
                         Ok(r)
                     })
                     .await?;
-                if let Some((user, reply)) = reopened {
-                    self.users
-                        .send_reply(&user, &reply, &format!("{nonce}.reopen"))
-                        .await?;
-                }
+                let Some((user, reply)) = reopened else {
+                    tell_staff(format!(
+                        "Ticket #{number} cannot be reopened: its user deleted their data."
+                    ))
+                    .await?;
+                    return Ok(Handled::Rejected);
+                };
+                self.users
+                    .send_reply(&user, &reply, &format!("{nonce}.reopen"))
+                    .await?;
                 tell_staff(format!("Ticket #{number} reopened by {}.", author.name)).await?;
                 Ok(Handled::Command(StaffCommand::Reopen))
             }

@@ -14,8 +14,15 @@ use crate::telegram::outbound::{Destination, render};
 
 /// Queues `text` for Telegram chat `chat` in the outbox, durably.
 pub fn queue_text(store: &Store, chat: i64, text: &str) -> Result<(), StorageError> {
+    queue_reply(store, chat, &Reply::text(text))
+}
+
+/// Queues an engine reply (text and buttons, e.g. the close message's 👍 / 👎) for the
+/// private chat `chat` in the outbox, durably. The buttons carry the engine's ids, so a press
+/// comes back to the user's conversation like any other button.
+pub fn queue_reply(store: &Store, chat: i64, reply: &Reply) -> Result<(), StorageError> {
     let calls = render(
-        &Reply::text(text),
+        reply,
         Destination {
             chat,
             reply_to: None,
@@ -50,20 +57,23 @@ impl TelegramUsers {
     }
 }
 
-impl UserSide for TelegramUsers {
-    async fn send(&self, user: &ConvKey, text: &str, _nonce: &str) -> Result<(), RelayError> {
+impl TelegramUsers {
+    /// The private chat of a Telegram user (their user id).
+    fn chat_of(user: &ConvKey) -> Result<i64, RelayError> {
         if user.channel != CHANNEL {
             return Err(RelayError::Platform(format!(
                 "{user} is not a Telegram user"
             )));
         }
-        // A Telegram user's private chat has their user id.
-        let chat: i64 = user
-            .user
+        user.user
             .parse()
-            .map_err(|_| RelayError::Platform(format!("{user}: not a Telegram user id")))?;
-        let (store, text) = (self.store.clone(), text.to_string());
-        tokio::task::spawn_blocking(move || queue_text(&store, chat, &text))
+            .map_err(|_| RelayError::Platform(format!("{user}: not a Telegram user id")))
+    }
+
+    /// Queues `reply` for `chat` off the async runtime, then asks the channel to deliver it.
+    async fn queue(&self, chat: i64, reply: Reply) -> Result<(), RelayError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || queue_reply(&store, chat, &reply))
             .await
             .map_err(|e| RelayError::Task(e.to_string()))??;
         if let Some(d) = &self.deliver {
@@ -71,6 +81,23 @@ impl UserSide for TelegramUsers {
             let _ = d.send(chat);
         }
         Ok(())
+    }
+}
+
+impl UserSide for TelegramUsers {
+    async fn send(&self, user: &ConvKey, text: &str, _nonce: &str) -> Result<(), RelayError> {
+        let chat = Self::chat_of(user)?;
+        self.queue(chat, Reply::text(text)).await
+    }
+
+    async fn send_reply(
+        &self,
+        user: &ConvKey,
+        reply: &Reply,
+        _nonce: &str,
+    ) -> Result<(), RelayError> {
+        let chat = Self::chat_of(user)?;
+        self.queue(chat, reply.clone()).await
     }
 }
 
