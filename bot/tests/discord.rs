@@ -390,7 +390,7 @@ async fn slash_commands_registered_and_answered() {
             .unwrap();
         assert!(reg.path.ends_with(&format!("/guilds/{GUILD}/commands")), "{}", reg.path);
         let names: Vec<&str> = reg.body.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["support", "human", "reset", "help"]);
+        assert_eq!(names, ["support", "human", "reset", "help", "forget"]);
         let support = &reg.body[0]["options"][0];
         assert_eq!((support["name"].as_str(), support["type"].as_u64(), support["required"].as_bool()), (Some("message"), Some(3), Some(true)));
 

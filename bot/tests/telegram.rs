@@ -153,7 +153,7 @@ mod telegram_adapter {
                 .iter()
                 .map(|c| c["command"].as_str().unwrap().to_string())
                 .collect();
-            assert_eq!(names, ["start", "help", "reset", "human"]);
+            assert_eq!(names, ["start", "help", "reset", "human", "forget"]);
             let methods: Vec<String> = fake.requests().iter().map(|r| r.method.clone()).collect();
             assert_eq!(methods[..2], ["getme", "getwebhookinfo"]);
 

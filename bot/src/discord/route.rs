@@ -97,8 +97,8 @@ pub struct SlashCommand {
 /// The name of `/support`'s text option.
 pub const SUPPORT_OPTION: &str = "message";
 
-/// `/support <message>`, `/human`, `/reset`, `/help`.
-pub const SLASH_COMMANDS: [SlashCommand; 4] = [
+/// `/support <message>`, `/human`, `/reset`, `/help`, `/forget`.
+pub const SLASH_COMMANDS: [SlashCommand; 5] = [
     SlashCommand {
         name: "support",
         description: "Describe your sign-in problem and get step-by-step help",
@@ -119,6 +119,11 @@ pub const SLASH_COMMANDS: [SlashCommand; 4] = [
         description: "What this bot can help with",
         text_option: None,
     },
+    SlashCommand {
+        name: "forget",
+        description: "Delete everything this bot stored about you (asks to confirm)",
+        text_option: None,
+    },
 ];
 
 /// The text the engine sees for slash command `name` with `/support`'s `message` option;
@@ -135,7 +140,7 @@ pub fn command_text(name: &str, message: Option<&str>) -> Option<String> {
                 m.trim_start_matches('/').to_string()
             })
         }
-        "human" | "reset" | "help" => Some(format!("/{name}")),
+        "human" | "reset" | "help" | "forget" => Some(format!("/{name}")),
         _ => None,
     }
 }
@@ -236,6 +241,7 @@ mod tests {
             Some("reset now")
         );
         assert_eq!(command_text("human", None).as_deref(), Some("/human"));
+        assert_eq!(command_text("forget", None).as_deref(), Some("/forget"));
         assert_eq!(command_text("reset", None).as_deref(), Some("/reset"));
         assert_eq!(command_text("help", None).as_deref(), Some("/help"));
         assert_eq!(command_text("ban", None), None);

@@ -80,11 +80,12 @@ pub const NOT_YOUR_BUTTON: &str =
     "These buttons belong to someone else's conversation. Mention me to start your own.";
 
 /// The commands registered with `setMyCommands`.
-pub const COMMANDS: [(&str, &str); 4] = [
+pub const COMMANDS: [(&str, &str); 5] = [
     ("start", "Start over and see what I can help with"),
     ("help", "Show the topics I know and how to use me"),
     ("reset", "Leave the current guide"),
     ("human", "Ask for a person from the support team"),
+    ("forget", "Delete everything this bot stored about you"),
 ];
 
 /// Updates received but not yet handled, at most (polling waits beyond this).
@@ -161,6 +162,7 @@ pub async fn run_full(
     let (api, throttle_worker) = build_api(&config, backoff)?;
 
     let result = serve(&desk, &api, &config, &shutdown, deliveries, handoff).await;
+    crate::metrics::global().set_channel_up(CHANNEL, false);
     drop(api);
     // The Throttle worker ends once every handle to it is gone.
     let _ = tokio::time::timeout(Duration::from_secs(5), throttle_worker).await;
@@ -320,8 +322,13 @@ async fn start(api: &Api, shutdown: &Shutdown, polling: bool) -> Result<Option<B
             return Ok(None);
         };
         match result {
-            Ok(me) => break me,
+            Ok(me) => {
+                crate::metrics::global().set_channel_up(CHANNEL, true);
+                break me;
+            }
             Err(e) => {
+                crate::metrics::global().set_channel_up(CHANNEL, false);
+                crate::metrics::global().error("telegram_api");
                 let wait = match classify_error(&e) {
                     Failure::BadToken => anyhow::bail!(
                         "Telegram rejected the bot token (telegram.token / TELEGRAM_BOT_TOKEN), or telegram.api_url is not a Bot API server"
@@ -425,8 +432,13 @@ async fn poll(
             break;
         };
         let updates = match result {
-            Ok(u) => u,
+            Ok(u) => {
+                crate::metrics::global().set_channel_up(CHANNEL, true);
+                u
+            }
             Err(e) => {
+                crate::metrics::global().set_channel_up(CHANNEL, false);
+                crate::metrics::global().error("telegram_api");
                 let wait = match classify_error(&e) {
                     Failure::BadToken => {
                         anyhow::bail!("Telegram rejected the bot token while polling")
@@ -459,6 +471,7 @@ async fn poll(
             Ok(Err(e)) => {
                 // Not confirmed to Telegram: the batch comes again.
                 tracing::error!(error = %e, "cannot record received updates; retrying");
+                crate::metrics::global().error("storage");
                 pause(ctx.api.backoff.delay(2), &ctx.shutdown).await;
                 continue;
             }
@@ -698,6 +711,13 @@ fn encode(items: Vec<Outgoing>) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// When Telegram says a message was sent (its `date`, Unix seconds) in Unix milliseconds, for
+/// flood control: a backlog fetched after downtime is counted by when it was written, not
+/// taken for a flood because it is handled all at once.
+fn sent_ms(date: i64) -> Option<u64> {
+    u64::try_from(date).ok().map(|s| s.saturating_mul(1_000))
+}
+
 /// Decides and records (atomically with the inbox entry's removal) what answers an update.
 fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
     let store = desk.store();
@@ -720,10 +740,11 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
                 owner: (!origin.private).then_some(from.id),
             };
             let key = ConvKey::new(CHANNEL, from.id.to_string());
-            desk.handle_with(
+            desk.handle_sent_with(
                 &key,
                 Some(&from.name),
                 &Input::Text(text.clone()),
+                sent_ms(origin.date),
                 |reply| Some(write(render(reply, to), marks, false)),
             )?;
         }
@@ -741,10 +762,11 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
             {
                 // In a ticket: the note goes into the user's turn, so staff see that something
                 // was sent (the file itself stays on Telegram).
-                desk.handle_with(
+                desk.handle_sent_with(
                     &key,
                     Some(&from.name),
                     &Input::Text(note.clone()),
+                    sent_ms(origin.date),
                     |reply| Some(write(render(reply, to), marks, false)),
                 )?;
                 return Ok(());
@@ -856,6 +878,12 @@ async fn deliver_chat(ctx: &Ctx, chat: i64) {
                 Delivered::Dropped
             }
         };
+        match outcome {
+            Delivered::Done => crate::metrics::global().message_out(CHANNEL),
+            Delivered::Dropped => crate::metrics::global().error("telegram_delivery"),
+            Delivered::ChatGone => crate::metrics::global().error("telegram_chat_gone"),
+            Delivered::Stopped => {}
+        }
         match outcome {
             Delivered::Done | Delivered::Dropped => {
                 let (s, t) = (store.clone(), target.clone());
