@@ -141,10 +141,9 @@ pub async fn run_with_options(
                 .map(|(channel, role)| StaffPlace { channel, role }),
         });
         tasks.push(Box::pin(async move {
-            (
-                "discord",
-                crate::discord::run_full(d, c, s, handoff, discord_deliveries).await,
-            )
+            let result = crate::discord::run_full(d, c, s, handoff, discord_deliveries).await;
+            crate::metrics::global().set_channel_up("discord", false);
+            ("discord", result)
         }));
     }
     if tasks.is_empty() {

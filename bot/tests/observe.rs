@@ -426,6 +426,20 @@ async fn deskbot_run_serves_healthz_and_metrics() {
             1.0
         );
         assert_eq!(value(&after, "deskbot_open_tickets"), 0.0);
+        // The channel reports itself up once getMe and getUpdates succeeded.
+        assert_eq!(value(&after, &format!("deskbot_channel_up{l}")), 1.0);
+        // Messages out are counted once Telegram accepted the reply, just after the fake saw
+        // it: poll until the count moves (bounded by the hang guard), then check it moved by 1.
+        let out = format!("deskbot_messages_out_total{l}");
+        let sent = loop {
+            let now = scrape(addr).await;
+            let d = value(&now, &out) - value(&before, &out);
+            if d > 0.0 {
+                break d;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(sent, 1.0);
     };
     tokio::time::timeout(HANG_GUARD, scenario)
         .await

@@ -542,12 +542,15 @@ impl Handler {
                     "dropped an outbox entry this version cannot read"
                 ),
                 Some(q) => match deliver_queued(http, &q).await {
-                    Delivery::Sent => {}
-                    Delivery::Rejected(e) => tracing::error!(
-                        channel,
-                        error = %e,
-                        "Discord refused a reply; dropping it"
-                    ),
+                    Delivery::Sent => crate::metrics::global().message_out(outbox::CHANNEL),
+                    Delivery::Rejected(e) => {
+                        crate::metrics::global().error("discord_delivery");
+                        tracing::error!(
+                            channel,
+                            error = %e,
+                            "Discord refused a reply; dropping it"
+                        );
+                    }
                     Delivery::Later(e) => {
                         tracing::warn!(
                             channel,
@@ -745,6 +748,7 @@ impl Handler {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         self.bot_id.store(ready.user.id.get(), Ordering::SeqCst);
+        crate::metrics::global().set_channel_up(outbox::CHANNEL, true);
         tracing::info!(
             bot = %ready.user.name,
             bot_id = ready.user.id.get(),
