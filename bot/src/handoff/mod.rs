@@ -225,8 +225,9 @@ pub struct Closed {
 }
 
 /// Closes open ticket `number` on behalf of `by` (a staff member, or `operator`), records
-/// the close with its note in the ticket's history, and queues the close message for a
-/// Telegram user in the Telegram outbox (sent by the running bot, or at its next start).
+/// the close with its note in the ticket's history, and queues the close message (with its
+/// rating buttons) in the user's platform outbox: a Telegram user's private chat, or a Discord
+/// user's DM channel when it is known. The running bot sends it, or does at its next start.
 /// `None` when there is no such open ticket; nothing changes then.
 pub fn close_ticket(
     desk: &Desk,
@@ -251,6 +252,14 @@ pub fn close_ticket(
         && let Ok(chat) = user.user.parse::<i64>()
     {
         telegram::queue_reply(desk.store(), chat, &reply)?;
+        queued_for_user = true;
+    } else if user.channel == crate::discord::outbox::CHANNEL
+        && let Ok(id) = user.user.parse::<u64>()
+        && let Some(dm) = discord_users::known_dm(desk.store(), id)?
+    {
+        // A Discord user whose DM channel is known (every DM turn records it) is told there;
+        // one who only used a support channel is not (opening a DM needs the API).
+        discord_users::queue_reply(desk.store(), id, dm, &reply, &format!("close{number}"))?;
         queued_for_user = true;
     }
     Ok(Some(Closed {
@@ -467,5 +476,29 @@ mod tests {
         let closed = close_ticket(&desk, n2, "operator", None).unwrap().unwrap();
         assert!(!closed.queued_for_user);
         assert!(ticket_summary(&desk.store().ticket(n2).unwrap().unwrap()).contains("closed"));
+        // A Discord user is told in their remembered DM channel; one with no known DM is not.
+        let store = desk.store();
+        store
+            .channel_commit(&deskbot_storage::ChannelWrite {
+                channel: "discord".into(),
+                target: "900".into(),
+                marks: vec![discord_users::remember_dm(7, 900)],
+                ..deskbot_storage::ChannelWrite::default()
+            })
+            .unwrap();
+        for (user, told) in [("7", true), ("8", false)] {
+            let key = ConvKey::new("discord", user);
+            let n = desk
+                .handle(&key, None, &text("/human"))
+                .unwrap()
+                .opened_ticket
+                .unwrap();
+            let closed = close_ticket(&desk, n, "operator", None).unwrap().unwrap();
+            assert_eq!(closed.queued_for_user, told, "user {user}");
+        }
+        let queued = store.outbox_pending("discord", "900").unwrap();
+        assert!(!queued.is_empty());
+        let first = crate::discord::outbox::Queued::decode(&queued[0].1).unwrap();
+        assert!(format!("{first:?}").contains("closed"), "{first:?}");
     }
 }
