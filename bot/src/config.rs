@@ -303,6 +303,14 @@ pub enum ConfigError {
         /// toml's message, which names the key and quotes the line.
         message: String,
     },
+    /// A `DESKBOT_*` environment variable names no setting or has an unusable value.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A key has an unusable value.
     #[error("{path}: key `{key}`: {message}")]
     Invalid {
@@ -329,7 +337,7 @@ impl Config {
                 });
             }
         };
-        let mut cfg = Self::parse(&shown, &text)?;
+        let mut cfg = Self::parse_with_env(&shown, &text, std::env::vars())?;
         cfg.apply_env(|k| std::env::var(k).ok());
         crate::observe::register_config_secrets(&cfg);
         cfg.validate(&shown)?;
@@ -342,6 +350,70 @@ impl Config {
             path: path.to_string(),
             message: parse_error_message(text, &e),
         })
+    }
+
+    /// Parses TOML text with `DESKBOT_*` variables from `vars` overriding its settings:
+    /// `DESKBOT_<KEY>` for a top-level key and `DESKBOT_<SECTION>__<KEY>` (two underscores
+    /// between levels) inside a section, e.g. `DESKBOT_TELEGRAM__ENABLED=true`,
+    /// `DESKBOT_HTTP__LISTEN=127.0.0.1:9000`, `DESKBOT_HANDOFF__SNIPPETS__RESET=…`. A value is
+    /// read as a TOML value when it is one (`true`, `8`, `[1, 2]`), else as a string.
+    /// `DESKBOT_LOG` (the log filter) and `DESKBOT_TEST_PANIC` are not settings and are
+    /// skipped; any other variable naming no setting is an error naming it.
+    pub fn parse_with_env(
+        path: &str,
+        text: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let overrides: Vec<(String, Vec<String>, String)> = vars
+            .into_iter()
+            .filter_map(|(var, value)| {
+                let rest = var.strip_prefix(ENV_PREFIX)?;
+                (!ENV_NOT_SETTINGS.contains(&rest)).then(|| {
+                    let keys = rest.split("__").map(str::to_ascii_lowercase).collect();
+                    (var.clone(), keys, value)
+                })
+            })
+            .collect();
+        if overrides.is_empty() {
+            return Self::parse(path, text);
+        }
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_string(),
+            message: parse_error_message(text, &e),
+        })?;
+        for (var, keys, value) in overrides {
+            let env_err = |message: &str| ConfigError::Env {
+                var: var.clone(),
+                message: message.to_string(),
+            };
+            if keys.iter().any(String::is_empty) || !ENV_TOP_LEVEL.contains(&keys[0].as_str()) {
+                return Err(env_err(&format!(
+                    "names no setting (use DESKBOT_<KEY> or DESKBOT_<SECTION>__<KEY>, sections: {})",
+                    ENV_TOP_LEVEL.join(", ")
+                )));
+            }
+            let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.clone()));
+            let (last, parents) = keys.split_last().ok_or_else(|| env_err("is empty"))?;
+            let mut at = &mut table;
+            for k in parents {
+                let entry = at
+                    .entry(k.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                at = entry
+                    .as_table_mut()
+                    .ok_or_else(|| env_err(&format!("`{k}` is not a section")))?;
+            }
+            at.insert(last.clone(), parsed);
+        }
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: format!("{path} with DESKBOT_* environment overrides"),
+                message: elide_quoted(e.message().trim_end()),
+            })
     }
 
     /// Applies environment overrides: the tokens, and `DESKBOT_DATA_DIR`.
@@ -566,6 +638,17 @@ impl Config {
 /// toml's error as `line L, column C: what`, without the source line toml quotes (it may hold
 /// a token, and a file that does not parse has no tokens known to redact) and with quoted
 /// values elided (`invalid type: string "…"`): a config error never repeats a value.
+/// The prefix of environment variables that override settings.
+const ENV_PREFIX: &str = "DESKBOT_";
+
+/// `DESKBOT_*` variables that are not settings.
+const ENV_NOT_SETTINGS: [&str; 2] = ["LOG", "TEST_PANIC"];
+
+/// The top-level keys of the config file, for `DESKBOT_*` overrides.
+const ENV_TOP_LEVEL: [&str; 8] = [
+    "data_dir", "catalog", "telegram", "discord", "handoff", "flood", "privacy", "http",
+];
+
 fn parse_error_message(text: &str, e: &toml::de::Error) -> String {
     let what = elide_quoted(e.message().trim_end());
     let place = e
@@ -605,6 +688,72 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("d.toml") && err.contains("enabeld"), "{err}");
+    }
+
+    #[test]
+    fn deskbot_environment_variables_override_settings() {
+        let vars = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let file = "[telegram]\nenabled = false\n[flood]\nmax_messages = 8\n";
+        let cfg = Config::parse_with_env(
+            "d.toml",
+            file,
+            vars(&[
+                ("DESKBOT_TELEGRAM__ENABLED", "true"),
+                ("DESKBOT_FLOOD__MAX_MESSAGES", "3"),
+                ("DESKBOT_HTTP__LISTEN", "127.0.0.1:9000"),
+                ("DESKBOT_HANDOFF__TELEGRAM_STAFF_USER_IDS", "[5, 6]"),
+                (
+                    "DESKBOT_HANDOFF__SNIPPETS__RESET",
+                    "Open the site yourself.",
+                ),
+                ("DESKBOT_LOG", "debug"),
+                ("PATH", "/usr/bin"),
+            ]),
+        )
+        .unwrap();
+        assert!(cfg.telegram.enabled);
+        assert_eq!(cfg.flood.max_messages, 3);
+        assert_eq!(cfg.http.listen, "127.0.0.1:9000");
+        assert_eq!(cfg.handoff.telegram_staff_user_ids, [5, 6]);
+        assert_eq!(
+            cfg.handoff.snippet("reset"),
+            Some("Open the site yourself.")
+        );
+        // Without overrides the file alone counts.
+        let plain = Config::parse_with_env("d.toml", file, vars(&[])).unwrap();
+        assert!(!plain.telegram.enabled);
+        // A variable naming no setting, and a value of the wrong type, are named.
+        let err = Config::parse_with_env("d.toml", file, vars(&[("DESKBOT_TELEGRAMM__X", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DESKBOT_TELEGRAMM__X"), "{err}");
+        let err = Config::parse_with_env(
+            "d.toml",
+            file,
+            vars(&[("DESKBOT_TELEGRAM__ENABLEDD", "true")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("d.toml") && err.contains("enabledd"), "{err}");
+        let err = Config::parse_with_env(
+            "d.toml",
+            file,
+            vars(&[("DESKBOT_FLOOD__MAX_MESSAGES", "many")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("environment") && !err.contains("many"),
+            "{err}"
+        );
+        let err = Config::parse_with_env("d.toml", file, vars(&[("DESKBOT_FLOOD__", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DESKBOT_FLOOD__"), "{err}");
     }
 
     #[test]
