@@ -427,7 +427,10 @@ impl Store {
                 records,
             });
         }
-        match self.import_lines(input) {
+        let result = self.import_lines(input);
+        // The import wrote `open_tickets` directly: reload the open-ticket mirror when needed.
+        *crate::batch::lock(&self.open_index) = None;
+        match result {
             Ok(summary) => {
                 self.db.flush()?;
                 Ok(summary)

@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod backup;
+mod batch;
 pub mod channel;
 mod error;
 mod group_commit;

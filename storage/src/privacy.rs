@@ -157,6 +157,8 @@ impl Store {
             Some(w) => Some(self.prepare_channel_write(w)?),
             None => None,
         };
+        // Held across the transaction so the open-ticket mirror stays equal to the tree.
+        let mut index = crate::batch::lock(&self.open_index);
         (
             &self.conversations,
             &self.transcripts,
@@ -194,6 +196,12 @@ impl Store {
                 },
             )
             .map_err(transaction_error)?;
+        if let Some(set) = index.as_mut() {
+            for number in &summary.tickets {
+                set.remove(number);
+            }
+        }
+        drop(index);
         // Staff lines are appended without the user's lock (the handoff relay); one written
         // between the scan and the transaction is caught here.
         let mut late = sled::Batch::default();

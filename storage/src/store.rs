@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::TransactionError;
 
+use crate::batch::PreparedTurn;
 use crate::channel::{AlreadyHandled, ChannelWrite};
 use crate::keys::transcript_key;
-use crate::{ConvKey, StorageError, Ticket, TicketStatus, TranscriptEntry};
+use crate::{ConvKey, StorageError, Ticket, TranscriptEntry};
 
 /// The on-disk schema this build reads and writes. Bump it when a record's shape changes in a
 /// way older code cannot read.
@@ -50,6 +50,8 @@ pub struct Store {
     pub(crate) outbox: sled::Tree,
     pub(crate) channel_marks: sled::Tree,
     durability: std::sync::Arc<crate::group_commit::GroupCommit>,
+    pub(crate) committer: std::sync::Arc<crate::batch::TurnCommitter>,
+    pub(crate) open_index: std::sync::Arc<crate::batch::OpenIndex>,
 }
 
 impl Store {
@@ -70,6 +72,8 @@ impl Store {
             outbox: db.open_tree("channel_outbox")?,
             channel_marks: db.open_tree("channel_marks")?,
             durability: Default::default(),
+            committer: Default::default(),
+            open_index: Default::default(),
             db,
             path,
         };
@@ -148,6 +152,9 @@ impl Store {
     /// flushes it to disk. When this returns `Ok`, the turn survives a crash. Fails with
     /// [`StorageError::AlreadyHandled`], writing nothing, when the channel update it consumes
     /// was handled before.
+    ///
+    /// Concurrent calls are committed together: one transaction and one flush per batch (see
+    /// [`crate::batch`]); each call still gets its own result.
     pub fn commit_turn<S: Serialize>(&self, turn: &TurnWrite<'_, S>) -> Result<(), StorageError> {
         let key = turn.key.encode()?;
         let state = serde_json::to_vec(turn.state)?;
@@ -158,44 +165,19 @@ impl Store {
         }
         let mut tickets = Vec::with_capacity(turn.tickets.len());
         for t in turn.tickets {
-            tickets.push((t.number.to_be_bytes(), serde_json::to_vec(t)?, t.status));
+            tickets.push((t.number, serde_json::to_vec(t)?, t.status));
         }
         let channel = match turn.channel {
             Some(w) => Some(self.prepare_channel_write(w)?),
             None => None,
         };
-        (
-            &self.conversations,
-            &self.transcripts,
-            &self.tickets,
-            &self.open_tickets,
-            &self.inbox,
-            &self.outbox,
-            &self.channel_marks,
-        )
-            .transaction(|(conv, trans, tick, open, inbox, outbox, marks)| {
-                if let Some(p) = &channel {
-                    Self::apply_channel_write(p, inbox, outbox, marks)?;
-                }
-                conv.insert(key.as_slice(), state.as_slice())?;
-                for (k, v) in &lines {
-                    trans.insert(k.as_slice(), v.as_slice())?;
-                }
-                for (number, value, status) in &tickets {
-                    tick.insert(&number[..], value.as_slice())?;
-                    match status {
-                        TicketStatus::Open => {
-                            open.insert(&number[..], key.as_slice())?;
-                        }
-                        TicketStatus::Closed => {
-                            open.remove(&number[..])?;
-                        }
-                    }
-                }
-                Ok::<(), ConflictableTransactionError<AlreadyHandled>>(())
-            })
-            .map_err(transaction_error)?;
-        self.sync()
+        self.commit_prepared(PreparedTurn {
+            key,
+            state,
+            lines,
+            tickets,
+            channel,
+        })
     }
 
     /// Returns once everything written before the call is on disk, sharing the fsync with
@@ -261,13 +243,30 @@ impl Store {
         Ok(out)
     }
 
-    /// 1-based position of an open ticket in the queue of open tickets (oldest first).
+    /// 1-based position of an open ticket in the queue of open tickets (oldest first): one
+    /// more than the number of open tickets with a smaller number. Answered from an in-memory
+    /// mirror of the open tickets (loaded on first use), not by scanning the tree.
     pub fn queue_position(&self, number: u64) -> Result<usize, StorageError> {
-        let mut ahead = 0;
-        for item in self.open_tickets.range(..number.to_be_bytes()) {
-            item?;
-            ahead += 1;
-        }
+        let mut index = crate::batch::lock(&self.open_index);
+        let set = match &mut *index {
+            Some(set) => set,
+            None => {
+                let mut set = std::collections::BTreeSet::new();
+                for k in self.open_tickets.iter().keys() {
+                    let k = k?;
+                    let n = <[u8; 8]>::try_from(k.as_ref())
+                        .map(u64::from_be_bytes)
+                        .map_err(|_| StorageError::Corrupt {
+                            tree: "open_tickets",
+                            message: "open ticket key is not 8 bytes".into(),
+                        })?;
+                    set.insert(n);
+                }
+                index.insert(set)
+            }
+        };
+        // Counted from the top: a new ticket's number is (nearly) the highest.
+        let ahead = set.len() - set.range(number..).count();
         Ok(ahead + 1)
     }
 

@@ -120,3 +120,128 @@ fn outbox_keeps_order_per_target_and_clears_for_blocked_users() {
         .unwrap();
     assert_eq!(store.channel_mark("telegram", "blocked:7").unwrap(), None);
 }
+
+/// Concurrent turns are committed in shared batches (one transaction and one flush for many
+/// turns): every turn lands whole with its channel write, and a turn whose update was handled
+/// before fails alone with `AlreadyHandled`, writing nothing, while the others land.
+#[test]
+fn concurrent_turns_land_in_batches_and_a_handled_update_fails_alone() {
+    use deskbot_storage::{Speaker, TranscriptEntry};
+    const THREADS: u64 = 16;
+    const TURNS: u64 = 25;
+    let contested = THREADS * TURNS + 1;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let entries: Vec<(u64, Vec<u8>)> = (1..=contested).map(|id| (id, b"u".to_vec())).collect();
+        store
+            .inbox_accept("telegram", &entries, contested + 1)
+            .unwrap();
+        let barrier = std::sync::Barrier::new(THREADS as usize);
+        let contested_wins = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let (store, barrier, contested_wins) = (&store, &barrier, &contested_wins);
+                scope.spawn(move || {
+                    // All threads race for one update, each as a different user: one wins.
+                    let rival = ConvKey::new("telegram", format!("rival{t}"));
+                    barrier.wait();
+                    match store.commit_turn(&TurnWrite {
+                        key: &rival,
+                        state: &t,
+                        transcript: &[],
+                        tickets: &[],
+                        channel: Some(&reply_for(contested, &rival.user, &["won"])),
+                    }) {
+                        Ok(()) => {
+                            contested_wins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        Err(StorageError::AlreadyHandled { id, .. }) => assert_eq!(id, contested),
+                        Err(e) => panic!("contested turn: {e}"),
+                    }
+                    let key = ConvKey::new("telegram", format!("u{t}"));
+                    let replay = ConvKey::new("telegram", format!("replay{t}"));
+                    for n in 0..TURNS {
+                        let id = 1 + t * TURNS + n;
+                        let lines = [
+                            TranscriptEntry {
+                                at_ms: n,
+                                speaker: Speaker::User,
+                                text: format!("u{n}"),
+                            },
+                            TranscriptEntry {
+                                at_ms: n,
+                                speaker: Speaker::Bot,
+                                text: format!("b{n}"),
+                            },
+                        ];
+                        store
+                            .commit_turn(&TurnWrite {
+                                key: &key,
+                                state: &n,
+                                transcript: &lines,
+                                tickets: &[],
+                                channel: Some(&reply_for(id, &key.user, &[&format!("r{n}")])),
+                            })
+                            .unwrap();
+                        // Every few turns, the first update handled again (a redelivery).
+                        if n % 5 == 4 {
+                            let err = store
+                                .commit_turn(&TurnWrite {
+                                    key: &replay,
+                                    state: &n,
+                                    transcript: &lines,
+                                    tickets: &[],
+                                    channel: Some(&reply_for(1 + t * TURNS, &replay.user, &["x"])),
+                                })
+                                .unwrap_err();
+                            assert!(
+                                matches!(err, StorageError::AlreadyHandled { id, .. } if id == 1 + t * TURNS),
+                                "{err:?}"
+                            );
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(contested_wins.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.inbox_pending("telegram").unwrap().is_empty());
+    let mut winners = 0;
+    for t in 0..THREADS {
+        let key = ConvKey::new("telegram", format!("u{t}"));
+        assert_eq!(store.conversation::<u64>(&key).unwrap(), Some(TURNS - 1));
+        let transcript = store.transcript(&key, usize::MAX).unwrap();
+        let texts: Vec<String> = transcript.into_iter().map(|l| l.text).collect();
+        let expected: Vec<String> = (0..TURNS)
+            .flat_map(|n| [format!("u{n}"), format!("b{n}")])
+            .collect();
+        assert_eq!(texts, expected);
+        let queued = store.outbox_pending("telegram", &key.user).unwrap();
+        let queued: Vec<Vec<u8>> = queued.into_iter().map(|(_, p)| p).collect();
+        let expected: Vec<Vec<u8>> = (0..TURNS).map(|n| format!("r{n}").into_bytes()).collect();
+        assert_eq!(queued, expected);
+        // Refused turns wrote nothing.
+        let replay = ConvKey::new("telegram", format!("replay{t}"));
+        assert_eq!(store.conversation::<u64>(&replay).unwrap(), None);
+        assert!(store.transcript(&replay, usize::MAX).unwrap().is_empty());
+        assert!(
+            store
+                .outbox_pending("telegram", &replay.user)
+                .unwrap()
+                .is_empty()
+        );
+        let rival = ConvKey::new("telegram", format!("rival{t}"));
+        let won = store.outbox_pending("telegram", &rival.user).unwrap();
+        match store.conversation::<u64>(&rival).unwrap() {
+            Some(state) => {
+                assert_eq!(state, t);
+                assert_eq!(won.len(), 1);
+                winners += 1;
+            }
+            None => assert!(won.is_empty()),
+        }
+    }
+    assert_eq!(winners, 1);
+}

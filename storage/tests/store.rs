@@ -200,3 +200,57 @@ fn corrupt_state_is_an_error_not_a_panic() {
         "{err:?}"
     );
 }
+
+/// Queue positions come from an in-memory mirror of the open tickets: it must follow every
+/// writer of the open-ticket index (turns opening and closing tickets, `/forget`).
+#[test]
+fn queue_positions_follow_opens_closes_and_forget() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let ann = ConvKey::new("telegram", "ann");
+    let bob = ConvKey::new("telegram", "bob");
+    let open = |key: &ConvKey, status| {
+        let n = store.next_ticket_number().unwrap();
+        store
+            .commit_turn(&TurnWrite {
+                key,
+                state: &State { step: 0 },
+                transcript: &[],
+                tickets: &[ticket(n, key, status)],
+                channel: None,
+            })
+            .unwrap();
+        n
+    };
+    let a1 = open(&ann, TicketStatus::Open);
+    // The mirror is loaded here, then kept up to date.
+    assert_eq!(store.queue_position(a1).unwrap(), 1);
+    let b1 = open(&bob, TicketStatus::Open);
+    let a2 = open(&ann, TicketStatus::Open);
+    let b2 = open(&bob, TicketStatus::Open);
+    assert_eq!(store.queue_position(b2).unwrap(), 4);
+    // A number not open counts the open ones below it.
+    assert_eq!(store.queue_position(b2 + 10).unwrap(), 5);
+    // Ann forgets: both her tickets close.
+    store.forget_user(&ann, 5, false, None, &[]).unwrap();
+    assert_eq!(store.queue_position(b1).unwrap(), 1);
+    assert_eq!(store.queue_position(b2).unwrap(), 2);
+    assert_eq!(store.queue_position(a2).unwrap(), 2);
+    // A reopened old ticket (a turn writing it as open again) takes its place by number.
+    let reopened = ticket(a1, &ann, TicketStatus::Open);
+    store
+        .commit_turn(&TurnWrite {
+            key: &ann,
+            state: &State { step: 0 },
+            transcript: &[],
+            tickets: &[reopened],
+            channel: None,
+        })
+        .unwrap();
+    assert_eq!(store.queue_position(b2).unwrap(), 3);
+    drop(store);
+    // After a restart the mirror is rebuilt from the tree.
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.queue_position(b2).unwrap(), 3);
+    assert_eq!(store.queue_position(a1).unwrap(), 1);
+}
