@@ -233,18 +233,22 @@ fn non_staff_are_refused_and_nothing_changes() {
         let number = say(&desk, &user, "/human").unwrap();
         relay.sweep().await.unwrap();
         let before = desk.store().ticket(number).unwrap().unwrap();
-        let intruder = Author {
-            name: "Eve".into(),
-            is_staff: false,
-            message_id: "9".into(),
-        };
-        for cmd in [
+        for (id, cmd) in [
             "claim",
             "/close",
             "snippet reset",
             "block",
             "hello, give me your code",
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            // Each message has its own platform id, as on Discord and Telegram.
+            let intruder = Author {
+                name: "Eve".into(),
+                is_staff: false,
+                message_id: format!("9{id}"),
+            };
             let h = relay.staff_message(number, &intruder, cmd).await.unwrap();
             assert_eq!(h, Handled::Refused, "{cmd}");
         }
@@ -536,5 +540,49 @@ fn a_ticket_whose_user_deleted_their_data_cannot_be_reopened() {
                 .iter()
                 .any(|e| e.kind == TicketEventKind::Reopened)
         );
+    });
+}
+
+#[test]
+fn a_replayed_staff_message_is_relayed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open_desk(dir.path());
+    let (staff_side, users) = (FakeStaff::default(), FakeUsers::default());
+    let relay = Relay::new(desk.clone(), config(), staff_side.clone(), users.clone());
+    let user = ConvKey::new("telegram", "9");
+    guarded(async {
+        let number = say(&desk, &user, "/human").unwrap();
+        relay.sweep().await.unwrap();
+        let h = relay
+            .staff_message(number, &staff("Bob", 41), "try the web page")
+            .await
+            .unwrap();
+        assert_eq!(h, Handled::Relayed);
+        // The gateway replays the same event (same message id), and a claim is replayed too.
+        let h = relay
+            .staff_message(number, &staff("Bob", 41), "try the web page")
+            .await
+            .unwrap();
+        assert_eq!(h, Handled::Duplicate);
+        assert_eq!(users.to(&user), ["Support (Bob): try the web page"]);
+        relay
+            .staff_message(number, &staff("Bob", 42), "claim")
+            .await
+            .unwrap();
+        let events = desk.store().ticket_events(number).unwrap().len();
+        // Also after a restart: the mark is in the store.
+        let relay2 = Relay::new(desk.clone(), config(), staff_side.clone(), users.clone());
+        let h = relay2
+            .staff_message(number, &staff("Bob", 42), "claim")
+            .await
+            .unwrap();
+        assert_eq!(h, Handled::Duplicate);
+        assert_eq!(desk.store().ticket_events(number).unwrap().len(), events);
+        // A new message with the same text is relayed.
+        relay2
+            .staff_message(number, &staff("Bob", 43), "try the web page")
+            .await
+            .unwrap();
+        assert_eq!(users.to(&user).len(), 2);
     });
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use deskbot_engine::dialogue::Reply;
 use deskbot_storage::{
-    BlockRecord, ConvKey, Speaker, StaffLocation, StorageError, Ticket, TicketEvent,
+    BlockRecord, ChannelWrite, ConvKey, Speaker, StaffLocation, StorageError, Ticket, TicketEvent,
     TicketEventKind, TicketStatus, TranscriptEntry,
 };
 use thiserror::Error;
@@ -25,6 +25,9 @@ use thiserror::Error;
 use super::{StaffCommand, staff_message_for_user, staff_ticket_text, user_message_for_staff};
 use crate::config::HandoffConfig;
 use crate::desk::{Desk, TRANSCRIPT_CHARS, cut};
+
+/// The channel name under which handled staff messages are marked in the store.
+const SEEN_CHANNEL: &str = "relay_seen";
 
 /// What the relay tells someone who is not staff and writes in a ticket's thread.
 pub const NOT_STAFF: &str =
@@ -107,6 +110,8 @@ pub enum Handled {
     Refused,
     /// Not possible now (closed ticket, unknown snippet, …): staff were told why.
     Rejected,
+    /// This message was handled before (a replayed event): nothing was done again.
+    Duplicate,
 }
 
 /// A boxed future, for the object-safe [`StaffInbox`].
@@ -330,7 +335,41 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
     }
 
     /// Handles a message written in ticket `number`'s thread by `author`.
+    ///
+    /// A message handled before (a gateway replaying an event after a resume, a Telegram
+    /// update handled again after a crash) is recognised by its platform id and answered with
+    /// [`Handled::Duplicate`]: nothing is relayed or changed twice. The id is recorded only once
+    /// the message was handled, so a failure is retried.
     pub async fn staff_message(
+        &self,
+        number: u64,
+        author: &Author,
+        text: &str,
+    ) -> Result<Handled, RelayError> {
+        let mark = format!("staff:{number}:{}", author.message_id);
+        let seen = mark.clone();
+        if self
+            .blocking(move |d| d.store().channel_mark(SEEN_CHANNEL, &seen))
+            .await?
+            .is_some()
+        {
+            tracing::debug!(ticket = number, "a staff message seen before was skipped");
+            return Ok(Handled::Duplicate);
+        }
+        let handled = self.staff_message_once(number, author, text).await?;
+        self.blocking(move |d| {
+            d.store().channel_commit(&ChannelWrite {
+                channel: SEEN_CHANNEL.to_string(),
+                target: String::new(),
+                marks: vec![(mark, Some(Vec::new()))],
+                ..ChannelWrite::default()
+            })
+        })
+        .await?;
+        Ok(handled)
+    }
+
+    async fn staff_message_once(
         &self,
         number: u64,
         author: &Author,
