@@ -4,7 +4,11 @@
 
 mod fake_discord;
 
-use std::process::{Child, Command, Stdio};
+#[path = "support/child.rs"]
+mod child;
+
+use child::Guard;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fake_discord::{FakeDiscord, Options};
@@ -12,18 +16,6 @@ use fake_discord::{FakeDiscord, Options};
 const TOKEN: &str = "binary-test-token-never-logged";
 const ANN: u64 = 333_333_333_333_333_333;
 const DM: u64 = 6_001;
-
-/// Kills the child if the test fails before stopping it.
-struct Guard(Option<Child>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deskbot_run_answers_a_dm_and_a_button() {
@@ -181,8 +173,16 @@ async fn deskbot_run_relays_a_ticket_between_a_dm_and_the_staff_thread() {
             .find(|x| x.ok() && x.method == "POST" && x.content().starts_with("Ticket \\#"))
             .unwrap()
             .clone();
-        let thread: u64 = first.path.split('/').nth(4).unwrap().parse().unwrap();
-        assert_ne!(thread, STAFF_CHANNEL);
+        // The first message is posted in the staff channel and the thread started from it,
+        // so the thread has the message's id.
+        assert!(first.is_channel_message(STAFF_CHANNEL), "{}", first.path);
+        let thread: u64 = first.response["id"].as_str().unwrap().parse().unwrap();
+        fake.wait_for("the ticket thread", wait, |r| {
+            r.iter().any(|x| x.is_thread_start(STAFF_CHANNEL) && x.ok())
+        })
+        .await;
+        assert_eq!(fake.threads_in(STAFF_CHANNEL).len(), 1);
+        assert_eq!(fake.threads_in(STAFF_CHANNEL)[0].0, thread);
         let close = first
             .buttons()
             .into_iter()
@@ -208,10 +208,11 @@ async fn deskbot_run_relays_a_ticket_between_a_dm_and_the_staff_thread() {
                 .any(|x| x.is_channel_message(thread) && x.content().ends_with(": A Redmi Note 12"))
         })
         .await;
+        // Close is pressed on the first message where it lives: in the staff channel.
         let first_id = first.response["id"].as_str().unwrap().to_string();
         fake.dispatch(
             "INTERACTION_CREATE",
-            fake.member_button_press(BOB, GUILD, thread, &first_id, &close, &[STAFF_ROLE]),
+            fake.member_button_press(BOB, GUILD, STAFF_CHANNEL, &first_id, &close, &[STAFF_ROLE]),
         );
         fake.wait_for("the close in the DM", wait, |r| {
             r.iter()

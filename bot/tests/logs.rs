@@ -2,26 +2,18 @@
 //! message, at every log level of every library (`DESKBOT_LOG=trace`), and so are the lines
 //! that end the process: a fatal error and a panic.
 
+#[path = "support/child.rs"]
+mod child;
+
+use child::Guard;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 /// A hang fails the test instead of stalling CI; nothing is timed otherwise.
 const HANG_GUARD: Duration = Duration::from_secs(120);
-
-/// Kills the child if the test fails before it exits.
-struct Guard(Option<Child>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 /// Runs `deskbot run --log-format json` with `config` until it exits, or until its stderr
 /// satisfies `until` and a SIGTERM ends it. Returns the exit status and stderr.

@@ -6,25 +6,17 @@
 #[path = "support/telegram_fake.rs"]
 mod fake;
 
+#[path = "support/child.rs"]
+mod child;
+
+use child::Guard;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use deskbot_engine::dialogue::{Conversation, Phase};
 use deskbot_storage::{ConvKey, Store};
 use fake::FakeTelegram;
-
-/// Kills the child if the test fails before stopping it.
-struct Guard(Option<Child>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 fn spawn(dir: &Path, api_url: &str, token: &str) -> (Guard, std::path::PathBuf) {
     let cfg = dir.join("deskbot.toml");

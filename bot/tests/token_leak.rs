@@ -23,10 +23,14 @@
 mod fake;
 mod fake_discord;
 
+#[path = "support/child.rs"]
+mod child;
+
+use child::Guard;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -94,18 +98,6 @@ impl Run {
                     .unwrap_or(all.len());
                 panic!("{}: {n:?} leaked:\n…{}…", self.label, &all[start..end]);
             }
-        }
-    }
-}
-
-/// Kills the child if the test fails before it exits.
-struct Guard(Option<Child>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
         }
     }
 }
