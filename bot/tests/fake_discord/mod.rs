@@ -1,8 +1,11 @@
 //! A fake Discord on 127.0.0.1 for the adapter tests: REST (axum) and a gateway websocket
 //! (tokio-tungstenite), recording every request and validating it the way Discord does.
 //!
-//! REST: `GET /api/v10/gateway` (and `/gateway/bot`), `POST channels/{id}/messages`,
-//! interaction callbacks, webhook edits and follow-ups, command registration, DM channel
+//! REST: `GET /api/v10/gateway` (and `/gateway/bot`), `POST channels/{id}/messages`
+//! (`enforce_nonce` returns the earlier message for a repeated nonce in a channel), threads
+//! (`POST channels/{id}/threads`, and `POST channels/{id}/messages/{m}/threads`, which starts
+//! a thread with the message's id, once per message: a second start is 400 with code 160004,
+//! as Discord answers), interaction callbacks, webhook edits and follow-ups, command registration, DM channel
 //! creation. Anything else is answered 404 and recorded as a violation.
 //!
 //! Gateway: HELLO, read IDENTIFY, READY, then the dispatches a test scripts with
@@ -58,9 +61,24 @@ impl Recorded {
         (200..300).contains(&self.status)
     }
 
-    /// Is `POST channels/{channel}/messages`.
+    /// Is `POST channels/{channel}/messages`, or the post of the message that `channel` (a
+    /// thread) was started from: Discord shows a thread's starter message at its top, and the
+    /// thread has the message's id.
     pub fn is_channel_message(&self, channel: u64) -> bool {
-        self.method == "POST" && self.path == format!("/api/v10/channels/{channel}/messages")
+        self.method == "POST"
+            && (self.path == format!("/api/v10/channels/{channel}/messages")
+                || (self.path.ends_with("/messages")
+                    && self.path.starts_with("/api/v10/channels/")
+                    && self.response["id"] == json!(channel.to_string())))
+    }
+
+    /// Is `POST channels/{channel}/messages/{m}/threads` (starting a thread from a message).
+    pub fn is_thread_start(&self, channel: u64) -> bool {
+        self.method == "POST"
+            && self.path.ends_with("/threads")
+            && self
+                .path
+                .starts_with(&format!("/api/v10/channels/{channel}/messages/"))
     }
 
     /// The content of a message-like body (channel message, webhook edit or follow-up, or an
@@ -105,6 +123,8 @@ struct Failure {
     path_part: String,
     status: u16,
     retry_after: Option<f64>,
+    /// Carry the request out first (a lost response), then answer `status`.
+    perform: bool,
 }
 
 /// How the fake behaves.
@@ -130,6 +150,8 @@ struct Inner {
     nonces: HashMap<(String, String), Value>,
     /// DM channels opened through `POST /users/@me/channels`: user → channel.
     dm_channels: HashMap<u64, u64>,
+    /// Threads created: thread id → (parent channel, name).
+    threads: HashMap<u64, (u64, String)>,
 }
 
 struct Shared {
@@ -218,7 +240,41 @@ impl FakeDiscord {
                 path_part: path_part.to_string(),
                 status,
                 retry_after,
+                perform: false,
             });
+    }
+
+    /// Makes the next `method` request whose path contains `path_part` take effect as usual
+    /// but be answered with `status` (a response lost after Discord acted on the request).
+    pub fn lose_next_response(&self, method: &'static str, path_part: &str, status: u16) {
+        self.shared
+            .inner
+            .lock()
+            .unwrap()
+            .failures
+            .push_back(Failure {
+                method,
+                path_part: path_part.to_string(),
+                status,
+                retry_after: None,
+                perform: true,
+            });
+    }
+
+    /// The threads created in `channel`, as (thread id, name), by id.
+    pub fn threads_in(&self, channel: u64) -> Vec<(u64, String)> {
+        let mut out: Vec<(u64, String)> = self
+            .shared
+            .inner
+            .lock()
+            .unwrap()
+            .threads
+            .iter()
+            .filter(|(_, (parent, _))| *parent == channel)
+            .map(|(id, (_, name))| (*id, name.clone()))
+            .collect();
+        out.sort();
+        out
     }
 
     /// Every request so far.
@@ -696,9 +752,6 @@ async fn rest_handler(
 }
 
 fn answer(shared: &Shared, method: &Method, path: &str, body: &Value, auth: &str) -> Answer {
-    let violation = |why: String| {
-        shared.inner.lock().unwrap().violations.push(why);
-    };
     // Scripted failures first.
     {
         let mut inner = shared.inner.lock().unwrap();
@@ -709,6 +762,10 @@ fn answer(shared: &Shared, method: &Method, path: &str, body: &Value, auth: &str
         {
             let f = inner.failures.remove(pos).unwrap();
             drop(inner);
+            if f.perform {
+                let _ = route(shared, method, path, body, auth);
+                return api_error(f.status, 0, "fake failure after the request took effect");
+            }
             return match f.retry_after {
                 Some(s) => (
                     f.status,
@@ -722,6 +779,13 @@ fn answer(shared: &Shared, method: &Method, path: &str, body: &Value, auth: &str
             };
         }
     }
+    route(shared, method, path, body, auth)
+}
+
+fn route(shared: &Shared, method: &Method, path: &str, body: &Value, auth: &str) -> Answer {
+    let violation = |why: String| {
+        shared.inner.lock().unwrap().violations.push(why);
+    };
     if !auth.starts_with("Bot ") && !path.contains("/webhooks/") {
         violation(format!("{method} {path} without a bot token"));
         return api_error(401, 0, "401: Unauthorized");
@@ -765,9 +829,55 @@ fn answer(shared: &Shared, method: &Method, path: &str, body: &Value, auth: &str
                 return invalid_form(&["name".to_string()]);
             }
             let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
+            if let Ok(parent) = channel.parse::<u64>() {
+                shared
+                    .inner
+                    .lock()
+                    .unwrap()
+                    .threads
+                    .insert(id, (parent, name.to_string()));
+            }
             ok(json!({
                 "id": id.to_string(),
                 "type": body["type"].as_u64().unwrap_or(11),
+                "name": name,
+                "parent_id": channel,
+            }))
+        }
+        // A thread started from a message: it has the message's id, and a message holds one.
+        ("POST", ["channels", channel, "messages", message, "threads"]) => {
+            let name = body["name"].as_str().unwrap_or_default();
+            if name.is_empty() || name.chars().count() > 100 {
+                violation(format!("POST {path}: thread name {name:?}"));
+                return invalid_form(&["name".to_string()]);
+            }
+            let (Ok(parent), Ok(id)) = (channel.parse::<u64>(), message.parse::<u64>()) else {
+                violation(format!("POST {path}: not snowflakes"));
+                return api_error(404, 10008, "Unknown Message");
+            };
+            let mut inner = shared.inner.lock().unwrap();
+            let in_channel = inner
+                .messages
+                .get(&id)
+                .is_some_and(|m| m["channel_id"] == json!(channel));
+            if !in_channel {
+                drop(inner);
+                violation(format!("POST {path}: no such message in the channel"));
+                return api_error(404, 10008, "Unknown Message");
+            }
+            if inner.threads.contains_key(&id) {
+                // Not a violation: the bot's way to find a thread it started before.
+                return api_error(
+                    400,
+                    160004,
+                    "A thread has already been created for this message",
+                );
+            }
+            inner.threads.insert(id, (parent, name.to_string()));
+            drop(inner);
+            ok(json!({
+                "id": id.to_string(),
+                "type": 11,
                 "name": name,
                 "parent_id": channel,
             }))
