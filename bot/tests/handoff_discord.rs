@@ -1,8 +1,10 @@
 //! The Discord staff side of the handoff relay against the fake Discord's REST API: a
 //! Telegram user's ticket opens a thread in the staff channel with the masked transcript and
 //! Claim/Close buttons, the user's later lines are posted in it, and a repeat after a lost
-//! cursor posts nothing twice (enforce_nonce). The fake checks every message as Discord would
-//! (allowed_mentions present and empty, content ≤ 2000, components well formed).
+//! cursor posts nothing twice (enforce_nonce). Opening is idempotent: a repeated open (a
+//! crash or a lost response before the location was stored) finds the thread started from
+//! the first message instead of opening a second one. The fake checks every message as
+//! Discord would (allowed_mentions present and empty, content ≤ 2000, components well formed).
 
 mod fake_discord;
 
@@ -12,10 +14,10 @@ use std::time::Duration;
 use deskbot::config::HandoffConfig;
 use deskbot::desk::Desk;
 use deskbot::handoff::discord::{DiscordStaff, GuildMessage, on_guild_message};
-use deskbot::handoff::relay::{Author, Handled, Relay, RelayError, UserSide};
+use deskbot::handoff::relay::{Author, Handled, Relay, RelayError, StaffSide, UserSide};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Input};
-use deskbot_storage::{ConvKey, RouteKind, TicketStatus};
+use deskbot_storage::{ConvKey, RouteKind, StaffLocation, TicketStatus};
 use fake_discord::{FakeDiscord, Options, Recorded};
 use serenity::http::HttpBuilder;
 
@@ -44,10 +46,12 @@ fn say(desk: &Desk, key: &ConvKey, text: &str) -> Option<u64> {
         .opened_ticket
 }
 
+/// The message posts shown in `channel` (for a thread: its starter message first).
 fn posts_in(requests: &[Recorded], channel: &str) -> Vec<Recorded> {
+    let channel: u64 = channel.parse().unwrap();
     requests
         .iter()
-        .filter(|r| r.method == "POST" && r.path == format!("/api/v10/channels/{channel}/messages"))
+        .filter(|r| r.is_channel_message(channel))
         .cloned()
         .collect()
 }
@@ -91,14 +95,22 @@ async fn scenario() {
     let requests = fake.requests();
     let threads: Vec<_> = requests
         .iter()
-        .filter(|r| r.path == format!("/api/v10/channels/{STAFF_CHANNEL}/threads"))
+        .filter(|r| r.is_thread_start(STAFF_CHANNEL))
         .collect();
     assert_eq!(threads.len(), 1, "{requests:?}");
     assert!(threads[0].ok());
     assert_eq!(threads[0].body["name"], format!("ticket-{number}"));
     let thread = threads[0].response["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        fake.threads_in(STAFF_CHANNEL),
+        [(thread.parse().unwrap(), format!("ticket-{number}"))]
+    );
     let location = desk.store().staff_location(number).unwrap().unwrap();
     assert_eq!(location.thread.as_deref(), Some(thread.as_str()));
+    // The thread was started from the first message, posted in the staff channel.
+    assert_eq!(location.message.as_deref(), Some(thread.as_str()));
+    let starter = fake.message(&thread);
+    assert_eq!(starter["channel_id"], STAFF_CHANNEL.to_string());
     assert_eq!(
         desk.store()
             .ticket_at_staff(
@@ -307,4 +319,150 @@ async fn role_scenario() {
         Some("Eve")
     );
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}
+
+/// A fresh world: the fake, a store with one open ticket, and the staff side.
+struct OpenWorld {
+    fake: FakeDiscord,
+    staff: DiscordStaff,
+    ticket: deskbot_storage::Ticket,
+    _dir: tempfile::TempDir,
+}
+
+async fn open_world() -> OpenWorld {
+    let fake = FakeDiscord::start(Options::default()).await;
+    let http = Arc::new(
+        HttpBuilder::new("fake-bot-token")
+            .proxy(deskbot::discord::proxy_base(&fake.api_url))
+            .ratelimiter_disabled(true)
+            .build(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap());
+    let desk = Desk::open(engine, dir.path()).unwrap();
+    let user = ConvKey::new("telegram", "5151");
+    let number = say(&desk, &user, "/human").expect("a ticket");
+    let ticket = desk.store().ticket(number).unwrap().unwrap();
+    OpenWorld {
+        fake,
+        staff: DiscordStaff::new(http, STAFF_CHANNEL),
+        ticket,
+        _dir: dir,
+    }
+}
+
+/// Exactly one thread and one first message exist for the ticket, and `at` points at them.
+fn assert_one_thread(w: &OpenWorld, at: &StaffLocation) {
+    let number = w.ticket.number;
+    let threads = w.fake.threads_in(STAFF_CHANNEL);
+    assert_eq!(threads.len(), 1, "{threads:?}");
+    let (thread, name) = &threads[0];
+    assert_eq!(name, &format!("ticket-{number}"));
+    assert_eq!(at.platform, "discord");
+    assert_eq!(at.chat, STAFF_CHANNEL.to_string());
+    assert_eq!(at.thread.as_deref(), Some(thread.to_string().as_str()));
+    assert_eq!(at.message.as_deref(), Some(thread.to_string().as_str()));
+    let firsts = w.fake.messages_in(STAFF_CHANNEL);
+    assert_eq!(firsts.len(), 1, "{firsts:?}");
+    assert_eq!(firsts[0]["id"], thread.to_string());
+    assert!(w.fake.violations().is_empty(), "{:?}", w.fake.violations());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_twice_keeps_one_thread_and_one_first_message() {
+    tokio::time::timeout(HANG_GUARD, async {
+        let w = open_world().await;
+        let first = format!("Ticket #{} · Telegram", w.ticket.number);
+        // A crash after Discord made the thread, before the relay stored where it is: the
+        // next sweep opens again.
+        let a = w.staff.open(&w.ticket, &first).await.unwrap();
+        let b = w.staff.open(&w.ticket, &first).await.unwrap();
+        assert_eq!(a, b);
+        assert_one_thread(&w, &b);
+        // The second start was answered "already created" (160004), as Discord does.
+        let starts: Vec<_> = w
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.is_thread_start(STAFF_CHANNEL))
+            .collect();
+        assert_eq!(starts.len(), 2, "{starts:?}");
+        assert!(starts[0].ok());
+        assert_eq!(starts[1].status, 400);
+        assert_eq!(starts[1].response["code"], 160004);
+        // The first message carries the buttons and nothing was posted in the thread.
+        let thread: u64 = b.thread.as_deref().unwrap().parse().unwrap();
+        let m = w.fake.message(b.message.as_deref().unwrap());
+        assert_eq!(
+            m["components"][0]["components"].as_array().unwrap().len(),
+            2
+        );
+        assert!(w.fake.messages_in(thread).is_empty());
+        // Relayed lines still go in the thread.
+        w.staff.post(&b, "later", "x1").await.unwrap();
+        assert_eq!(w.fake.messages_in(thread).len(), 1);
+    })
+    .await
+    .expect("hang guard");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_first_message_opened_twice_is_posted_once() {
+    tokio::time::timeout(HANG_GUARD, async {
+        let w = open_world().await;
+        let first = format!(
+            "Ticket #{} · Telegram\n{}",
+            w.ticket.number,
+            "a line of the transcript\n".repeat(200)
+        );
+        let a = w.staff.open(&w.ticket, &first).await.unwrap();
+        let b = w.staff.open(&w.ticket, &first).await.unwrap();
+        assert_eq!(a, b);
+        assert_one_thread(&w, &b);
+        // The thread starts from the first part; the later parts are in it, once, and the
+        // last carries the buttons.
+        let thread: u64 = b.thread.as_deref().unwrap().parse().unwrap();
+        let later = w.fake.messages_in(thread);
+        assert!(later.len() >= 2, "{later:?}");
+        let starter = w.fake.message(b.message.as_deref().unwrap());
+        assert_eq!(starter["components"], serde_json::json!([]));
+        assert_eq!(
+            later[later.len() - 1]["components"][0]["components"][0]["custom_id"],
+            format!("ticket:claim:{}", w.ticket.number)
+        );
+        let shown: String = std::iter::once(&starter)
+            .chain(&later)
+            .map(|m| m["content"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(shown.matches("a line of the transcript").count(), 200);
+    })
+    .await
+    .expect("hang guard");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_response_while_opening_opens_no_second_thread() {
+    tokio::time::timeout(HANG_GUARD, async {
+        // The thread start takes effect but its answer is lost (a 500).
+        let w = open_world().await;
+        let first = format!("Ticket #{} · Telegram", w.ticket.number);
+        w.fake.lose_next_response("POST", "/threads", 500);
+        assert!(w.staff.open(&w.ticket, &first).await.is_err());
+        assert_eq!(w.fake.threads_in(STAFF_CHANNEL).len(), 1);
+        let at = w.staff.open(&w.ticket, &first).await.unwrap();
+        assert_one_thread(&w, &at);
+
+        // The first message's post takes effect but its answer is lost.
+        let w = open_world().await;
+        let first = format!("Ticket #{} · Telegram", w.ticket.number);
+        w.fake
+            .lose_next_response("POST", &format!("/channels/{STAFF_CHANNEL}/messages"), 500);
+        assert!(w.staff.open(&w.ticket, &first).await.is_err());
+        assert_eq!(w.fake.messages_in(STAFF_CHANNEL).len(), 1);
+        assert!(w.fake.threads_in(STAFF_CHANNEL).is_empty());
+        let at = w.staff.open(&w.ticket, &first).await.unwrap();
+        assert_one_thread(&w, &at);
+    })
+    .await
+    .expect("hang guard");
 }

@@ -87,12 +87,10 @@ async fn wait_text(fake: &FakeTelegram, what: &str, needle: &str) {
     .await;
 }
 
+/// The posts shown in `thread`: the message it was started from (in the staff channel), then
+/// those posted in it.
 fn thread_posts(fake: &fake_discord::FakeDiscord, thread: &str) -> Vec<String> {
-    fake.requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path == format!("/api/v10/channels/{thread}/messages"))
-        .map(|r| r.content())
-        .collect()
+    fake.posts_in(thread.parse().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

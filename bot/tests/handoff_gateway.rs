@@ -355,8 +355,9 @@ async fn answered_from_discord() {
         ]
     );
     assert!(
-        w.dc.requests().iter().any(|r| r.method == "POST"
-            && r.path == format!("/api/v10/channels/{STAFF_CHANNEL}/threads")),
+        w.dc.requests()
+            .iter()
+            .any(|r| r.is_thread_start(STAFF_CHANNEL) && r.ok()),
     );
     // Must-show 6 in storage: the ticket and the whole transcript.
     let stored = w.desk.store().ticket(number).unwrap().unwrap();
@@ -746,15 +747,7 @@ async fn restart() {
             "{n}: {sent:?}"
         );
     }
-    let threads =
-        w.dc.requests()
-            .iter()
-            .filter(|r| {
-                r.method == "POST"
-                    && r.path
-                        .ends_with(&format!("/channels/{STAFF_CHANNEL}/threads"))
-            })
-            .count();
+    let threads = w.dc.threads_in(STAFF_CHANNEL).len();
     assert_eq!(threads, 2);
     assert_eq!(
         w.desk.store().ticket(n_dan).unwrap().unwrap().status,
@@ -1098,15 +1091,7 @@ async fn both_sides() {
     .await;
     running.stop().await;
     // One thread in the Discord staff channel (Dan's), one topic in the Telegram forum (Ann's).
-    let threads =
-        w.dc.requests()
-            .iter()
-            .filter(|r| {
-                r.method == "POST"
-                    && r.path
-                        .ends_with(&format!("/channels/{STAFF_CHANNEL}/threads"))
-            })
-            .count();
+    let threads = w.dc.threads_in(STAFF_CHANNEL).len();
     assert_eq!(threads, 1);
     assert_eq!(w.tg.topics(STAFF_GROUP).len(), 1);
     assert!(

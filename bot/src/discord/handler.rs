@@ -219,7 +219,14 @@ impl Handler {
             .await;
             return;
         };
-        let (store, thread) = (self.desk.store().clone(), c.channel_id.get().to_string());
+        // A press on a ticket's first message in the staff channel itself belongs to the
+        // thread started from that message.
+        let thread = crate::handoff::discord::thread_of_press(
+            staff.channel,
+            c.channel_id.get(),
+            c.message.id.get(),
+        );
+        let (store, thread) = (self.desk.store().clone(), thread.to_string());
         let routed = tokio::task::spawn_blocking(move || {
             store.ticket_at_staff(
                 STAFF_PLATFORM,

@@ -1,17 +1,31 @@
-//! The Discord staff side: a public thread per ticket in the staff channel, its first
-//! message with Claim and Close buttons, relayed lines posted in the thread.
+//! The Discord staff side: a public thread per ticket in the staff channel, started from the
+//! ticket's first message (with Claim and Close buttons), relayed lines posted in the thread.
 //!
 //! Every message is markdown-escaped (user text shows as typed), split under Discord's 2000
 //! characters, sent with allowed mentions empty (nothing pings) and with a nonce under
 //! `enforce_nonce`, derived from the relay's item id, so a repeat after a lost response or a
 //! restart posts nothing twice (within Discord's nonce window).
+//!
+//! Opening a ticket is idempotent, so a crash or a lost response before the relay stored the
+//! thread's location opens no second thread: the first message is posted in the staff
+//! channel with a nonce derived from the ticket number (a repeat gets the earlier message
+//! back), and the thread is started *from* that message. Such a thread has the message's id,
+//! and a message holds one thread only: when Discord answers that one was already started
+//! (JSON error 160004), the message id is the thread id. A first message over 2000
+//! characters starts the thread from its first part; the later parts go in the thread.
+//!
+//! Past Discord's nonce window (a few minutes) a repeat posts a new first message and starts
+//! a new thread from it. That needs the process to stay down that long between posting and
+//! the relay storing the location, which it does right after `open` returns; the orphaned
+//! message's buttons are then refused like any button outside a ticket's thread. Finding the
+//! earlier thread by name instead would need a guild-wide thread listing on every open.
 
 use std::sync::Arc;
 
 use deskbot_storage::{RouteKind, StaffLocation, Ticket};
 use serenity::all::{
-    AutoArchiveDuration, ButtonStyle, ChannelId, ChannelType, CreateActionRow,
-    CreateAllowedMentions, CreateButton, CreateMessage, CreateThread, Http, Nonce,
+    AutoArchiveDuration, ButtonStyle, ChannelId, CreateActionRow, CreateAllowedMentions,
+    CreateButton, CreateMessage, CreateThread, Http, HttpError, MessageId, Nonce,
 };
 
 use super::relay::{Author, Handled, RelayError, StaffInbox, StaffSide};
@@ -22,6 +36,9 @@ pub const PLATFORM: &str = "discord";
 
 /// Discord's message length limit (characters as Discord counts them).
 const MAX_MESSAGE: usize = 2000;
+
+/// Discord's JSON error code for "a thread has already been created for this message".
+pub const THREAD_ALREADY_CREATED: isize = 160_004;
 
 /// The custom id of a ticket's Claim button.
 pub fn claim_button_id(number: u64) -> String {
@@ -53,6 +70,26 @@ pub fn nonce_for(item: &str) -> String {
     format!("h{h:016x}")
 }
 
+/// The thread a ticket button press belongs to: the channel it was pressed in, or, for a
+/// press in the staff channel itself, the thread started from the pressed message (a ticket's
+/// first message, whose thread has the message's id).
+pub fn thread_of_press(staff_channel: u64, channel: u64, message: u64) -> u64 {
+    if channel == staff_channel {
+        message
+    } else {
+        channel
+    }
+}
+
+/// Whether `e` is Discord saying the message already has a thread (error 160004).
+fn thread_already_created(e: &serenity::Error) -> bool {
+    matches!(
+        e,
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r))
+            if r.error.code == THREAD_ALREADY_CREATED
+    )
+}
+
 /// The Discord staff side of the relay.
 #[derive(Debug, Clone)]
 pub struct DiscordStaff {
@@ -69,74 +106,94 @@ impl DiscordStaff {
         }
     }
 
-    /// Posts `text` in `thread`, split and escaped; buttons on the last part. Returns the id
-    /// of the first message.
-    async fn send(
+    /// Posts one part in `channel` with the nonce of `item`'s part `i` (and the ticket's
+    /// buttons when `buttons` holds its number); returns the message id.
+    async fn send_part(
         &self,
-        thread: ChannelId,
-        text: &str,
+        channel: ChannelId,
+        part: String,
         buttons: Option<u64>,
         item: &str,
-    ) -> Result<u64, RelayError> {
-        let parts = split_message(&escape_markdown(text), MAX_MESSAGE);
-        let last = parts.len().saturating_sub(1);
+        i: usize,
+    ) -> Result<MessageId, RelayError> {
+        let mut b = CreateMessage::new()
+            .content(part)
+            .allowed_mentions(CreateAllowedMentions::new())
+            .nonce(Nonce::String(nonce_for(&format!("{item}.{i}"))))
+            .enforce_nonce(true);
+        if let Some(number) = buttons {
+            b = b.components(vec![CreateActionRow::Buttons(vec![
+                CreateButton::new(claim_button_id(number))
+                    .label("Claim")
+                    .style(ButtonStyle::Primary),
+                CreateButton::new(close_button_id(number))
+                    .label("Close")
+                    .style(ButtonStyle::Danger),
+            ])]);
+        }
+        let m = channel
+            .send_message(&*self.http, b)
+            .await
+            .map_err(|e| RelayError::Platform(format!("Discord refused a message: {e}")))?;
+        Ok(m.id)
+    }
+
+    /// Posts `text` in `thread`, split and escaped. Returns the id of the first message.
+    async fn send(&self, thread: ChannelId, text: &str, item: &str) -> Result<u64, RelayError> {
         let mut first = None;
-        for (i, part) in parts.into_iter().enumerate() {
-            let mut b = CreateMessage::new()
-                .content(part)
-                .allowed_mentions(CreateAllowedMentions::new())
-                .nonce(Nonce::String(nonce_for(&format!("{item}.{i}"))))
-                .enforce_nonce(true);
-            if i == last
-                && let Some(number) = buttons
-            {
-                b = b.components(vec![CreateActionRow::Buttons(vec![
-                    CreateButton::new(claim_button_id(number))
-                        .label("Claim")
-                        .style(ButtonStyle::Primary),
-                    CreateButton::new(close_button_id(number))
-                        .label("Close")
-                        .style(ButtonStyle::Danger),
-                ])]);
-            }
-            let m = thread
-                .send_message(&*self.http, b)
-                .await
-                .map_err(|e| RelayError::Platform(format!("Discord refused a message: {e}")))?;
-            first.get_or_insert(m.id.get());
+        for (i, part) in split_message(&escape_markdown(text), MAX_MESSAGE)
+            .into_iter()
+            .enumerate()
+        {
+            let m = self.send_part(thread, part, None, item, i).await?;
+            first.get_or_insert(m.get());
         }
         first.ok_or_else(|| RelayError::Platform("nothing to send".into()))
+    }
+
+    /// Starts ticket `number`'s thread from `message` in the staff channel, or finds the one
+    /// started before (it has the message's id).
+    async fn start_thread(&self, message: MessageId, number: u64) -> Result<ChannelId, RelayError> {
+        let builder = CreateThread::new(format!("ticket-{number}"))
+            .auto_archive_duration(AutoArchiveDuration::OneWeek);
+        match self
+            .channel
+            .create_thread_from_message(&*self.http, message, builder)
+            .await
+        {
+            Ok(thread) => Ok(thread.id),
+            Err(e) if thread_already_created(&e) => Ok(ChannelId::new(message.get())),
+            Err(e) => Err(RelayError::Platform(format!(
+                "cannot open a thread in the staff channel: {e}"
+            ))),
+        }
     }
 }
 
 impl StaffSide for DiscordStaff {
     async fn open(&self, ticket: &Ticket, first: &str) -> Result<StaffLocation, RelayError> {
-        let name = format!("ticket-{}", ticket.number);
-        let thread = self
-            .channel
-            .create_thread(
-                &*self.http,
-                CreateThread::new(name)
-                    .kind(ChannelType::PublicThread)
-                    .auto_archive_duration(AutoArchiveDuration::OneWeek),
-            )
-            .await
-            .map_err(|e| {
-                RelayError::Platform(format!("cannot open a thread in the staff channel: {e}"))
-            })?;
+        let number = ticket.number;
+        let item = format!("open{number}");
+        let parts = split_message(&escape_markdown(first), MAX_MESSAGE);
+        let last = parts.len().saturating_sub(1);
+        let mut parts = parts.into_iter().enumerate();
+        let (_, head) = parts
+            .next()
+            .ok_or_else(|| RelayError::Platform("nothing to send".into()))?;
+        // The buttons go on the last part, as for any split message.
         let message = self
-            .send(
-                thread.id,
-                first,
-                Some(ticket.number),
-                &format!("open{}", ticket.number),
-            )
+            .send_part(self.channel, head, (last == 0).then_some(number), &item, 0)
             .await?;
+        let thread = self.start_thread(message, number).await?;
+        for (i, part) in parts {
+            self.send_part(thread, part, (i == last).then_some(number), &item, i)
+                .await?;
+        }
         Ok(StaffLocation {
             platform: PLATFORM.to_string(),
             chat: self.channel.get().to_string(),
-            thread: Some(thread.id.get().to_string()),
-            message: Some(message.to_string()),
+            thread: Some(thread.get().to_string()),
+            message: Some(message.get().to_string()),
         })
     }
 
@@ -147,7 +204,7 @@ impl StaffSide for DiscordStaff {
             .and_then(|t| t.parse::<u64>().ok())
             .filter(|t| *t != 0)
             .ok_or_else(|| RelayError::Platform("the ticket's thread id is not stored".into()))?;
-        self.send(ChannelId::new(thread), text, None, nonce)
+        self.send(ChannelId::new(thread), text, nonce)
             .await
             .map(|_| ())
     }
@@ -225,5 +282,12 @@ mod tests {
         assert!(n.len() <= 25);
         assert_eq!(n, nonce_for("t12.18446744073709551615.3"));
         assert_ne!(n, nonce_for("t12.18446744073709551615.4"));
+    }
+
+    #[test]
+    fn a_press_on_the_first_message_in_the_staff_channel_belongs_to_its_thread() {
+        assert_eq!(thread_of_press(7, 7, 55), 55);
+        assert_eq!(thread_of_press(7, 55, 56), 55);
+        assert_eq!(thread_of_press(7, 9, 56), 9);
     }
 }
