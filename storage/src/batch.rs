@@ -149,7 +149,17 @@ impl Store {
             let n = q.jobs.len().min(MAX_BATCH);
             q.jobs.drain(..n).collect()
         };
-        let applied = self.apply_batch(&jobs);
+        // A panic here must not strand the batch's waiters (nor the turns queued behind it,
+        // which wait for leadership): it fails the batch like a database error.
+        let applied =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.apply_batch(&jobs)))
+                .unwrap_or_else(|_| {
+                    // The open-ticket mirror may be half updated: reload it when next needed.
+                    *lock(&self.open_index) = None;
+                    Err(StorageError::Sled(sled::Error::Io(std::io::Error::other(
+                        "a batch of turns could not be committed (panic while applying it)",
+                    ))))
+                });
         // Leadership passes on before the flush, so the next batch is applied meanwhile.
         {
             let mut q = lock(&self.committer.queue);
