@@ -212,12 +212,21 @@ pub(crate) fn wants_forget(normalised: &str) -> bool {
     if words.is_empty() || words.len() > 12 || words.iter().any(|w| FORGET_ELSEWHERE.contains(w)) {
         return false;
     }
-    let text = format!(" {} ", words.join(" "));
-    FORGET_VERBS.iter().any(|verb| {
+    // A verb followed by an object ("delete my data"), or by "all" and an object. Compared
+    // word by word without building strings: this runs on every turn.
+    let starts_with_object = |rest: &[&str]| {
         FORGET_OBJECTS.iter().any(|object| {
-            text.contains(&format!(" {verb} {object} "))
-                || text.contains(&format!(" {verb} all {object} "))
+            let mut n = 0;
+            object.split(' ').all(|w| {
+                n += 1;
+                rest.get(n - 1) == Some(&w)
+            })
         })
+    };
+    words.iter().enumerate().any(|(i, w)| {
+        FORGET_VERBS.contains(w)
+            && (starts_with_object(&words[i + 1..])
+                || (words.get(i + 1) == Some(&"all") && starts_with_object(&words[i + 2..])))
     })
 }
 
