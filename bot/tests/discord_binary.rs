@@ -8,6 +8,7 @@ mod fake_discord;
 mod child;
 
 use child::Guard;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,28 @@ use fake_discord::{FakeDiscord, Options};
 const TOKEN: &str = "binary-test-token-never-logged";
 const ANN: u64 = 333_333_333_333_333_333;
 const DM: u64 = 6_001;
+
+/// Starts `deskbot run --config cfg` with its data and stderr log under `dir` and the test
+/// token in the environment; returns the child's guard and the log's path.
+fn start_deskbot(dir: &Path, cfg: &Path) -> (Guard, PathBuf) {
+    let log_path = dir.join("stderr.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+        .arg("run")
+        .arg("--config")
+        .arg(cfg)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env("DISCORD_BOT_TOKEN", TOKEN)
+        .env("DESKBOT_LOG", "info")
+        .env_remove("TELEGRAM_BOT_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    (Guard(Some(child)), log_path)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deskbot_run_answers_a_dm_and_a_button() {
@@ -30,23 +53,7 @@ async fn deskbot_run_answers_a_dm_and_a_button() {
         ),
     )
     .unwrap();
-    let log_path = dir.path().join("stderr.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_deskbot"))
-        .arg("run")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env("DISCORD_BOT_TOKEN", TOKEN)
-        .env("DESKBOT_LOG", "info")
-        .env_remove("TELEGRAM_BOT_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut guard = Guard(Some(child));
+    let (mut guard, log_path) = start_deskbot(dir.path(), &cfg);
     let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
 
     let run = async {
@@ -139,23 +146,7 @@ async fn deskbot_run_relays_a_ticket_between_a_dm_and_the_staff_thread() {
         ),
     )
     .unwrap();
-    let log_path = dir.path().join("stderr.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_deskbot"))
-        .arg("run")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env("DISCORD_BOT_TOKEN", TOKEN)
-        .env("DESKBOT_LOG", "info")
-        .env_remove("TELEGRAM_BOT_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut guard = Guard(Some(child));
+    let (mut guard, log_path) = start_deskbot(dir.path(), &cfg);
     let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
 
     let run = async {
