@@ -25,11 +25,12 @@ pub const TRANSCRIPT_CHARS: usize = 4_000;
 /// waiting out the other's flush (the load bench went from ~4 400 to ~5 600 turns/s).
 const STRIPES: usize = 4096;
 
-/// Whether `/forget` keeps the user's block record. The issue lists block records among the
-/// data `/forget` deletes, so it does not; the cost is that a user blocked by staff can shed
-/// the block by asking to be forgotten (they then start as a stranger). Flip this to keep
-/// blocks (abuse prevention is a legitimate reason to keep them).
-pub const FORGET_KEEPS_BLOCK: bool = false;
+/// Whether `/forget` keeps the user's block record. It does: otherwise a user blocked by staff
+/// could shed the block by asking to be forgotten. The record holds only the user's platform
+/// id, when and by whom they were blocked and the ticket number (abuse prevention is a
+/// legitimate reason to keep it); everything else of theirs is deleted. Staff's `unblock`
+/// removes it.
+pub const FORGET_KEEPS_BLOCK: bool = true;
 
 /// Where the desk gets the time: Unix milliseconds. Tests inject their own.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;

@@ -379,8 +379,21 @@ fn forget_deletes_all_of_the_users_data_and_nobody_elses() {
     assert_eq!(done.outcome, Outcome::Forgotten);
     assert!(done.reply.text.contains("deleted"), "{}", done.reply.text);
 
-    // Nothing of Ann's is left anywhere in the database.
-    let all = dump(&desk);
+    // Nothing of Ann's is left anywhere in the database but the staff block on her id, kept
+    // so that /forget cannot shed a block: one record, with only who blocked her and when.
+    let dumped = dump(&desk);
+    let (blocks, rest): (Vec<&str>, Vec<&str>) = dumped
+        .lines()
+        .partition(|l| l.contains("\"tree\":\"handoff_blocked\""));
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert!(blocks[0].contains("Staffer"), "{}", blocks[0]);
+    for needle in ANN_TEXTS.iter().chain([&ANN_NAME, &"zebra", &"Annabelle"]) {
+        assert!(
+            !blocks[0].contains(needle),
+            "{needle:?} in the block record"
+        );
+    }
+    let all = rest.join("\n");
     for needle in ANN_TEXTS
         .iter()
         .chain([&ANN_NAME, &ANN_ID, &"zebra", &"Annabelle"])
@@ -394,7 +407,7 @@ fn forget_deletes_all_of_the_users_data_and_nobody_elses() {
             .is_none()
     );
     assert!(desk.store().transcript(&ann, 1_000).unwrap().is_empty());
-    assert!(desk.store().user_block(&ann).unwrap().is_none());
+    assert!(desk.store().user_block(&ann).unwrap().is_some());
     // Her tickets stay for statistics, closed and stripped.
     for number in [first, second] {
         let t = desk.store().ticket(number).unwrap().expect("ticket kept");
