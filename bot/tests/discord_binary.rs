@@ -40,6 +40,35 @@ fn start_deskbot(dir: &Path, cfg: &Path) -> (Guard, PathBuf) {
     (Guard(Some(child)), log_path)
 }
 
+/// Sends SIGTERM to the child and waits up to `within` for it to exit (a hang guard, not a
+/// timing assertion); returns its exit status and leaves the guard empty.
+async fn sigterm_and_wait(
+    guard: &mut Guard,
+    within: Duration,
+    read_log: &dyn Fn() -> String,
+) -> std::process::ExitStatus {
+    let pid = guard.0.as_ref().unwrap().id();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + within;
+    let exit = loop {
+        if let Some(s) = guard.0.as_mut().unwrap().try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no exit after SIGTERM; log:\n{}",
+            read_log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    guard.0 = None;
+    exit
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deskbot_run_answers_a_dm_and_a_button() {
     let fake = FakeDiscord::start(Options::default()).await;
@@ -91,25 +120,7 @@ async fn deskbot_run_answers_a_dm_and_a_button() {
         .unwrap_or_else(|_| panic!("timed out; log:\n{}", read_log()));
 
     // SIGTERM, then a bounded wait for a clean exit.
-    let pid = guard.0.as_ref().unwrap().id();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
-        if let Some(s) = guard.0.as_mut().unwrap().try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no exit after SIGTERM; log:\n{}",
-            read_log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    guard.0 = None;
+    let exit = sigterm_and_wait(&mut guard, Duration::from_secs(30), &read_log).await;
     let log = read_log();
     assert!(exit.success(), "exit {exit:?}; log:\n{log}");
     assert!(log.contains("ratelimiter OFF"), "{log}");
@@ -215,25 +226,8 @@ async fn deskbot_run_relays_a_ticket_between_a_dm_and_the_staff_thread() {
         .await
         .unwrap_or_else(|_| panic!("timed out; log:\n{}", read_log()));
 
-    let pid = guard.0.as_ref().unwrap().id();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let exit = loop {
-        if let Some(s) = guard.0.as_mut().unwrap().try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no exit after SIGTERM; log:\n{}",
-            read_log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    guard.0 = None;
+    // SIGTERM, then a bounded wait for a clean exit.
+    let exit = sigterm_and_wait(&mut guard, Duration::from_secs(60), &read_log).await;
     let log = read_log();
     assert!(exit.success(), "exit {exit:?}; log:\n{log}");
     assert!(log.contains("starting the handoff relay"), "{log}");
