@@ -17,13 +17,13 @@
 //! [`StorageError::AlreadyHandled`] (its writes are skipped, the rest of the batch lands); a
 //! database error fails the whole batch, each turn with it.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::channel::{AlreadyHandled, PreparedChannelWrite};
+use crate::queue::OpenQueue;
 use crate::store::Store;
 use crate::{StorageError, TicketStatus};
 
@@ -36,8 +36,17 @@ pub(crate) struct PreparedTurn {
     pub(crate) key: Vec<u8>,
     pub(crate) state: Vec<u8>,
     pub(crate) lines: Vec<(Vec<u8>, Vec<u8>)>,
-    pub(crate) tickets: Vec<(u64, Vec<u8>, TicketStatus)>,
+    pub(crate) tickets: Vec<PreparedTicket>,
     pub(crate) channel: Option<PreparedChannelWrite>,
+}
+
+/// A ticket of a turn, serialised, with what the open-ticket mirror needs of it.
+#[derive(Debug)]
+pub(crate) struct PreparedTicket {
+    pub(crate) number: u64,
+    pub(crate) value: Vec<u8>,
+    pub(crate) status: TicketStatus,
+    pub(crate) priority: bool,
 }
 
 #[derive(Debug)]
@@ -84,11 +93,11 @@ pub(crate) struct TurnCommitter {
     queue: Mutex<Queue>,
 }
 
-/// The open ticket numbers, mirrored in memory so that [`Store::queue_position`] does not scan
-/// the `open_tickets` tree. `None` until first needed (loaded from the tree then), and again
-/// after a backup import. Writers of `open_tickets` hold this lock across their transaction
-/// and update it after, so it always equals the tree.
-pub(crate) type OpenIndex = Mutex<Option<BTreeSet<u64>>>;
+/// The open tickets with their priority, mirrored in memory so that [`Store::queue_position`]
+/// does not scan the `open_tickets` tree. `None` until first needed (loaded from the tree and
+/// the ticket records then), and again after a backup import. Writers of `open_tickets` hold
+/// this lock across their transaction and update it after, so it always equals the tree.
+pub(crate) type OpenIndex = Mutex<Option<OpenQueue>>;
 
 /// Locks a mutex whose contents stay consistent at every unlock (no invariant spans a panic).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -228,10 +237,10 @@ impl Store {
                     for (k, v) in &t.lines {
                         trans.insert(k.as_slice(), v.as_slice())?;
                     }
-                    for (number, value, status) in &t.tickets {
-                        let number = number.to_be_bytes();
-                        tick.insert(&number[..], value.as_slice())?;
-                        match status {
+                    for ticket in &t.tickets {
+                        let number = ticket.number.to_be_bytes();
+                        tick.insert(&number[..], ticket.value.as_slice())?;
+                        match ticket.status {
                             TicketStatus::Open => {
                                 open.insert(&number[..], t.key.as_slice())?;
                             }
@@ -248,16 +257,16 @@ impl Store {
                 TransactionError::Storage(e) => StorageError::Sled(e),
                 TransactionError::Abort(a) => a.into(),
             })?;
-        if let Some(set) = index.as_mut() {
+        if let Some(queue) = index.as_mut() {
             for (job, outcome) in jobs.iter().zip(&outcomes) {
                 if outcome.is_some() {
                     continue;
                 }
-                for (number, _, status) in &job.turn.tickets {
-                    match status {
-                        TicketStatus::Open => set.insert(*number),
-                        TicketStatus::Closed => set.remove(number),
-                    };
+                for ticket in &job.turn.tickets {
+                    match ticket.status {
+                        TicketStatus::Open => queue.open(ticket.number, ticket.priority),
+                        TicketStatus::Closed => queue.close(ticket.number),
+                    }
                 }
             }
         }

@@ -22,6 +22,7 @@ pub mod handoff;
 mod health;
 mod keys;
 mod privacy;
+mod queue;
 mod records;
 mod store;
 

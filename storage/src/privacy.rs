@@ -196,9 +196,9 @@ impl Store {
                 },
             )
             .map_err(transaction_error)?;
-        if let Some(set) = index.as_mut() {
+        if let Some(queue) = index.as_mut() {
             for number in &summary.tickets {
-                set.remove(number);
+                queue.close(*number);
             }
         }
         drop(index);

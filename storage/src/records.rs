@@ -94,4 +94,9 @@ pub struct Ticket {
     /// intent, status, times and rating stay for statistics. Such a ticket cannot be reopened.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forgotten: bool,
+    /// A high-risk case (e.g. a possible account takeover): shown to staff as priority and
+    /// placed before every normal ticket in the queue ([`crate::Store::queue_position`]).
+    /// Absent in records written before priority existed, which read as `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub priority: bool,
 }

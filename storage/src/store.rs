@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::TransactionError;
 
-use crate::batch::PreparedTurn;
+use crate::batch::{PreparedTicket, PreparedTurn};
 use crate::channel::{AlreadyHandled, ChannelWrite};
 use crate::keys::transcript_key;
 use crate::{ConvKey, StorageError, Ticket, TranscriptEntry};
@@ -165,7 +165,12 @@ impl Store {
         }
         let mut tickets = Vec::with_capacity(turn.tickets.len());
         for t in turn.tickets {
-            tickets.push((t.number, serde_json::to_vec(t)?, t.status));
+            tickets.push(PreparedTicket {
+                number: t.number,
+                value: serde_json::to_vec(t)?,
+                status: t.status,
+                priority: t.priority,
+            });
         }
         let channel = match turn.channel {
             Some(w) => Some(self.prepare_channel_write(w)?),
@@ -243,31 +248,34 @@ impl Store {
         Ok(out)
     }
 
-    /// 1-based position of an open ticket in the queue of open tickets (oldest first): one
-    /// more than the number of open tickets with a smaller number. Answered from an in-memory
-    /// mirror of the open tickets (loaded on first use), not by scanning the tree.
+    /// 1-based position of ticket `number` in the queue of open tickets: priority tickets
+    /// first, each group oldest (lowest number) first. A priority ticket is one more than the
+    /// open priority tickets with a smaller number; a normal ticket one more than all open
+    /// priority tickets and the open normal tickets with a smaller number. A number that is
+    /// not open counts as a normal ticket (use [`Store::queue_position_as`] for a ticket about
+    /// to be opened). Answered from an in-memory mirror of the open tickets (loaded on first
+    /// use), not by scanning the tree.
     pub fn queue_position(&self, number: u64) -> Result<usize, StorageError> {
+        self.with_open_queue(|q| q.position(number, q.is_priority(number)))
+    }
+
+    /// 1-based position ticket `number` has (or will have, once committed open) in the queue
+    /// with this priority; see [`Store::queue_position`].
+    pub fn queue_position_as(&self, number: u64, priority: bool) -> Result<usize, StorageError> {
+        self.with_open_queue(|q| q.position(number, priority))
+    }
+
+    /// Runs `f` on the open-ticket mirror, loading it first when needed.
+    fn with_open_queue<T>(
+        &self,
+        f: impl FnOnce(&crate::queue::OpenQueue) -> T,
+    ) -> Result<T, StorageError> {
         let mut index = crate::batch::lock(&self.open_index);
-        let set = match &mut *index {
-            Some(set) => set,
-            None => {
-                let mut set = std::collections::BTreeSet::new();
-                for k in self.open_tickets.iter().keys() {
-                    let k = k?;
-                    let n = <[u8; 8]>::try_from(k.as_ref())
-                        .map(u64::from_be_bytes)
-                        .map_err(|_| StorageError::Corrupt {
-                            tree: "open_tickets",
-                            message: "open ticket key is not 8 bytes".into(),
-                        })?;
-                    set.insert(n);
-                }
-                index.insert(set)
-            }
+        let queue = match &mut *index {
+            Some(queue) => queue,
+            None => index.insert(self.load_open_queue()?),
         };
-        // Counted from the top: a new ticket's number is (nearly) the highest.
-        let ahead = set.len() - set.range(number..).count();
-        Ok(ahead + 1)
+        Ok(f(queue))
     }
 
     /// Flushes everything to disk (used at shutdown).

@@ -34,6 +34,7 @@ fn ticket(number: u64, key: &ConvKey, status: TicketStatus) -> Ticket {
         closed_at_ms: (status == TicketStatus::Closed).then_some(9),
         rating: None,
         forgotten: false,
+        priority: false,
     }
 }
 

@@ -33,6 +33,7 @@ fn ticket(number: u64, key: &ConvKey, status: TicketStatus, text: &str) -> Ticke
         closed_at_ms: (status == TicketStatus::Closed).then_some(2),
         rating: None,
         forgotten: false,
+        priority: false,
     }
 }
 

@@ -32,6 +32,7 @@ fn ticket(number: u64, key: &ConvKey, status: TicketStatus) -> Ticket {
         closed_at_ms: None,
         rating: None,
         forgotten: false,
+        priority: false,
     }
 }
 
