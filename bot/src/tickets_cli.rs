@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use deskbot::desk::Desk;
-use deskbot::handoff::{self, staff_ticket_text, ticket_summary};
+use deskbot::handoff::{self, in_queue_order, staff_ticket_text, ticket_summary};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
-use deskbot_storage::{Rating, Store};
+use deskbot_storage::{Rating, Store, TicketStatus};
 
 /// `deskbot tickets`.
 #[derive(Debug, clap::Args)]
@@ -26,7 +26,8 @@ pub struct TicketsArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum TicketsCommand {
-    /// One line per ticket, oldest first.
+    /// One line per ticket: priority tickets first (marked), then the others, each oldest
+    /// first.
     List {
         /// Only open tickets.
         #[arg(long)]
@@ -58,7 +59,8 @@ pub fn run(args: TicketsArgs) -> Result<()> {
     match args.command {
         TicketsCommand::List { open: open_only } => {
             let store = open()?;
-            let tickets = store.tickets(open_only)?;
+            let mut tickets = store.tickets(open_only)?;
+            in_queue_order(&mut tickets);
             if tickets.is_empty() {
                 writeln!(
                     out,
@@ -71,7 +73,7 @@ pub fn run(args: TicketsArgs) -> Result<()> {
                 )?;
             }
             for t in &tickets {
-                writeln!(out, "{}", ticket_summary(t))?;
+                writeln!(out, "{}", visible(&ticket_summary(t)))?;
             }
         }
         TicketsCommand::Show { number } => {
@@ -79,7 +81,13 @@ pub fn run(args: TicketsArgs) -> Result<()> {
             let ticket = store
                 .ticket(number)?
                 .with_context(|| format!("there is no ticket #{number}"))?;
-            writeln!(out, "{}", ticket_summary(&ticket))?;
+            writeln!(out, "{}", visible(&ticket_summary(&ticket)))?;
+            if ticket.priority {
+                writeln!(out, "Priority: yes (served before normal tickets)")?;
+            }
+            if ticket.status == TicketStatus::Open {
+                writeln!(out, "Queue position: {}", store.queue_position(number)?)?;
+            }
             writeln!(out, "Rating: {}", rating_text(ticket.rating))?;
             if ticket.forgotten {
                 writeln!(
@@ -88,7 +96,7 @@ pub fn run(args: TicketsArgs) -> Result<()> {
                 )?;
             }
             if let Some(by) = store.ticket_claimed_by(number)? {
-                writeln!(out, "Claimed by: {by}")?;
+                writeln!(out, "Claimed by: {}", visible(&by))?;
             }
             match store.staff_location(number)? {
                 Some(l) => writeln!(
@@ -103,19 +111,19 @@ pub fn run(args: TicketsArgs) -> Result<()> {
                 )?,
                 None => writeln!(out, "Staff side: not posted")?,
             }
-            writeln!(out, "\n{}\n", staff_ticket_text(&ticket))?;
+            writeln!(out, "\n{}\n", visible(&staff_ticket_text(&ticket)))?;
             let events = store.ticket_events(number)?;
             if !events.is_empty() {
                 writeln!(out, "History:")?;
             }
             for e in events {
-                writeln!(
-                    out,
+                let line = format!(
                     "- {:?} by {}{}",
                     e.kind,
                     e.by,
                     e.note.map(|n| format!(": {n}")).unwrap_or_default()
-                )?;
+                );
+                writeln!(out, "{}", visible(&line))?;
             }
         }
         TicketsCommand::Close { number, note } => {
@@ -141,11 +149,43 @@ pub fn run(args: TicketsArgs) -> Result<()> {
     Ok(())
 }
 
+/// `text` for the operator's terminal: control characters (but line breaks) and the
+/// invisible bidirectional overrides shown as escapes (`\u{1b}`), so a user's name or message
+/// cannot move the cursor, clear the screen or reorder what is shown.
+fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if (c.is_control() && c != '\n') || hidden {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// How `tickets show` prints a rating.
 fn rating_text(rating: Option<Rating>) -> &'static str {
     match rating {
         Some(Rating::Up) => "👍 (helpful)",
         Some(Rating::Down) => "👎 (not helpful)",
         None => "none",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visible;
+
+    #[test]
+    fn control_characters_and_bidi_overrides_are_shown_as_escapes() {
+        assert_eq!(
+            visible("Ann \u{1F600}\nline two"),
+            "Ann \u{1F600}\nline two"
+        );
+        assert_eq!(visible("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(visible("x\ry\tz\u{7f}"), "x\\u{d}y\\u{9}z\\u{7f}");
+        assert_eq!(visible("abc\u{202e}gpj.exe"), "abc\\u{202e}gpj.exe");
     }
 }

@@ -123,3 +123,96 @@ fn operator_lists_shows_and_closes_tickets() {
     ));
     assert!(chat.contains("\"state\":\"guide\""), "{chat}");
 }
+
+/// Priority tickets (written to the store as the bot writes them) come first in `tickets
+/// list`, marked, and `tickets show` says so, with the queue position; a user's name cannot
+/// put control characters on the operator's terminal.
+#[test]
+fn priority_tickets_are_listed_first_and_marked() {
+    use deskbot_storage::{ConvKey, Speaker, Store, Ticket, TicketStatus, TranscriptEntry};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    {
+        let store = Store::open(d).unwrap();
+        let people = [
+            ("11", "Lena", false, TicketStatus::Open),
+            ("12", "Omar", true, TicketStatus::Closed),
+            ("13", "Raj", false, TicketStatus::Open),
+            ("14", "Evil\u{1b}[2JName", true, TicketStatus::Open),
+        ];
+        for (user, name, priority, status) in people {
+            let key = ConvKey::new("telegram", user);
+            let number = store.next_ticket_number().unwrap();
+            let ticket = Ticket {
+                number,
+                conversation: key.clone(),
+                display_name: Some(name.into()),
+                intent: Some(
+                    if priority {
+                        "account_compromised"
+                    } else {
+                        "sms_code"
+                    }
+                    .into(),
+                ),
+                confidence: Some(0.7),
+                steps_tried: vec![],
+                transcript: vec![TranscriptEntry {
+                    at_ms: 1,
+                    speaker: Speaker::User,
+                    text: "somebody logged into my account and changed the phone number".into(),
+                }],
+                status,
+                opened_at_ms: 1,
+                closed_at_ms: None,
+                rating: None,
+                forgotten: false,
+                priority,
+            };
+            store
+                .commit_turn(&deskbot_storage::TurnWrite {
+                    key: &key,
+                    state: &serde_json::json!({}),
+                    transcript: &[],
+                    tickets: &[ticket],
+                    channel: None,
+                })
+                .unwrap();
+        }
+    }
+    let list = ok(&deskbot(&["tickets", "list"], d, b""));
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 4, "{list}");
+    for (line, (number, priority)) in
+        lines
+            .iter()
+            .zip([(2, true), (4, true), (1, false), (3, false)])
+    {
+        assert!(line.starts_with(&format!("#{number} ")), "{list}");
+        assert_eq!(line.ends_with("🔴 PRIORITY"), priority, "{list}");
+    }
+    assert!(
+        !list.contains('\u{1b}') && list.contains("\\u{1b}[2J"),
+        "{list:?}"
+    );
+    let open = ok(&deskbot(&["tickets", "list", "--open"], d, b""));
+    let numbers: Vec<&str> = open.lines().map(|l| &l[..2]).collect();
+    assert_eq!(numbers, ["#4", "#1", "#3"], "{open}");
+
+    let show = ok(&deskbot(&["tickets", "show", "4"], d, b""));
+    assert!(show.contains("Priority: yes"), "{show}");
+    assert!(show.contains("Queue position: 1\n"), "{show}");
+    assert!(show.contains("\n🔴 PRIORITY — "), "{show}");
+    assert!(!show.contains('\u{1b}'), "{show:?}");
+    let show = ok(&deskbot(&["tickets", "show", "3"], d, b""));
+    assert!(
+        !show.contains("PRIORITY") && !show.contains("Priority"),
+        "{show}"
+    );
+    assert!(show.contains("Queue position: 3\n"), "{show}");
+    let show = ok(&deskbot(&["tickets", "show", "2"], d, b""));
+    assert!(
+        show.contains("Priority: yes") && !show.contains("Queue position"),
+        "{show}"
+    );
+}

@@ -93,12 +93,24 @@ pub fn platform_label(channel: &str) -> &str {
     }
 }
 
-/// The first message of a ticket's staff thread, as plain text: number, platform, user,
-/// intent and confidence, the guide steps tried with the answers, and the end of the
-/// transcript. Every line goes through [`mask_secrets`] again, so a code or password typed
-/// before masking existed never reaches staff.
+/// The line a priority ticket's staff text starts with ([`staff_ticket_text`]).
+pub const PRIORITY_LINE: &str = "🔴 PRIORITY — high-risk case: answer before other tickets";
+
+/// The mark after a priority ticket's line in listings ([`ticket_summary`]).
+pub const PRIORITY_MARK: &str = "🔴 PRIORITY";
+
+/// The first message of a ticket's staff thread, as plain text: for a priority ticket, the
+/// [`PRIORITY_LINE`] first; then number, platform, user, intent and confidence, the guide
+/// steps tried with the answers, and the end of the transcript. Every line goes through
+/// [`mask_secrets`] again, so a code or password typed before masking existed never reaches
+/// staff.
 pub fn staff_ticket_text(ticket: &Ticket) -> String {
-    let mut out = format!(
+    let mut out = String::new();
+    if ticket.priority {
+        out.push_str(PRIORITY_LINE);
+        out.push('\n');
+    }
+    out.push_str(&format!(
         "Ticket #{} · {} · {}\n",
         ticket.number,
         platform_label(&ticket.conversation.channel),
@@ -107,7 +119,7 @@ pub fn staff_ticket_text(ticket: &Ticket) -> String {
             .as_deref()
             .map(|n| mask_secrets(n).0)
             .unwrap_or_else(|| format!("user {}", ticket.conversation.user)),
-    );
+    ));
     match (&ticket.intent, ticket.confidence) {
         (Some(i), Some(c)) => out.push_str(&format!("Intent: {i} ({:.0} %)\n", c * 100.0)),
         (Some(i), None) => out.push_str(&format!("Intent: {i}\n")),
@@ -269,10 +281,11 @@ pub fn close_ticket(
     }))
 }
 
-/// One line per ticket for listings: number, status, platform and user, intent, opened.
+/// One line per ticket for listings: number, status, platform and user, intent, and
+/// [`PRIORITY_MARK`] for a priority ticket.
 pub fn ticket_summary(ticket: &Ticket) -> String {
     format!(
-        "#{:<5} {:<6} {:<9} {:<24} {}",
+        "#{:<5} {:<6} {:<9} {:<24} {}{}",
         ticket.number,
         match ticket.status {
             TicketStatus::Open => "open",
@@ -287,7 +300,18 @@ pub fn ticket_summary(ticket: &Ticket) -> String {
             24
         ),
         ticket.intent.as_deref().unwrap_or("-"),
+        if ticket.priority {
+            format!("  {PRIORITY_MARK}")
+        } else {
+            String::new()
+        },
     )
+}
+
+/// Tickets in the order staff should take them: priority tickets first, then the others,
+/// each group by number (for open tickets, the queue's order).
+pub fn in_queue_order(tickets: &mut [Ticket]) {
+    tickets.sort_by_key(|t| (!t.priority, t.number));
 }
 
 fn now_ms() -> u64 {
@@ -414,6 +438,66 @@ mod tests {
         raw.transcript[0].speaker = Speaker::User;
         assert!(!staff_ticket_text(&raw).contains("492817"));
         assert!(!user_message_for_staff(&ticket, "code 123456").contains("123456"));
+    }
+
+    #[test]
+    fn a_priority_ticket_is_marked_first_for_staff_and_in_listings() {
+        let (_dir, desk) = desk();
+        let key = ConvKey::new("discord", "314");
+        // A normal ticket (asked for with /human, no problem described) made priority by hand:
+        // what the engine marks priority is its concern, how staff see it is this one's.
+        let number = desk
+            .handle(&key, Some("Mo"), &text("/human"))
+            .unwrap()
+            .opened_ticket
+            .unwrap();
+        let normal = desk.store().ticket(number).unwrap().unwrap();
+        let shown = staff_ticket_text(&normal);
+        assert!(!shown.contains("PRIORITY"), "{shown}");
+        assert!(!ticket_summary(&normal).contains("PRIORITY"));
+        let urgent = Ticket {
+            priority: true,
+            ..normal.clone()
+        };
+        let shown = staff_ticket_text(&urgent);
+        let mut lines = shown.lines();
+        assert_eq!(lines.next(), Some(PRIORITY_LINE), "{shown}");
+        assert!(PRIORITY_LINE.starts_with("🔴 PRIORITY"));
+        assert_eq!(
+            lines.next(),
+            Some(format!("Ticket #{number} · Discord · Mo").as_str()),
+            "{shown}"
+        );
+        // Everything else staff see is the same as for a normal ticket.
+        assert_eq!(
+            shown.strip_prefix(&format!("{PRIORITY_LINE}\n")),
+            Some(staff_ticket_text(&normal).as_str())
+        );
+        let line = ticket_summary(&urgent);
+        assert!(line.starts_with(&format!("#{number}")), "{line}");
+        assert!(line.ends_with(PRIORITY_MARK), "{line}");
+        // Listings put priority tickets first, each group by number.
+        let mut list = vec![
+            Ticket {
+                number: 5,
+                ..normal.clone()
+            },
+            Ticket {
+                number: 9,
+                ..urgent.clone()
+            },
+            Ticket {
+                number: 2,
+                ..normal.clone()
+            },
+            Ticket {
+                number: 7,
+                ..urgent.clone()
+            },
+        ];
+        in_queue_order(&mut list);
+        let order: Vec<(u64, bool)> = list.iter().map(|t| (t.number, t.priority)).collect();
+        assert_eq!(order, [(7, true), (9, true), (2, false), (5, false)]);
     }
 
     #[test]
