@@ -101,9 +101,11 @@ pub const PRIORITY_MARK: &str = "🔴 PRIORITY";
 
 /// The first message of a ticket's staff thread, as plain text: for a priority ticket, the
 /// [`PRIORITY_LINE`] first; then number, platform, user, intent and confidence, the guide
-/// steps tried with the answers, and the end of the transcript. Every line goes through
-/// [`mask_secrets`] again, so a code or password typed before masking existed never reaches
-/// staff.
+/// steps tried with the answers, and the end of the transcript. The user's lines and answers
+/// go through [`mask_secrets`] again, so a code or password stored before masking existed
+/// never reaches staff; masking is idempotent, so a line masked when it was stored shows
+/// unchanged. The bot's and staff's own lines and the guide steps are shown as they are:
+/// they hold no secret of the user's, and masking them garbled them.
 pub fn staff_ticket_text(ticket: &Ticket) -> String {
     let mut out = String::new();
     if ticket.priority {
@@ -134,7 +136,7 @@ pub fn staff_ticket_text(ticket: &Ticket) -> String {
                 "- {} step {}: {} → {}\n",
                 s.guide,
                 s.step,
-                mask_secrets(&s.text).0,
+                s.text,
                 mask_secrets(&s.answer).0
             ));
         }
@@ -148,12 +150,12 @@ pub fn staff_ticket_text(ticket: &Ticket) -> String {
         out.push_str(&format!("(… {skip} earlier lines in storage)\n"));
     }
     for line in &ticket.transcript[skip..] {
-        let who = match line.speaker {
-            deskbot_storage::Speaker::User => "User",
-            deskbot_storage::Speaker::Bot => "Bot",
-            deskbot_storage::Speaker::Staff => "Staff",
+        let (who, text) = match line.speaker {
+            deskbot_storage::Speaker::User => ("User", mask_for_staff(&line.text)),
+            deskbot_storage::Speaker::Bot => ("Bot", line.text.clone()),
+            deskbot_storage::Speaker::Staff => ("Staff", line.text.clone()),
         };
-        out.push_str(&format!("{who}: {}\n", mask_for_staff(&line.text)));
+        out.push_str(&format!("{who}: {text}\n"));
     }
     out.push_str("Reply here to answer the user. Commands: claim, close [note], reopen, snippet NAME, block, unblock.");
     out
@@ -376,8 +378,8 @@ mod tests {
         // A link whose file name is a code, or another host, is masked like any text.
         let named = "https://cdn.discordapp.com/attachments/123456789012345678/987654321098765432/492817.png";
         assert!(!mask_for_staff(named).contains("492817"));
-        let other = "https://example.com/attachments/123456789012345678/1/x.png";
-        assert!(!mask_for_staff(other).contains("123456789012345678"));
+        let other = "https://example.com/attachments/123456789012345678/1/492817.png";
+        assert!(!mask_for_staff(other).contains("492817"));
         assert_eq!(
             attachment_note(" code 492817.png ", "u"),
             "📎 code [code hidden].png: u"
@@ -438,6 +440,13 @@ mod tests {
         raw.transcript[0].speaker = Speaker::User;
         assert!(!staff_ticket_text(&raw).contains("492817"));
         assert!(!user_message_for_staff(&ticket, "code 123456").contains("123456"));
+        // A stored mask is shown once, never masked again; the bot's own lines are left alone.
+        assert!(!shown.contains("hidden] hidden]"), "{shown}");
+        assert_eq!(shown.matches("[password hidden]").count(), 1, "{shown}");
+        let step = "Set a new password instead of guessing, then sign in with it.";
+        raw.transcript[1].text = step.into();
+        raw.transcript[1].speaker = Speaker::Bot;
+        assert!(staff_ticket_text(&raw).contains(&format!("Bot: {step}\n")));
     }
 
     #[test]

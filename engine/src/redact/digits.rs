@@ -167,17 +167,28 @@ fn glued(text: &str, start: usize, end: usize) -> bool {
     let before = match b1 {
         Some(c) if c.is_alphanumeric() || c == '_' => true,
         Some(c) if "#+$€£¥₹₽%@\\".contains(c) => true,
-        Some(c) if ".,:/-".contains(c) => b2.is_some_and(|d| d.is_alphanumeric()),
+        Some('/') => b2.is_some_and(char::is_alphanumeric) && !in_link(text, start),
+        Some(c) if ".,:-".contains(c) => b2.is_some_and(char::is_alphanumeric),
         _ => false,
     };
     let (a1, a2) = chars_after(text, end);
     let after = match a1 {
         Some(c) if c.is_alphanumeric() || c == '_' => true,
         Some(c) if "%@€£¥₹₽$".contains(c) => true,
-        Some(c) if ".,:/-".contains(c) => a2.is_some_and(|d| d.is_ascii_digit()),
+        Some(c) if ".,:-".contains(c) => a2.is_some_and(|d| d.is_ascii_digit()),
+        // "15/03/2024", "3/4": a date or a fraction; a segment of a link's path is not.
+        Some('/') => a2.is_some_and(|d| d.is_ascii_digit()) && !in_link(text, start),
         _ => false,
     };
     before || after
+}
+
+/// Whether the run starting at `start` is in a link's path ("https://…/482913.png",
+/// "site.com/verify/482913"): its segments are read one by one, like words.
+fn in_link(text: &str, start: usize) -> bool {
+    let head = text.get(..start).unwrap_or_default();
+    let token = head.rsplit(char::is_whitespace).next().unwrap_or_default();
+    token.contains("://") || token.contains(".com/")
 }
 
 /// Luhn check of a string of ASCII digits.

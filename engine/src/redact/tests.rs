@@ -187,3 +187,16 @@ fn bot_like_instructions_stay() {
         keeps(text);
     }
 }
+
+#[test]
+fn codes_in_links_are_masked_and_ids_are_not() {
+    masks(
+        "https://cdn.example.com/a/123456789012345678/482913.png",
+        "https://cdn.example.com/a/123456789012345678/[code hidden].png",
+    );
+    masks(
+        "account.xiaomi.com/verify?code=5531",
+        "account.xiaomi.com/verify?code=[code hidden]",
+    );
+    keeps("see account.xiaomi.com and ann.k92@mail.com");
+}
