@@ -200,3 +200,45 @@ fn codes_in_links_are_masked_and_ids_are_not() {
     );
     keeps("see account.xiaomi.com and ann.k92@mail.com");
 }
+
+#[test]
+fn natural_forms_of_sharing_a_password() {
+    masks(
+        "\"Blue Moon 77\" is my password",
+        "\"[password hidden]\" is my password",
+    );
+    masks(
+        "my password \"four words in quotes\" fails",
+        "my password \"[password hidden]\" fails",
+    );
+    masks(
+        "mi contraseña es Gatito99",
+        "mi contraseña es [password hidden]",
+    );
+    // Shaped like a password, no password word: symbols, digits and lower case.
+    masks(
+        "i keep typing Tiger#2020 and nothing",
+        "i keep typing [password hidden] and nothing",
+    );
+    // In a message about passwords: letters with digits, each of several.
+    masks(
+        "password is either rover77 or Rover77",
+        "password is either [password hidden] or [password hidden]",
+    );
+    keeps("my miui14 phone asks for the password");
+    keeps("username ann_92 and I forgot the password");
+    keeps("got ACCOUNT_LOCKED after a few passwords");
+}
+
+#[test]
+fn recovery_codes_and_near_code_words() {
+    masks("backup code: 7hq2-k9dm", "backup code: [code hidden]");
+    masks(
+        "they sent 5529 to my email",
+        "they sent [code hidden] to my email",
+    );
+    keeps("pin code 400001 is my area");
+    keeps("the sms sender was 1065");
+    keeps("it shows code 70016");
+    keeps("my number is 07700 900123");
+}
