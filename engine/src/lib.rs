@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod acts;
 pub mod catalog;
 pub mod classifier;
 pub mod dialogue;
