@@ -4,7 +4,8 @@
 use thiserror::Error;
 
 use super::IntentGuess;
-use crate::catalog::{Catalog, Intent};
+use crate::acts::{ActGuess, ActModel};
+use crate::catalog::{Catalog, Intent, IntentKind};
 use crate::classifier::{Classifier, ClassifierError};
 use crate::normalize::normalize;
 
@@ -14,6 +15,15 @@ pub enum EngineError {
     /// The classifier could not be trained from the catalog.
     #[error("cannot train the classifier from catalog {origin}: {source}")]
     Training {
+        /// The catalog's origin.
+        origin: String,
+        /// The cause.
+        #[source]
+        source: ClassifierError,
+    },
+    /// The dialogue-act classifier could not be trained from the catalog's acts.
+    #[error("cannot train the dialogue-act classifier from catalog {origin}: {source}")]
+    Acts {
         /// The catalog's origin.
         origin: String,
         /// The cause.
@@ -33,6 +43,10 @@ pub struct Analysis {
     pub out_of_scope: bool,
     /// True when a catalog pattern decided the intent.
     pub by_pattern: bool,
+    /// What the message does as an answer, when it is one.
+    pub act: Option<ActGuess>,
+    /// An error code the catalog does not know, when the message has one.
+    pub unknown_code: Option<String>,
 }
 
 impl Analysis {
@@ -52,6 +66,7 @@ impl Analysis {
 pub struct Engine {
     pub(crate) catalog: Catalog,
     classifier: Classifier,
+    acts: Option<ActModel>,
 }
 
 impl Engine {
@@ -63,10 +78,44 @@ impl Engine {
                 source,
             }
         })?;
+        let acts = Self::train_acts(&catalog)?;
         Ok(Self {
             catalog,
             classifier,
+            acts,
         })
+    }
+
+    /// Trains the act classifier: the catalog's act examples, against the intents' and the
+    /// out-of-scope examples as "not an answer" (except those that are answers in a guide:
+    /// asking for a person, thanks, goodbye and vague complaints such as "it doesn't work").
+    fn train_acts(catalog: &Catalog) -> Result<Option<ActModel>, EngineError> {
+        if catalog.acts.is_empty() {
+            return Ok(None);
+        }
+        let examples: Vec<_> = catalog
+            .acts
+            .iter()
+            .flat_map(|(act, ex)| ex.iter().map(move |e| (*act, e.clone())))
+            .collect();
+        let none: Vec<String> = catalog
+            .intents
+            .iter()
+            .filter(|i| matches!(i.kind, IntentKind::Guide | IntentKind::Greeting))
+            .flat_map(|i| i.examples.iter().cloned())
+            .chain(catalog.out_of_scope.iter().cloned())
+            .collect();
+        ActModel::train(&examples, &none)
+            .map(Some)
+            .map_err(|source| EngineError::Acts {
+                origin: catalog.origin.clone(),
+                source,
+            })
+    }
+
+    /// The act of a raw message ("none" when it is not an answer, or no acts are known).
+    pub fn classify_act(&self, text: &str) -> Option<ActGuess> {
+        self.acts.as_ref()?.classify(&normalize(text))
     }
 
     /// The catalog the engine runs.
@@ -94,19 +143,25 @@ impl Engine {
                     .into_iter()
                     .filter(|g| g.id != intent.id),
             );
+            let act = self.acts.as_ref().and_then(|m| m.classify(&normalised));
             return Analysis {
                 normalised,
                 ranked,
                 out_of_scope: false,
                 by_pattern: true,
+                act,
+                unknown_code: None,
             };
         }
         let (ranked, out_of_scope) = self.classify(&normalised);
+        let act = self.acts.as_ref().and_then(|m| m.classify(&normalised));
         Analysis {
             normalised,
             ranked,
             out_of_scope,
             by_pattern: false,
+            act,
+            unknown_code: super::codes::error_code(text),
         }
     }
 

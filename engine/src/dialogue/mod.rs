@@ -7,16 +7,30 @@
 //! ticket and asks [`Engine::ticket_opened`] for the reply that names it.
 
 mod analysis;
+mod codes;
+mod context;
+mod forget;
 mod policy;
 mod reply;
 mod state;
 mod texts;
-mod words;
 
 pub use analysis::{Analysis, Engine, EngineError};
+pub use context::AnswerContext;
 pub use policy::MAX_INPUT_CHARS;
 pub use reply::{Button, Reply};
-pub use state::{Conversation, IntentGuess, Phase, StepRecord};
+pub use state::{Conversation, GuidePlace, IntentGuess, Phase, StepRecord};
+
+pub use crate::acts::{Act, ActGuess};
+
+/// What the caller knows about the moment of a turn, beside the state and the input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TurnContext {
+    /// The time of the user's message (Unix seconds); `None` leaves pauses unnoticed.
+    pub now_secs: Option<u64>,
+    /// The open ticket's place in the queue (1 = next), when the conversation has one.
+    pub queue_position: Option<usize>,
+}
 
 /// What a user did: typed text, or pressed a button.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +86,8 @@ pub enum EscalationReason {
     GuideExhausted,
     /// The bot did not understand the user repeatedly and the user accepted a person.
     NotUnderstood,
+    /// A high-risk case (a taken-over account): a priority ticket.
+    HighRisk,
 }
 
 /// What a ticket needs to know about the conversation that opens it.
@@ -83,6 +99,8 @@ pub struct Escalation {
     pub intent: Option<IntentGuess>,
     /// Guide steps tried, with the user's answers.
     pub steps_tried: Vec<StepRecord>,
+    /// A high-risk case: the ticket is marked priority and goes first in the queue.
+    pub priority: bool,
 }
 
 /// The result of one turn.
@@ -108,4 +126,9 @@ pub struct Turn {
     pub forget: bool,
     /// Set when the user rated closed ticket `.0`: the caller records the rating on it.
     pub rating: Option<(u64, Rating)>,
+    /// What the user's typed message did as an answer (none for buttons, commands and
+    /// messages that are not answers).
+    pub act: Option<ActGuess>,
+    /// True when the conversation's ticket (opened by this turn or before) is a priority one.
+    pub priority: bool,
 }

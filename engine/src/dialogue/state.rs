@@ -20,8 +20,12 @@ pub enum Phase {
     },
     /// The bot offered a person and waits for yes or no.
     OfferHuman {
-        /// Why the offer was made.
+        /// Set when the offer was made because this guide ran out of steps.
         exhausted_guide: Option<String>,
+        /// Set when the offer interrupted a guide (the user's answers were not understood
+        /// twice in a row): declining goes back to this step.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<GuidePlace>,
     },
     /// The bot asked "did you mean …" with these intent ids.
     Suggest {
@@ -33,6 +37,23 @@ pub enum Phase {
         /// The ticket's number.
         ticket: u64,
     },
+    /// The user came back to an unfinished guide (after a pause, or greeting it): the bot
+    /// asked whether to continue, start over or talk to a person.
+    Resume {
+        /// The guide's intent id.
+        intent: String,
+        /// The step to continue from (0-based).
+        step: usize,
+    },
+}
+
+/// A place in a guide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuidePlace {
+    /// The guide's intent id.
+    pub intent: String,
+    /// The step (0-based).
+    pub step: usize,
 }
 
 /// An intent and the classifier's confidence in it.
@@ -81,16 +102,33 @@ pub struct Conversation {
     /// True once the user was warned not to share passwords or codes (warned once only).
     #[serde(default)]
     pub warned_secrets: bool,
+    /// When the user last wrote (Unix seconds), to welcome them back after a pause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_secs: Option<u64>,
+    /// True once the user's frustration was acknowledged in this conversation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub soothed: bool,
+    /// A hash of the last reply's text, so the same reply is never sent twice in a row.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub last_reply: u64,
+    /// True while the open ticket is a priority one (a high-risk case).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub priority: bool,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl Conversation {
-    /// `idle`, `guide`, `offer_human`, `suggest` or `escalated`.
+    /// `idle`, `guide`, `offer_human`, `suggest` or `escalated` (a welcome-back choice is
+    /// `suggest`: the stable names scripts rely on).
     pub fn state_name(&self) -> &'static str {
         match self.phase {
             Phase::Idle => "idle",
             Phase::Guide { .. } => "guide",
             Phase::OfferHuman { .. } => "offer_human",
-            Phase::Suggest { .. } => "suggest",
+            Phase::Suggest { .. } | Phase::Resume { .. } => "suggest",
             Phase::Escalated { .. } => "escalated",
         }
     }
