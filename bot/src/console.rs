@@ -175,6 +175,9 @@ pub fn turn_json(catalog: &Catalog, user: &str, text: &str, r: &TurnResult) -> s
         "steps": steps,
         "ticket": r.conversation.ticket().or(r.opened_ticket),
         "outcome": format!("{:?}", r.outcome).to_lowercase(),
+        "act": r.act.map(|a| a.act.as_str()),
+        "act_confidence": r.act.map(|a| a.confidence),
+        "priority": r.priority,
     })
 }
 

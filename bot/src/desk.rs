@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use deskbot_engine::dialogue::{Conversation, Engine, Input, IntentGuess, Outcome, Rating, Reply};
+use deskbot_engine::dialogue::{
+    ActGuess, Conversation, Engine, Input, IntentGuess, Outcome, Rating, Reply, TurnContext,
+};
 use deskbot_storage::{
     ChannelWrite, ConvKey, Speaker, StepTried, StorageError, Store, Ticket, TicketStatus,
     TranscriptEntry, TurnWrite,
@@ -48,6 +50,11 @@ pub struct TurnResult {
     pub opened_ticket: Option<u64>,
     /// What the turn did, for metrics.
     pub outcome: Outcome,
+    /// What the user's message did as an answer (it worked, it didn't, a question…), if the
+    /// engine read it as one.
+    pub act: Option<ActGuess>,
+    /// True when the conversation's open ticket is a priority (high-risk) one.
+    pub priority: bool,
 }
 
 /// The engine plus the store: runs turns for every channel.
@@ -211,10 +218,19 @@ impl Desk {
                     intent: None,
                     opened_ticket: None,
                     outcome,
+                    act: None,
+                    priority: false,
                 });
             }
         }
-        let turn = self.engine.turn(&conv, input);
+        let ctx = TurnContext {
+            now_secs: Some(sent_ms.map_or(now, |t| t.min(now)) / 1_000),
+            queue_position: match conv.ticket() {
+                Some(n) => Some(self.store.queue_position(n)?),
+                None => None,
+            },
+        };
+        let turn = self.engine.turn_with(&conv, input, &ctx);
         if turn.forget {
             let reply = turn.reply;
             let write = channel(&reply);
@@ -231,6 +247,8 @@ impl Desk {
                 intent: None,
                 opened_ticket: None,
                 outcome: turn.outcome,
+                act: None,
+                priority: false,
             });
         }
         let mut state = turn.conversation;
@@ -255,7 +273,7 @@ impl Desk {
         }
         if let Some(esc) = &turn.escalation {
             let number = self.store.next_ticket_number()?;
-            let position = self.store.queue_position(number)?;
+            let position = self.store.queue_position_as(number, esc.priority)?;
             let mut transcript = self.store.transcript_for_ticket(key)?;
             transcript.push(user_line.clone());
             tickets.push(Ticket {
@@ -280,6 +298,7 @@ impl Desk {
                 closed_at_ms: None,
                 rating: None,
                 forgotten: false,
+                priority: esc.priority,
             });
             reply = self.engine.ticket_opened(&mut state, number, position);
             opened_ticket = Some(number);
@@ -303,6 +322,8 @@ impl Desk {
             intent: turn.intent,
             opened_ticket,
             outcome: turn.outcome,
+            act: turn.act,
+            priority: turn.priority,
         })
     }
 

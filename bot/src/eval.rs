@@ -7,7 +7,10 @@
 //! (`--catalog`). With `--val`, the out-of-scope threshold is chosen on the validation set
 //! alone; the test set is only ever used for the report.
 
+mod acts;
+mod masking;
 mod progress;
+mod suite;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -27,7 +30,6 @@ use progress::Progress;
 
 /// Arguments of `deskbot eval`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["train", "catalog"])))]
 pub struct EvalArgs {
     /// Training examples (JSON Lines); each distinct intent becomes a label, `oos` marks
     /// out-of-scope examples.
@@ -39,9 +41,20 @@ pub struct EvalArgs {
     /// Validation examples (JSON Lines): the out-of-scope threshold is chosen on them.
     #[arg(long, value_name = "FILE")]
     pub val: Option<PathBuf>,
-    /// Test examples (JSON Lines).
+    /// Test examples (JSON Lines): intent accuracy and out-of-scope recall.
     #[arg(long, value_name = "FILE")]
-    pub test: PathBuf,
+    pub test: Option<PathBuf>,
+    /// A conversation suite (TOML, see `tests/data/conversations.toml`): pass rate per class.
+    #[arg(long, value_name = "FILE")]
+    pub conversations: Option<PathBuf>,
+    /// Answers labelled with their dialogue act (JSON Lines `{"text", "act", "context"}`):
+    /// act accuracy and a confusion table.
+    #[arg(long, value_name = "FILE")]
+    pub acts: Option<PathBuf>,
+    /// Lines labelled with the secrets they hold (JSON Lines `{"text", "secrets"}`):
+    /// masking precision and recall.
+    #[arg(long, value_name = "FILE")]
+    pub masking: Option<PathBuf>,
     /// Print one JSON object instead of the human-readable report.
     #[arg(long)]
     pub json: bool,
@@ -248,9 +261,65 @@ struct Report {
     errors: Vec<(String, String, String, f32)>,
 }
 
-/// Runs `deskbot eval`.
+/// Runs `deskbot eval`: each report asked for, one after the other (one JSON object with a
+/// key per report under `--json`).
 pub fn run(args: EvalArgs) -> Result<()> {
-    let config = config_from(&args);
+    if args.test.is_none()
+        && args.conversations.is_none()
+        && args.acts.is_none()
+        && args.masking.is_none()
+    {
+        bail!(
+            "give at least one of --test FILE, --conversations FILE, --acts FILE, --masking FILE"
+        );
+    }
+    let mut json_out = serde_json::Map::new();
+    if args.conversations.is_some() || args.acts.is_some() {
+        let catalog = match &args.catalog {
+            Some(dir) => Catalog::load_dir(dir)
+                .with_context(|| format!("{}: cannot load the catalog", dir.display()))?,
+            None => Catalog::builtin().context("the built-in catalog does not load")?,
+        };
+        let engine = std::sync::Arc::new(
+            deskbot_engine::dialogue::Engine::new(catalog).context("training failed")?,
+        );
+        if let Some(path) = &args.acts {
+            let v = acts::run(&engine, path, args.json, args.show_errors)?;
+            json_out.insert("acts".into(), v);
+        }
+        if let Some(path) = &args.conversations {
+            let v = suite::run(engine, path, args.json, args.show_errors)?;
+            json_out.insert("conversations".into(), v);
+        }
+    }
+    if let Some(path) = &args.masking {
+        let v = masking::run(path, args.json, args.show_errors)?;
+        json_out.insert("masking".into(), v);
+    }
+    if let Some(test) = &args.test {
+        let v = run_intents(&args, test)?;
+        json_out.insert("intents".into(), v);
+    }
+    if args.json {
+        // A single report keeps the shape it always had; several are keyed by report.
+        let out = if json_out.len() == 1 {
+            json_out
+                .into_iter()
+                .next()
+                .map(|(_, v)| v)
+                .unwrap_or_default()
+        } else {
+            serde_json::Value::Object(json_out)
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(())
+}
+
+/// Intent accuracy on a labelled test set; returns the JSON report (printed as text unless
+/// `--json`).
+fn run_intents(args: &EvalArgs, test_path: &Path) -> Result<serde_json::Value> {
+    let config = config_from(args);
     // With a catalog, its exact patterns decide first, as in the bot (`Engine::analyze`).
     let mut catalog = None;
     let (data, source) = match (&args.train, &args.catalog) {
@@ -265,10 +334,15 @@ pub fn run(args: EvalArgs) -> Result<()> {
             catalog = Some(loaded);
             (data, dir.display().to_string())
         }
-        (None, None) => bail!("give --train FILE or --catalog DIR"),
+        (None, None) => {
+            let loaded = Catalog::builtin().context("the built-in catalog does not load")?;
+            let data = loaded.training_data();
+            catalog = Some(loaded);
+            (data, "the built-in catalog".to_string())
+        }
     };
-    let test_rows = read_jsonl(&args.test)?;
-    let test = labelled(&test_rows, &data.labels, &args.test)?;
+    let test_rows = read_jsonl(test_path)?;
+    let test = labelled(&test_rows, &data.labels, test_path)?;
     let val = match &args.val {
         Some(p) => Some(labelled(&read_jsonl(p)?, &data.labels, p)?),
         None => None,
@@ -376,12 +450,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
         latency_us,
         errors,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&report))?);
-    } else {
+    if !args.json {
         print!("{}", to_text(&report, args.show_errors));
     }
-    Ok(())
+    Ok(to_json(&report))
 }
 
 /// The first intent (catalog order = label order) with a pattern matching the message.

@@ -12,8 +12,10 @@
 
 pub mod config;
 pub mod console;
+pub mod conversations;
 pub mod desk;
 pub mod discord;
+pub mod escape;
 pub mod flood;
 pub mod handoff;
 pub mod metrics;

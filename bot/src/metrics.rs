@@ -289,6 +289,8 @@ mod tests {
             }),
             opened_ticket: ticket,
             outcome,
+            act: None,
+            priority: false,
         }
     }
 

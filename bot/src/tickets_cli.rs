@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use deskbot::desk::Desk;
+use deskbot::escape::visible;
 use deskbot::handoff::{self, in_queue_order, staff_ticket_text, ticket_summary};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
@@ -147,22 +148,6 @@ pub fn run(args: TicketsArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `text` for the operator's terminal: control characters (but line breaks) and the
-/// invisible bidirectional overrides shown as escapes (`\u{1b}`), so a user's name or message
-/// cannot move the cursor, clear the screen or reorder what is shown.
-fn visible(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        let hidden = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if (c.is_control() && c != '\n') || hidden {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// How `tickets show` prints a rating.

@@ -334,7 +334,7 @@ mod telegram_adapter {
                 .iter_mut()
                 .find(|i| i.id == "account_locked")
                 .unwrap();
-            intent.steps[0] = long_step.clone();
+            intent.steps[0].text = long_step.clone();
             let engine = Arc::new(Engine::new(catalog).unwrap());
             let fake = FakeTelegram::start().await;
             let dir = tempfile::tempdir().unwrap();
