@@ -16,6 +16,7 @@
 mod backup;
 mod batch;
 pub mod channel;
+pub mod dead_letter;
 mod error;
 mod group_commit;
 pub mod handoff;
@@ -27,6 +28,7 @@ mod store;
 
 pub use backup::{BACKUP_FORMAT, BackupError, BackupSummary};
 pub use channel::ChannelWrite;
+pub use dead_letter::{DeadLetter, DeadLetterKind, RetryOutcome};
 pub use error::StorageError;
 pub use handoff::{BlockRecord, RouteKind, StaffLocation, TicketEvent, TicketEventKind};
 pub use health::HealthError;
