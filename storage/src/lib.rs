@@ -18,13 +18,16 @@ mod batch;
 pub mod channel;
 pub mod dead_letter;
 mod error;
+mod existing;
 mod group_commit;
 pub mod handoff;
 mod health;
 mod keys;
 mod privacy;
 mod records;
+pub mod salvage;
 mod store;
+pub mod validate;
 
 pub use backup::{BACKUP_FORMAT, BackupError, BackupSummary};
 pub use channel::ChannelWrite;
