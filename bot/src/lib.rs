@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod console;
+pub mod dead_letters;
 pub mod desk;
 pub mod discord;
 pub mod flood;
