@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backup_check;
 pub mod config;
 pub mod console;
 pub mod dead_letters;
@@ -22,3 +23,4 @@ pub mod observe;
 pub mod retention;
 pub mod run;
 pub mod telegram;
+pub mod terminal;

@@ -47,6 +47,11 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), std::io::Error> {
             copy_dir(&entry.path(), &target)?;
         } else {
             std::fs::copy(entry.path(), &target)?;
+            // `fs::copy` keeps the permissions: the copy of a read-only file must be writable.
+            let mut perms = std::fs::metadata(&target)?.permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perms.set_readonly(false);
+            std::fs::set_permissions(&target, perms)?;
         }
     }
     Ok(())
