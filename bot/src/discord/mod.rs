@@ -52,8 +52,10 @@ use tokio::sync::mpsc;
 use handler::{Handler, is_transient};
 use retry::Policy;
 
-/// How long shutdown waits for the gateway to close and for turns in flight to be answered.
-const DRAIN: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the gateway to close and for turns in flight to be answered
+/// (replies still queued stay in the outbox for the next start, sent with their nonces): the
+/// whole process stops within 10 s.
+const DRAIN: Duration = Duration::from_secs(8);
 /// How often replies left in the outbox by an outage are tried again.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 

@@ -118,7 +118,9 @@ pub fn unreadable_field<T: DeserializeOwned>(result: &Value) -> String {
 /// Counts an unreadable `ok: true` answer to `method` on `channel`, and logs it once per
 /// method and field (the same change in the Bot API would otherwise log every call).
 pub fn note_unreadable(channel: &str, method: &'static str, field: &str) {
-    static SEEN: OnceLock<Mutex<HashSet<(String, &'static str, String)>>> = OnceLock::new();
+    /// (channel, method, field) already logged.
+    type Seen = Mutex<HashSet<(String, &'static str, String)>>;
+    static SEEN: OnceLock<Seen> = OnceLock::new();
     crate::metrics::global().unparsed_answer(channel, method);
     let first = SEEN
         .get_or_init(Default::default)

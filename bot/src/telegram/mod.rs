@@ -16,10 +16,14 @@
 //! 3. **Deliver.** The worker then makes the queued calls in order
 //!    ([`delivery::deliver`]): `answerCallbackQuery`, `editMessageReplyMarkup` for a used
 //!    keyboard, `sendMessage` as plain text (no parse mode, so nothing needs escaping) split
-//!    at line boundaries, through teloxide's Throttle adaptor. Flood control (`retry_after`)
-//!    is waited out, transient failures are retried with bounded backoff; a call leaves the
-//!    outbox only once Telegram accepted it (or refused it for good). A chat that blocked the
-//!    bot is marked in the store and not written to again until it unblocks.
+//!    at line boundaries, each `sendMessage` waiting for the send limits first
+//!    ([`limiter`]). Flood control (`retry_after`) is waited out, other failures are retried
+//!    with bounded backoff and then parked as dead letters (see [`delivery`]'s poison policy;
+//!    an `ok` answer teloxide cannot read counts as done); a call leaves the outbox only once
+//!    Telegram accepted it, refused it for good, or it was parked. A chat that blocked the bot
+//!    is marked in the store and not written to again until it unblocks. Updates are read one
+//!    by one ([`updates`]): one that cannot be read is confirmed and recorded, and a panic in
+//!    a chat's job ends only that job.
 //!
 //! **The handoff's staff group** ([`run_full`] with a [`TelegramHandoff`]) is not a place for
 //! bot conversations: its updates are classified apart ([`inbound::classify_with`]). A
@@ -36,13 +40,15 @@
 //! On restart, queued calls are sent first, then updates still in the inbox are handled,
 //! then polling resumes from the stored offset: nothing received is lost. A crash between
 //! Telegram accepting a message and the outbox entry being removed resends that one message
-//! (the Bot API has no idempotency key); a graceful stop finishes the calls in flight, so it
-//! duplicates nothing.
+//! (the Bot API has no idempotency key); a failed removal (a full disk) never resends it, in
+//! the run or after a graceful stop (`sent_marks`); a stop ends every wait at once and takes
+//! at most a few seconds.
 
 pub mod delivery;
 pub mod inbound;
 pub mod limiter;
 pub mod outbound;
+mod sent_marks;
 mod staff;
 pub mod updates;
 pub mod webhook;
@@ -165,9 +171,15 @@ pub async fn run_full(
 ) -> Result<()> {
     let api = build_api(&config, backoff)?;
 
-    let result = serve(&desk, &api, &config, &shutdown, deliveries, handoff).await;
+    let sent: SentMarks = Arc::default();
+    let result = serve(&desk, &api, &config, &shutdown, deliveries, handoff, &sent).await;
     crate::metrics::global().set_channel_up(CHANNEL, false);
     drop(api);
+    let marks = sent.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if !marks.is_empty() {
+        let store = desk.store().clone();
+        let _ = tokio::task::spawn_blocking(move || sent_marks::save(&store, &marks)).await;
+    }
     desk.store()
         .flush()
         .context("cannot flush the database when stopping the Telegram channel")?;
@@ -208,9 +220,13 @@ struct Ctx {
     /// The handoff's staff group, when configured.
     staff: Option<staff::StaffGroup>,
     /// Outbox entries (chat, sequence number) Telegram accepted but the store could not
-    /// remove (a full disk): never sent again, their removal is retried instead.
-    sent: std::sync::Mutex<HashSet<(i64, u64)>>,
+    /// remove (a full disk): never sent again, their removal is retried instead (and carried
+    /// over a restart: `sent_marks`).
+    sent: SentMarks,
 }
+
+/// See [`Ctx::sent`].
+type SentMarks = Arc<std::sync::Mutex<HashSet<(i64, u64)>>>;
 
 impl Ctx {
     /// The staff group's chat id, when the handoff is configured.
@@ -240,6 +256,7 @@ async fn serve(
     shutdown: &Shutdown,
     deliveries: Option<mpsc::UnboundedReceiver<i64>>,
     handoff: Option<TelegramHandoff>,
+    sent: &SentMarks,
 ) -> Result<()> {
     let polling = config.webhook_url.is_none();
     let Some(me) = start(api, shutdown, polling).await? else {
@@ -252,13 +269,21 @@ async fn serve(
         shutdown: shutdown.clone(),
         deliveries: tokio::sync::Mutex::new(deliveries),
         staff: handoff.map(staff::StaffGroup::new),
-        sent: std::sync::Mutex::new(HashSet::new()),
+        sent: sent.clone(),
     });
     let mut dispatcher = Dispatcher::new(ctx.clone());
 
     // Left over from the previous run: calls to make, then updates to handle.
     let store = desk.store().clone();
+    let sent = sent.clone();
     let (targets, pending) = tokio::task::spawn_blocking(move || {
+        // Replies sent before the restart but left in the outbox go first, never resent.
+        let restored = sent_marks::restore(&store);
+        if !restored.is_empty() {
+            sent.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(restored);
+        }
         Ok::<_, StorageError>((
             store.outbox_targets(CHANNEL)?,
             store.inbox_pending(CHANNEL)?,
