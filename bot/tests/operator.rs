@@ -1,7 +1,8 @@
 //! The operator's commands driven as processes: what users wrote reaches the terminal with
 //! control characters escaped; read-only commands never create a database; `import` refuses a
 //! record the bot could not read; `export --salvage` keeps what still decodes; `check-config`
-//! and `DESKBOT_*` errors say what is wrong; `--json-input` reports over-long lines.
+//! and `DESKBOT_*` errors say what is wrong; `--json-input` reports over-long lines;
+//! `dead-letters list|retry` show what a channel gave up on and queue a reply again.
 
 use std::io::Write;
 use std::path::Path;
@@ -162,6 +163,8 @@ fn read_only_commands_refuse_a_missing_data_dir_and_create_nothing() {
         &["tickets", "list"][..],
         &["tickets", "show", "1"][..],
         &["tickets", "close", "1"][..],
+        &["dead-letters", "list"][..],
+        &["dead-letters", "retry", "1"][..],
     ] {
         let out = deskbot(args, &typo, b"");
         assert!(!out.status.success(), "{args:?} succeeded");
@@ -428,4 +431,81 @@ fn a_bad_environment_value_names_the_variable_and_the_key() {
         err.contains("DESKBOT_TELEGRAM__API_URL") && err.contains("telegram.api_url"),
         "{err}"
     );
+}
+
+#[test]
+fn dead_letters_are_listed_escaped_and_a_parked_reply_is_queued_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (reply, update) = {
+        let store = Store::open(d).unwrap();
+        store
+            .channel_commit(&deskbot_storage::ChannelWrite {
+                channel: "discord".into(),
+                target: "6001".into(),
+                outbox: vec![
+                    format!(r#"{{"v":1,"text":"hi {EVIL_NAME} here is step 1"}}"#).into_bytes(),
+                ],
+                ..deskbot_storage::ChannelWrite::default()
+            })
+            .unwrap();
+        let (seq, _) = store.outbox_pending("discord", "6001").unwrap()[0].clone();
+        let reply = store
+            .park_outbox(
+                "discord",
+                "6001",
+                seq,
+                "createMessage: HTTP 502",
+                1_700_000_000,
+            )
+            .unwrap()
+            .unwrap();
+        let update = store
+            .record_skipped_update(
+                "discord",
+                "MESSAGE_CREATE:77",
+                "{\"author\":\"x\"}",
+                "does not parse: \u{1b}[2J",
+                1_700_000_001,
+            )
+            .unwrap();
+        store.flush().unwrap();
+        (reply, update)
+    };
+    let list = stdout_ok(&deskbot(&["dead-letters", "list"], d, b""));
+    assert_no_controls("dead-letters list", &list);
+    assert!(
+        list.contains(&format!("#{reply} discord reply to 6001")),
+        "{list}"
+    );
+    assert!(list.contains("deskbot dead-letters retry"), "{list}");
+    assert!(list.contains("mallory\\u{1b}]0;owned"), "{list}");
+    assert!(
+        list.contains(&format!("#{update} discord update id MESSAGE_CREATE:77")),
+        "{list}"
+    );
+
+    let out = stdout_ok(&deskbot(
+        &["dead-letters", "retry", &reply.to_string()],
+        d,
+        b"",
+    ));
+    assert!(out.contains("queued again for discord 6001"), "{out}");
+    // Retrying again, an update, or an unknown id: a clear refusal, nothing changed.
+    for (id, says) in [
+        (reply, "no dead letter"),
+        (update, "nothing to retry"),
+        (999_999, "no dead letter"),
+    ] {
+        let out = deskbot(&["dead-letters", "retry", &id.to_string()], d, b"");
+        assert!(!out.status.success(), "retry {id} succeeded");
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
+    let list = stdout_ok(&deskbot(&["dead-letters", "list"], d, b""));
+    assert!(!list.contains("reply to 6001"), "{list}");
+    assert!(list.contains("MESSAGE_CREATE:77"), "{list}");
+    let store = Store::open(d).unwrap();
+    let queued = store.outbox_pending("discord", "6001").unwrap();
+    assert_eq!(queued.len(), 1, "the reply is back in the outbox");
+    assert!(String::from_utf8_lossy(&queued[0].1).contains("step 1"));
 }
