@@ -154,15 +154,17 @@ pub struct TelegramConfig {
     /// The secret Telegram sends with every webhook request (1 to 256 of `A-Z a-z 0-9 _ -`);
     /// requests without it are refused.
     pub webhook_secret: Secret,
-    /// Outgoing messages per second over all chats (teloxide's Throttle; Telegram allows
-    /// about 30).
+    /// Outgoing messages per second over all chats, waited out by the channel's own send
+    /// limiter (`telegram::limiter`) before each `sendMessage` (Telegram allows about 30).
     pub messages_per_sec_overall: u32,
-    /// Outgoing messages per second to one chat (Telegram allows about 1).
+    /// Outgoing messages per second to one chat, as the limiter counts them (Telegram allows
+    /// about 1).
     pub messages_per_sec_chat: u32,
-    /// Outgoing messages per minute to one chat (Telegram allows about 20).
+    /// Outgoing messages per minute to one private chat or basic group, as the limiter counts
+    /// them (Telegram allows about 20).
     pub messages_per_min_chat: u32,
-    /// Outgoing messages per minute to one supergroup (Telegram allows about 20; teloxide's
-    /// default of 10 leaves a margin).
+    /// Outgoing messages per minute to one supergroup or channel, as the limiter counts them
+    /// (Telegram allows about 20; the default of 10 leaves a margin).
     pub messages_per_min_group: u32,
 }
 
