@@ -154,15 +154,17 @@ pub struct TelegramConfig {
     /// The secret Telegram sends with every webhook request (1 to 256 of `A-Z a-z 0-9 _ -`);
     /// requests without it are refused.
     pub webhook_secret: Secret,
-    /// Outgoing messages per second over all chats (teloxide's Throttle; Telegram allows
-    /// about 30).
+    /// Outgoing messages per second over all chats, waited out by the channel's own send
+    /// limiter (`telegram::limiter`) before each `sendMessage` (Telegram allows about 30).
     pub messages_per_sec_overall: u32,
-    /// Outgoing messages per second to one chat (Telegram allows about 1).
+    /// Outgoing messages per second to one chat, as the limiter counts them (Telegram allows
+    /// about 1).
     pub messages_per_sec_chat: u32,
-    /// Outgoing messages per minute to one chat (Telegram allows about 20).
+    /// Outgoing messages per minute to one private chat or basic group, as the limiter counts
+    /// them (Telegram allows about 20).
     pub messages_per_min_chat: u32,
-    /// Outgoing messages per minute to one supergroup (Telegram allows about 20; teloxide's
-    /// default of 10 leaves a margin).
+    /// Outgoing messages per minute to one supergroup or channel, as the limiter counts them
+    /// (Telegram allows about 20; the default of 10 leaves a margin).
     pub messages_per_min_group: u32,
 }
 
@@ -340,7 +342,8 @@ impl Config {
         let mut cfg = Self::parse_with_env(&shown, &text, std::env::vars())?;
         cfg.apply_env(|k| std::env::var(k).ok());
         crate::observe::register_config_secrets(&cfg);
-        cfg.validate(&shown)?;
+        cfg.validate(&shown)
+            .map_err(|e| blame_env_for_invalid(e, std::env::vars()))?;
         Ok(cfg)
     }
 
@@ -381,6 +384,9 @@ impl Config {
             path: path.to_string(),
             message: parse_error_message(text, &e),
         })?;
+        // The file alone first, so a bad value in it is blamed on the file, not on a variable.
+        let file_only = table.clone();
+        let mut applied: Vec<(String, String, toml::Value)> = Vec::new();
         for (var, keys, value) in overrides {
             let env_err = |message: &str| ConfigError::Env {
                 var: var.clone(),
@@ -392,10 +398,7 @@ impl Config {
                     ENV_TOP_LEVEL.join(", ")
                 )));
             }
-            let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
-                .ok()
-                .and_then(|mut t| t.remove("v"))
-                .unwrap_or_else(|| toml::Value::String(value.clone()));
+            let parsed = env_value(&value);
             let (last, parents) = keys.split_last().ok_or_else(|| env_err("is empty"))?;
             let mut at = &mut table;
             for k in parents {
@@ -406,14 +409,13 @@ impl Config {
                     .as_table_mut()
                     .ok_or_else(|| env_err(&format!("`{k}` is not a section")))?;
             }
+            applied.push((var.clone(), keys.join("."), parsed.clone()));
             at.insert(last.clone(), parsed);
         }
-        toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse {
-                path: format!("{path} with DESKBOT_* environment overrides"),
-                message: elide_quoted(e.message().trim_end()),
-            })
+        match toml::Value::Table(table).try_into() {
+            Ok(cfg) => Ok(cfg),
+            Err(e) => Err(blame_override(path, text, file_only, &applied, &e)),
+        }
     }
 
     /// Applies environment overrides: the tokens, and `DESKBOT_DATA_DIR`.
@@ -635,6 +637,87 @@ impl Config {
     }
 }
 
+/// Which part of a configuration with `DESKBOT_*` overrides does not deserialize: the file
+/// alone (its error names the key and line), else the first override (in the order applied)
+/// that makes it fail, named with its variable and its dotted key. `e` is the error of the
+/// whole; it is used when neither can be blamed alone.
+fn blame_override(
+    path: &str,
+    text: &str,
+    file_only: toml::Table,
+    applied: &[(String, String, toml::Value)],
+    e: &toml::de::Error,
+) -> ConfigError {
+    if let Err(file_error) = Config::parse(path, text) {
+        return file_error;
+    }
+    let mut table = file_only;
+    for (var, key, value) in applied {
+        set_dotted(&mut table, key, value.clone());
+        if let Err(e) = toml::Value::Table(table.clone()).try_into::<Config>() {
+            return ConfigError::Env {
+                var: var.clone(),
+                message: format!("key `{key}`: {}", elide_quoted(e.message().trim_end())),
+            };
+        }
+    }
+    ConfigError::Parse {
+        path: format!("{path} with DESKBOT_* environment overrides"),
+        message: elide_quoted(e.message().trim_end()),
+    }
+}
+
+/// A variable's value as a TOML value when it is one (`true`, `8`, `[1, 2]`), else a string.
+fn env_value(value: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()))
+}
+
+/// Sets `a.b.c` in `table`, making sections on the way (a non-table on the way is left as
+/// it is: the override was already refused for it).
+fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) {
+    let parts: Vec<&str> = key.split('.').collect();
+    let Some((last, parents)) = parts.split_last() else {
+        return;
+    };
+    let mut at = table;
+    for k in parents {
+        let entry = at
+            .entry((*k).to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match entry.as_table_mut() {
+            Some(t) => at = t,
+            None => return,
+        }
+    }
+    at.insert((*last).to_string(), value);
+}
+
+/// An unusable value set by a `DESKBOT_*` variable is reported as that variable's error
+/// (naming the variable and the key), not the file's; other errors are returned as they are.
+fn blame_env_for_invalid(
+    e: ConfigError,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> ConfigError {
+    let ConfigError::Invalid { key, message, .. } = &e else {
+        return e;
+    };
+    let set_by = vars.into_iter().find_map(|(var, _)| {
+        let rest = var.strip_prefix(ENV_PREFIX)?;
+        let dotted = rest.split("__").collect::<Vec<_>>().join(".");
+        dotted.eq_ignore_ascii_case(key).then_some(var)
+    });
+    match set_by {
+        Some(var) => ConfigError::Env {
+            var,
+            message: format!("key `{key}`: {message}"),
+        },
+        None => e,
+    }
+}
+
 /// toml's error as `line L, column C: what`, without the source line toml quotes (it may hold
 /// a token, and a file that does not parse has no tokens known to redact) and with quoted
 /// values elided (`invalid type: string "…"`): a config error never repeats a value.
@@ -738,7 +821,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("d.toml") && err.contains("enabledd"), "{err}");
+        assert!(
+            err.contains("DESKBOT_TELEGRAM__ENABLEDD") && err.contains("enabledd"),
+            "{err}"
+        );
         let err = Config::parse_with_env(
             "d.toml",
             file,
@@ -748,6 +834,50 @@ mod tests {
         .to_string();
         assert!(
             err.contains("environment") && !err.contains("many"),
+            "{err}"
+        );
+        assert!(
+            err.contains("DESKBOT_FLOOD__MAX_MESSAGES") && err.contains("`flood.max_messages`"),
+            "the error names the variable and the key: {err}"
+        );
+        // A bad value in the file is the file's error, even with good overrides beside it.
+        let err = Config::parse_with_env(
+            "d.toml",
+            "[flood]\nmax_messages = \"lots\"\n",
+            vars(&[("DESKBOT_TELEGRAM__ENABLED", "true")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("d.toml: line 2") && !err.contains("DESKBOT_"),
+            "{err}"
+        );
+        // Of several overrides, the bad one is named.
+        let err = Config::parse_with_env(
+            "d.toml",
+            file,
+            vars(&[
+                ("DESKBOT_TELEGRAM__ENABLED", "true"),
+                ("DESKBOT_HTTP__ENABLED", "maybe"),
+                ("DESKBOT_FLOOD__MAX_MESSAGES", "3"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("DESKBOT_HTTP__ENABLED") && err.contains("`http.enabled`"),
+            "{err}"
+        );
+        // A value that parses but validation refuses is blamed on its variable too.
+        let invalid = ConfigError::Invalid {
+            path: "d.toml".into(),
+            key: "telegram.api_url",
+            message: "not a URL".into(),
+        };
+        let err = blame_env_for_invalid(invalid, vars(&[("DESKBOT_TELEGRAM__API_URL", "ftp:/x")]))
+            .to_string();
+        assert!(
+            err.contains("DESKBOT_TELEGRAM__API_URL") && err.contains("`telegram.api_url`"),
             "{err}"
         );
         let err = Config::parse_with_env("d.toml", file, vars(&[("DESKBOT_FLOOD__", "1")]))

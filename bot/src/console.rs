@@ -19,12 +19,14 @@ use deskbot_storage::ConvKey;
 use serde_json::json;
 
 use crate::desk::{Desk, TurnResult};
+use crate::terminal;
 
 /// The channel name used in conversation keys.
 pub const CHANNEL: &str = "console";
 
-/// The longest line read from stdin, in bytes; the rest of a longer line is skipped. Bounds
-/// memory whatever is piped in (the engine looks at far fewer characters anyway).
+/// The longest line read from stdin, in bytes. Bounds memory whatever is piped in: in text
+/// mode the rest of a longer line is skipped (the engine looks at far fewer characters
+/// anyway); with `--json-input` such a line is reported as too long and skipped.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// How the console prints.
@@ -59,7 +61,7 @@ pub fn run(
             output.flush()?;
         }
         buf.clear();
-        if read_line_bounded(input, &mut buf, MAX_LINE_BYTES)? == 0 {
+        if read_line_bounded(input, &mut buf, MAX_LINE_BYTES)?.is_none() {
             break;
         }
         let text = String::from_utf8_lossy(&buf);
@@ -69,7 +71,7 @@ pub fn run(
             writeln!(
                 output,
                 "{}",
-                turn_json(desk.engine().catalog(), user, text, &result)
+                terminal::json_line(&turn_json(desk.engine().catalog(), user, text, &result))
             )?;
         } else if !(result.reply.text.is_empty() && result.reply.buttons.is_empty()) {
             // An empty reply is a message ignored under flood control: print nothing.
@@ -93,7 +95,8 @@ struct JsonLine {
 /// Runs the chat until `input` ends, one JSON object per line: `{"user": "...", "text":
 /// "..."}` (`user` optional, `default_user` when absent). Each turn is answered with the
 /// [`turn_json`] object, printed only once the turn is durable. A line that is not such an
-/// object gets `{"error": "...", "line": N}` (1-based) and the run goes on; a storage failure
+/// object, or is longer than [`MAX_LINE_BYTES`] ("line too long"), gets `{"error": "...",
+/// "line": N}` (1-based) and the run goes on; a storage failure
 /// ends it with an error, since no further reply could be promised durable.
 pub fn run_json_input(
     desk: &Desk,
@@ -105,10 +108,18 @@ pub fn run_json_input(
     let mut line_no = 0usize;
     loop {
         buf.clear();
-        if read_line_bounded(input, &mut buf, MAX_LINE_BYTES)? == 0 {
+        let Some(len) = read_line_bounded(input, &mut buf, MAX_LINE_BYTES)? else {
             break;
-        }
+        };
         line_no += 1;
+        if len > MAX_LINE_BYTES {
+            // Cut JSON would only fail to parse somewhere near the cut: say what is wrong.
+            let message =
+                format!("line too long: {len} bytes, the limit is {MAX_LINE_BYTES} bytes; skipped");
+            writeln!(output, "{}", json!({"error": message, "line": line_no}))?;
+            output.flush()?;
+            continue;
+        }
         let raw = String::from_utf8_lossy(&buf);
         let raw = raw.trim_end_matches(['\n', '\r']);
         if raw.trim().is_empty() {
@@ -127,7 +138,11 @@ pub fn run_json_input(
         let (user, text) = match parsed {
             Ok(p) => p,
             Err(message) => {
-                writeln!(output, "{}", json!({"error": message, "line": line_no}))?;
+                writeln!(
+                    output,
+                    "{}",
+                    terminal::json_line(&json!({"error": message, "line": line_no}))
+                )?;
                 output.flush()?;
                 continue;
             }
@@ -137,17 +152,28 @@ pub fn run_json_input(
         writeln!(
             output,
             "{}",
-            turn_json(desk.engine().catalog(), &user, &text, &result)
+            terminal::json_line(&turn_json(desk.engine().catalog(), &user, &text, &result))
         )?;
         output.flush()?;
     }
     Ok(())
 }
 
+/// Prints a reply for a person at a terminal: its lines as lines, any other control
+/// character (a user's text quoted back, say) as a visible escape.
 fn print_reply(output: &mut dyn Write, result: &TurnResult) -> std::io::Result<()> {
-    writeln!(output, "{}", result.reply.text)?;
+    writeln!(
+        output,
+        "{}",
+        terminal::escape_controls_keep_lines(&result.reply.text)
+    )?;
     for (i, b) in result.reply.buttons.iter().enumerate() {
-        writeln!(output, "[{}] {}", i + 1, b.label)?;
+        writeln!(
+            output,
+            "[{}] {}",
+            i + 1,
+            terminal::escape_controls(&b.label)
+        )?;
     }
     writeln!(output)
 }
@@ -182,17 +208,18 @@ pub fn turn_json(catalog: &Catalog, user: &str, text: &str, r: &TurnResult) -> s
 }
 
 /// Reads one line of at most `max` bytes into `buf` (newline excluded), discarding the rest
-/// of an over-long line. Returns the bytes consumed, 0 at end of input.
+/// of an over-long line. Returns the line's whole length (newline excluded, so more than
+/// `max` when it was cut), `None` at end of input.
 fn read_line_bounded(
     input: &mut dyn BufRead,
     buf: &mut Vec<u8>,
     max: usize,
-) -> std::io::Result<usize> {
+) -> std::io::Result<Option<usize>> {
     let mut consumed = 0;
     loop {
         let chunk = input.fill_buf()?;
         if chunk.is_empty() {
-            return Ok(consumed);
+            return Ok((consumed > 0).then_some(consumed));
         }
         let (line_part, done) = match chunk.iter().position(|&b| b == b'\n') {
             Some(i) => (&chunk[..i], Some(i + 1)),
@@ -201,10 +228,10 @@ fn read_line_bounded(
         let room = max.saturating_sub(buf.len());
         buf.extend_from_slice(&line_part[..line_part.len().min(room)]);
         let used = done.unwrap_or(chunk.len());
+        consumed += line_part.len();
         input.consume(used);
-        consumed += used;
         if done.is_some() {
-            return Ok(consumed);
+            return Ok(Some(consumed));
         }
     }
 }
@@ -218,12 +245,17 @@ mod tests {
         let data = format!("{}\nsecond\n", "x".repeat(100));
         let mut r = std::io::Cursor::new(data.into_bytes());
         let mut buf = Vec::new();
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), 101);
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), Some(100));
         assert_eq!(buf, b"xxxxxxxxxx");
         buf.clear();
-        read_line_bounded(&mut r, &mut buf, 10).unwrap();
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), Some(6));
         assert_eq!(buf, b"second");
         buf.clear();
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), 0);
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), None);
+        // An empty line is a line, and a last line without a newline too.
+        let mut r = std::io::Cursor::new(b"\nend".to_vec());
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), Some(0));
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), Some(3));
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 10).unwrap(), None);
     }
 }

@@ -10,12 +10,13 @@
 
 #![warn(missing_docs)]
 
+pub mod backup_check;
 pub mod config;
 pub mod console;
 pub mod conversations;
+pub mod dead_letters;
 pub mod desk;
 pub mod discord;
-pub mod escape;
 pub mod flood;
 pub mod handoff;
 pub mod metrics;
@@ -23,3 +24,4 @@ pub mod observe;
 pub mod retention;
 pub mod run;
 pub mod telegram;
+pub mod terminal;

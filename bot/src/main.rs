@@ -1,5 +1,6 @@
 //! The `deskbot` command line: `chat` (console), `run` (the channels), `check-config`, `eval`
-//! (measure the intent engine), `export` and `import` (backups), `tickets` (the support queue).
+//! (measure the intent engine), `export` and `import` (backups), `tickets` (the support queue),
+//! `dead-letters` (what a channel gave up on).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use clap::{Parser, Subcommand};
 use deskbot::config::Config;
 use deskbot::console::{self, ConsoleOptions};
 use deskbot::desk::Desk;
+use deskbot::terminal::escape_controls;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
 use deskbot_storage::Store;
@@ -41,6 +43,29 @@ enum Command {
     Import(ImportArgs),
     /// List, show and close support tickets (stop the bot first).
     Tickets(tickets_cli::TicketsArgs),
+    /// List the replies a channel parked after its retries and the updates it could not read,
+    /// and queue a parked reply again (stop the bot first).
+    DeadLetters(DeadLettersArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DeadLettersArgs {
+    /// Where the database lives.
+    #[arg(long, default_value = "deskbot-data", global = true)]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: DeadLettersCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeadLettersCommand {
+    /// Every dead letter, oldest first (user text shown with control characters escaped).
+    List,
+    /// Queue parked reply ID again: it is sent when the bot next runs.
+    Retry {
+        /// The dead letter's id, as `list` shows it.
+        id: u64,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,6 +76,11 @@ struct ExportArgs {
     /// The backup file to write (replaced atomically when complete); stdout without it.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// For a damaged database: write every record that can still be read and decoded, and
+    /// list the others on stderr (exit status 1 when any was left out). Reads a copy; the
+    /// database itself is never written.
+    #[arg(long)]
+    salvage: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,6 +130,10 @@ struct CheckConfigArgs {
     /// The configuration file (TOML); default `deskbot.toml`.
     #[arg(long, default_value = "deskbot.toml")]
     config: PathBuf,
+    /// Accept a configuration with no channel enabled (a base file that the environment
+    /// completes later, say); without it such a file fails, since `run` would refuse it.
+    #[arg(long)]
+    allow_no_channel: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -130,7 +164,33 @@ fn dispatch() -> Result<()> {
         Command::Export(args) => export(args),
         Command::Import(args) => import(args),
         Command::Tickets(args) => tickets_cli::run(args),
+        Command::DeadLetters(args) => dead_letters(args),
     }
+}
+
+/// `deskbot dead-letters list|retry`: never creates a database; `list` reads a read-only one
+/// through a temporary copy, `retry` needs to write.
+fn dead_letters(args: DeadLettersArgs) -> Result<()> {
+    let store = Store::open_existing(&args.data_dir)
+        .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.command {
+        DeadLettersCommand::List => {
+            deskbot::dead_letters::list(&store, &mut out)?;
+        }
+        DeadLettersCommand::Retry { id } => {
+            if store.is_copy() {
+                anyhow::bail!(
+                    "the database in {} cannot be written (read-only): a retry would be lost",
+                    args.data_dir.display()
+                );
+            }
+            deskbot::dead_letters::retry(&store, id, &mut out)?;
+            store.flush()?;
+        }
+    }
+    Ok(())
 }
 
 /// Loads the catalog from `dir`, or the built-in one.
@@ -178,23 +238,63 @@ fn open_store(data_dir: &Path) -> Result<Store> {
 }
 
 fn export(args: ExportArgs) -> Result<()> {
-    let store = open_store(&args.data_dir)?;
-    let summary = match &args.out {
+    if args.salvage {
+        return salvage(&args);
+    }
+    let store = Store::open_existing(&args.data_dir)
+        .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))?;
+    if store.is_copy() {
+        eprintln!(
+            "the database in {} cannot be opened for writing: exporting from a temporary copy",
+            args.data_dir.display()
+        );
+    }
+    let summary = write_backup(args.out.as_deref(), |out| Ok(store.export(out)?))?;
+    eprintln!("exported {summary}");
+    Ok(())
+}
+
+/// `export --salvage`: every record that still decodes is written; the rest is listed.
+fn salvage(args: &ExportArgs) -> Result<()> {
+    let report = write_backup(args.out.as_deref(), |out| {
+        deskbot_storage::salvage::salvage(&args.data_dir, out, &deskbot::backup_check::check)
+            .with_context(|| format!("cannot salvage {}", args.data_dir.display()))
+    })?;
+    eprintln!("salvaged {}", report.written);
+    if report.unreadable.is_empty() {
+        return Ok(());
+    }
+    eprintln!("left out {}:", report.unreadable.len());
+    for u in &report.unreadable {
+        eprintln!("- {}", escape_controls(&u.to_string()));
+    }
+    anyhow::bail!(
+        "{} records (or runs of records) could not be salvaged (listed above); the backup holds everything else",
+        report.unreadable.len()
+    )
+}
+
+/// Runs `write` on the backup's destination: stdout, or the file `out`, written beside it and
+/// renamed when complete and synced, so an interrupted export never leaves a truncated file
+/// under the backup's name.
+fn write_backup<T>(
+    out: Option<&Path>,
+    write: impl FnOnce(&mut dyn std::io::Write) -> Result<T>,
+) -> Result<T> {
+    match out {
         None => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            store.export(&mut out)?
+            write(&mut out)
         }
         Some(path) => {
-            // Written beside the target and renamed when complete and synced, so an
-            // interrupted export never leaves a truncated file under the backup's name.
             let mut tmp_name = path.as_os_str().to_owned();
             tmp_name.push(".partial");
             let tmp = PathBuf::from(tmp_name);
             let file = std::fs::File::create(&tmp)
                 .with_context(|| format!("cannot create {}", tmp.display()))?;
             let mut out = std::io::BufWriter::new(file);
-            let summary = store.export(&mut out)?;
+            let result = write(&mut out)?;
             let file = out
                 .into_inner()
                 .map_err(|e| e.into_error())
@@ -204,11 +304,9 @@ fn export(args: ExportArgs) -> Result<()> {
             std::fs::rename(&tmp, path).with_context(|| {
                 format!("cannot rename {} to {}", tmp.display(), path.display())
             })?;
-            summary
+            Ok(result)
         }
-    };
-    eprintln!("exported {summary}");
-    Ok(())
+    }
 }
 
 fn import(args: ImportArgs) -> Result<()> {
@@ -221,7 +319,7 @@ fn import(args: ImportArgs) -> Result<()> {
     };
     let store = open_store(&args.data_dir)?;
     let summary = store
-        .import(&mut input)
+        .import_checked(&mut input, &deskbot::backup_check::check)
         .with_context(|| format!("cannot import {}", args.file.display()))?;
     store.flush()?;
     eprintln!("imported {summary} into {}", store.path().display());
@@ -230,7 +328,11 @@ fn import(args: ImportArgs) -> Result<()> {
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DESKBOT_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,serenity=warn,tracing::span=warn")
+        tracing_subscriber::EnvFilter::new(
+            // serenity's websocket logs a frame it cannot read in full, at warn: user text and
+            // interaction tokens. The shard still logs the error itself, without the frame.
+            "info,serenity=warn,serenity::gateway::ws=error,tracing::span=warn",
+        )
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -278,6 +380,12 @@ fn check_config(args: CheckConfigArgs) -> Result<()> {
     }
     if config.discord.enabled {
         channels.push("discord");
+    }
+    if channels.is_empty() && !args.allow_no_channel {
+        anyhow::bail!(
+            "{}: no channel is enabled, so `deskbot run` would refuse to start: set `enabled = true` under [telegram] or [discord] (or DESKBOT_TELEGRAM__ENABLED=true), or pass --allow-no-channel if that is intended",
+            args.config.display()
+        );
     }
     println!(
         "{}: ok ({} intents from {}; channels enabled: {}; http endpoint: {})",

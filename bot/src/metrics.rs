@@ -47,6 +47,18 @@ struct KindLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabel {
+    channel: String,
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabel {
+    channel: String,
+    task: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DropLabel {
     channel: String,
     reason: String,
@@ -74,6 +86,10 @@ pub struct Metrics {
     turn_seconds: TurnHistograms,
     errors: Family<KindLabel, Counter>,
     channel_up: Family<ChannelLabel, Gauge>,
+    unparsed_answers: Family<MethodLabel, Counter>,
+    skipped_updates: Family<ChannelLabel, Counter>,
+    dead_letters: Family<ChannelLabel, Counter>,
+    panics: Family<TaskLabel, Counter>,
     /// The same status as `channel_up`, readable for `/healthz` (a family cannot be listed).
     channels: Mutex<BTreeMap<String, bool>>,
 }
@@ -110,6 +126,10 @@ impl Metrics {
             turn_seconds: Family::new_with_constructor(turn_histogram),
             errors: Family::default(),
             channel_up: Family::default(),
+            unparsed_answers: Family::default(),
+            skipped_updates: Family::default(),
+            dead_letters: Family::default(),
+            panics: Family::default(),
             channels: Mutex::new(BTreeMap::new()),
             registry: Registry::with_prefix("deskbot"),
         };
@@ -163,6 +183,26 @@ impl Metrics {
             "channel_up",
             "1 while a channel is connected to its platform, 0 while it is not",
             m.channel_up.clone(),
+        );
+        registry.register(
+            "platform_unparsed_answers",
+            "Platform calls answered as done whose answer the client library could not read (counted as done, never repeated), per channel and method",
+            m.unparsed_answers.clone(),
+        );
+        registry.register(
+            "updates_skipped",
+            "Received platform updates that could not be read (confirmed, recorded as dead letters, never handled), per channel",
+            m.skipped_updates.clone(),
+        );
+        registry.register(
+            "dead_letters",
+            "Replies parked as dead letters after the platform kept refusing or failing them, per channel",
+            m.dead_letters.clone(),
+        );
+        registry.register(
+            "panics",
+            "Panics caught at a task boundary (the channel went on), per channel and task",
+            m.panics.clone(),
         );
         m
     }
@@ -232,6 +272,41 @@ impl Metrics {
         self.errors
             .get_or_create(&KindLabel {
                 kind: kind.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a `method` call on `channel` that the platform answered as done but whose answer
+    /// could not be read: it counts as done.
+    pub fn unparsed_answer(&self, channel_name: &str, method: &'static str) {
+        self.unparsed_answers
+            .get_or_create(&MethodLabel {
+                channel: channel_name.to_string(),
+                method: method.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a received update on `channel` that could not be read and was skipped.
+    pub fn update_skipped(&self, channel_name: &str) {
+        self.skipped_updates
+            .get_or_create(&channel(channel_name))
+            .inc();
+    }
+
+    /// Counts a reply on `channel` parked as a dead letter.
+    pub fn dead_letter(&self, channel_name: &str) {
+        self.dead_letters
+            .get_or_create(&channel(channel_name))
+            .inc();
+    }
+
+    /// Counts a panic caught in `task` (`"worker"`, `"poller"`, …) of `channel`.
+    pub fn panic_caught(&self, channel_name: &str, task: &'static str) {
+        self.panics
+            .get_or_create(&TaskLabel {
+                channel: channel_name.to_string(),
+                task: task.to_string(),
             })
             .inc();
     }

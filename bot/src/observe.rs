@@ -302,9 +302,15 @@ pub fn report_error(error: &anyhow::Error) {
         tracing::error!(error = %redact(&chain), "deskbot stopped with an error");
         return;
     }
+    // The chain can quote what a user wrote (a name in a key, a line of a backup): control
+    // characters are shown as escapes, line breaks of the chain itself are kept.
     let text = format!("Error: {error:?}");
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{}", redact(&text));
+    let _ = writeln!(
+        err,
+        "{}",
+        crate::terminal::escape_controls_keep_lines(&redact(&text))
+    );
 }
 
 /// Registers the tokens in the environment and replaces the panic hook with one that redacts

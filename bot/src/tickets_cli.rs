@@ -2,6 +2,11 @@
 //! operator's view of the support queue. Like `export`, these open the database, so they
 //! run while the bot is stopped (sled allows one process); a close queued for a Telegram
 //! user is sent when the bot next starts.
+//!
+//! They never create a database: a data directory without one is an error naming it. `list`
+//! and `show` read a read-only database through a temporary copy; `close` needs to write.
+//! Everything a user wrote (names, messages) is printed with control characters escaped
+//! ([`escape_controls`]), so it cannot act on the operator's terminal.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,11 +14,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use deskbot::desk::Desk;
-use deskbot::escape::visible;
-use deskbot::handoff::{self, in_queue_order, staff_ticket_text, ticket_summary};
+use deskbot::handoff::{self, mask_for_staff, platform_label, relay::initial_cursor};
+use deskbot::terminal::escape_controls;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
-use deskbot_storage::{Rating, Store, TicketStatus};
+use deskbot_engine::redact::mask_secrets;
+use deskbot_storage::{Rating, Speaker, Store, Ticket, TicketStatus, TranscriptEntry};
 
 /// `deskbot tickets`.
 #[derive(Debug, clap::Args)]
@@ -27,14 +33,14 @@ pub struct TicketsArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum TicketsCommand {
-    /// One line per ticket: priority tickets first (marked), then the others, each oldest
-    /// first.
+    /// One line per ticket, oldest first.
     List {
         /// Only open tickets.
         #[arg(long)]
         open: bool,
     },
-    /// A ticket in full: what staff saw, where it lives, its history.
+    /// A ticket in full: what staff saw, where it lives, its history, its whole transcript
+    /// (with what was said since it opened).
     Show {
         /// The ticket number.
         number: u64,
@@ -54,14 +60,14 @@ pub fn run(args: TicketsArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let open = || {
-        Store::open(&args.data_dir)
+        Store::open_existing(&args.data_dir)
             .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))
     };
     match args.command {
         TicketsCommand::List { open: open_only } => {
             let store = open()?;
             let mut tickets = store.tickets(open_only)?;
-            in_queue_order(&mut tickets);
+            handoff::in_queue_order(&mut tickets);
             if tickets.is_empty() {
                 writeln!(
                     out,
@@ -74,7 +80,7 @@ pub fn run(args: TicketsArgs) -> Result<()> {
                 )?;
             }
             for t in &tickets {
-                writeln!(out, "{}", visible(&ticket_summary(t)))?;
+                writeln!(out, "{}", escape_controls(&handoff::ticket_summary(t)))?;
             }
         }
         TicketsCommand::Show { number } => {
@@ -82,54 +88,18 @@ pub fn run(args: TicketsArgs) -> Result<()> {
             let ticket = store
                 .ticket(number)?
                 .with_context(|| format!("there is no ticket #{number}"))?;
-            writeln!(out, "{}", visible(&ticket_summary(&ticket)))?;
-            if ticket.priority {
-                writeln!(out, "Priority: yes (served before normal tickets)")?;
-            }
-            if ticket.status == TicketStatus::Open {
-                writeln!(out, "Queue position: {}", store.queue_position(number)?)?;
-            }
-            writeln!(out, "Rating: {}", rating_text(ticket.rating))?;
-            if ticket.forgotten {
-                writeln!(
-                    out,
-                    "The user deleted their data (/forget): personal data removed."
-                )?;
-            }
-            if let Some(by) = store.ticket_claimed_by(number)? {
-                writeln!(out, "Claimed by: {}", visible(&by))?;
-            }
-            match store.staff_location(number)? {
-                Some(l) => writeln!(
-                    out,
-                    "Staff side: {} chat {}{}{}",
-                    l.platform,
-                    l.chat,
-                    l.thread.map(|t| format!(" thread {t}")).unwrap_or_default(),
-                    l.message
-                        .map(|m| format!(" message {m}"))
-                        .unwrap_or_default(),
-                )?,
-                None => writeln!(out, "Staff side: not posted")?,
-            }
-            writeln!(out, "\n{}\n", visible(&staff_ticket_text(&ticket)))?;
-            let events = store.ticket_events(number)?;
-            if !events.is_empty() {
-                writeln!(out, "History:")?;
-            }
-            for e in events {
-                let line = format!(
-                    "- {:?} by {}{}",
-                    e.kind,
-                    e.by,
-                    e.note.map(|n| format!(": {n}")).unwrap_or_default()
-                );
-                writeln!(out, "{}", visible(&line))?;
-            }
+            show(&mut out, &store, &ticket)?;
         }
         TicketsCommand::Close { number, note } => {
+            let store = open()?;
+            if store.is_copy() {
+                anyhow::bail!(
+                    "the database in {} cannot be written (read-only): a close would be lost",
+                    args.data_dir.display()
+                );
+            }
             let engine = Arc::new(Engine::new(Catalog::builtin()?)?);
-            let desk = Desk::new(engine, open()?);
+            let desk = Desk::new(engine, store);
             match handoff::close_ticket(&desk, number, "operator", note.as_deref())? {
                 None => anyhow::bail!("ticket #{number} does not exist or is not open"),
                 Some(closed) => {
@@ -150,27 +120,140 @@ pub fn run(args: TicketsArgs) -> Result<()> {
     Ok(())
 }
 
+/// User-written text as printed: secrets masked, control characters escaped.
+fn user_text(text: &str) -> String {
+    escape_controls(&mask_for_staff(text)).into_owned()
+}
+
+/// `tickets show`: the ticket's facts, where it lives, then its whole transcript, then its
+/// history.
+fn show(out: &mut dyn Write, store: &Store, ticket: &Ticket) -> Result<()> {
+    let number = ticket.number;
+    writeln!(out, "{}", escape_controls(&handoff::ticket_summary(ticket)))?;
+    if ticket.priority {
+        writeln!(out, "Priority: yes (served before normal tickets)")?;
+    }
+    if ticket.status == TicketStatus::Open {
+        writeln!(out, "Queue position: {}", store.queue_position(number)?)?;
+    }
+    writeln!(out, "Rating: {}", rating_text(ticket.rating))?;
+    if ticket.forgotten {
+        writeln!(
+            out,
+            "The user deleted their data (/forget): personal data removed."
+        )?;
+    }
+    if let Some(by) = store.ticket_claimed_by(number)? {
+        writeln!(out, "Claimed by: {}", escape_controls(&by))?;
+    }
+    match store.staff_location(number)? {
+        Some(l) => writeln!(
+            out,
+            "Staff side: {} chat {}{}{}",
+            escape_controls(&l.platform),
+            escape_controls(&l.chat),
+            l.thread
+                .map(|t| format!(" thread {}", escape_controls(&t)))
+                .unwrap_or_default(),
+            l.message
+                .map(|m| format!(" message {}", escape_controls(&m)))
+                .unwrap_or_default(),
+        )?,
+        None => writeln!(out, "Staff side: not posted")?,
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Ticket #{number} · {} · {}",
+        escape_controls(platform_label(&ticket.conversation.channel)),
+        match &ticket.display_name {
+            Some(n) => escape_controls(&mask_secrets(n).0).into_owned(),
+            None => format!("user {}", escape_controls(&ticket.conversation.user)),
+        }
+    )?;
+    match (&ticket.intent, ticket.confidence) {
+        (Some(i), Some(c)) => writeln!(out, "Intent: {} ({:.0} %)", escape_controls(i), c * 100.0)?,
+        (Some(i), None) => writeln!(out, "Intent: {}", escape_controls(i))?,
+        _ => writeln!(out, "Intent: not recognised")?,
+    }
+    if ticket.steps_tried.is_empty() {
+        writeln!(out, "Steps tried: none")?;
+    } else {
+        writeln!(out, "Steps tried:")?;
+        for s in &ticket.steps_tried {
+            writeln!(
+                out,
+                "- {} step {}: {} → {}",
+                escape_controls(&s.guide),
+                s.step,
+                user_text(&s.text),
+                user_text(&s.answer)
+            )?;
+        }
+    }
+    writeln!(out, "Transcript:")?;
+    for line in &ticket.transcript {
+        transcript_line(out, line)?;
+    }
+    let since = lines_since_opened(store, ticket)?;
+    if !since.is_empty() {
+        writeln!(out, "Since the ticket opened:")?;
+        for line in &since {
+            transcript_line(out, line)?;
+        }
+    }
+    let events = store.ticket_events(number)?;
+    if !events.is_empty() {
+        writeln!(out, "\nHistory:")?;
+    }
+    for e in events {
+        writeln!(
+            out,
+            "- {:?} by {}{}",
+            e.kind,
+            escape_controls(&e.by),
+            e.note
+                .map(|n| format!(": {}", user_text(&n)))
+                .unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}
+
+fn transcript_line(out: &mut dyn Write, line: &TranscriptEntry) -> std::io::Result<()> {
+    let who = match line.speaker {
+        Speaker::User => "User",
+        Speaker::Bot => "Bot",
+        Speaker::Staff => "Staff",
+    };
+    writeln!(out, "{who}: {}", user_text(&line.text))
+}
+
+/// The lines of the ticket's conversation said after it opened (the ticket itself holds the
+/// transcript up to the escalation): from where the staff relay starts
+/// ([`initial_cursor`]), up to the close for a closed ticket.
+fn lines_since_opened(store: &Store, ticket: &Ticket) -> Result<Vec<TranscriptEntry>> {
+    if ticket.forgotten {
+        return Ok(Vec::new());
+    }
+    let all = store.transcript_after(&ticket.conversation, None)?;
+    let start = initial_cursor(&all, ticket.number, ticket.opened_at_ms);
+    let until = match ticket.status {
+        TicketStatus::Closed => ticket.closed_at_ms.unwrap_or(u64::MAX),
+        TicketStatus::Open => u64::MAX,
+    };
+    Ok(all
+        .into_iter()
+        .filter(|(seq, line)| start.is_none_or(|s| *seq > s) && line.at_ms <= until)
+        .map(|(_, line)| line)
+        .collect())
+}
+
 /// How `tickets show` prints a rating.
 fn rating_text(rating: Option<Rating>) -> &'static str {
     match rating {
         Some(Rating::Up) => "👍 (helpful)",
         Some(Rating::Down) => "👎 (not helpful)",
         None => "none",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::visible;
-
-    #[test]
-    fn control_characters_and_bidi_overrides_are_shown_as_escapes() {
-        assert_eq!(
-            visible("Ann \u{1F600}\nline two"),
-            "Ann \u{1F600}\nline two"
-        );
-        assert_eq!(visible("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
-        assert_eq!(visible("x\ry\tz\u{7f}"), "x\\u{d}y\\u{9}z\\u{7f}");
-        assert_eq!(visible("abc\u{202e}gpj.exe"), "abc\\u{202e}gpj.exe");
     }
 }

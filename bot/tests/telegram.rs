@@ -845,8 +845,8 @@ mod telegram_adapter {
                 .await
                 .unwrap_err();
             let api = telegram::delivery::Api::new(
-                teloxide::adaptors::Throttle::new_spawn(bot.clone(), Default::default()),
                 bot,
+                telegram::limiter::Limits::default(),
                 token,
                 Backoff::default(),
             );

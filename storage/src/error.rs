@@ -13,6 +13,14 @@ pub enum StorageError {
         /// The database directory.
         path: String,
     },
+    /// There is no database where one was expected (a read-only command never creates one).
+    #[error(
+        "no deskbot database at {path}: the directory does not exist or holds no database (check --data-dir)"
+    )]
+    Missing {
+        /// The data directory.
+        path: String,
+    },
     /// The database was written by an incompatible version of deskbot.
     #[error(
         "the database at {path} has schema version {found}, this deskbot understands version {expected}; export it with the version that wrote it"

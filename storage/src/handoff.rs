@@ -25,11 +25,11 @@ use crate::channel::AlreadyHandled;
 use crate::store::{Store, transaction_error};
 use crate::{ConvKey, StorageError, TranscriptEntry};
 
-const LOCATIONS: &str = "handoff_locations";
-const ROUTES: &str = "handoff_routes";
+pub(crate) const LOCATIONS: &str = "handoff_locations";
+pub(crate) const ROUTES: &str = "handoff_routes";
 pub(crate) const EVENTS: &str = "handoff_events";
 pub(crate) const BLOCKED: &str = "handoff_blocked";
-const CURSORS: &str = "handoff_cursors";
+pub(crate) const CURSORS: &str = "handoff_cursors";
 
 /// Where a ticket lives on the staff side.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

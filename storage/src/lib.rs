@@ -16,7 +16,9 @@
 mod backup;
 mod batch;
 pub mod channel;
+pub mod dead_letter;
 mod error;
+mod existing;
 mod group_commit;
 pub mod handoff;
 mod health;
@@ -24,10 +26,13 @@ mod keys;
 mod privacy;
 mod queue;
 mod records;
+pub mod salvage;
 mod store;
+pub mod validate;
 
 pub use backup::{BACKUP_FORMAT, BackupError, BackupSummary};
 pub use channel::ChannelWrite;
+pub use dead_letter::{DeadLetter, DeadLetterKind, RetryOutcome};
 pub use error::StorageError;
 pub use handoff::{BlockRecord, RouteKind, StaffLocation, TicketEvent, TicketEventKind};
 pub use health::HealthError;

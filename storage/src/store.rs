@@ -16,7 +16,7 @@ use crate::{ConvKey, StorageError, Ticket, TranscriptEntry};
 pub const SCHEMA_VERSION: u32 = 1;
 
 pub(crate) const META_SCHEMA: &[u8] = b"schema_version";
-const META_TICKET_COUNTER: &[u8] = b"ticket_counter";
+pub(crate) const META_TICKET_COUNTER: &[u8] = b"ticket_counter";
 /// The most transcript lines copied into a ticket.
 const TICKET_TRANSCRIPT_LINES: usize = 100;
 
@@ -52,6 +52,9 @@ pub struct Store {
     durability: std::sync::Arc<crate::group_commit::GroupCommit>,
     pub(crate) committer: std::sync::Arc<crate::batch::TurnCommitter>,
     pub(crate) open_index: std::sync::Arc<crate::batch::OpenIndex>,
+    /// The temporary copy this store was opened from, when the database itself could not be
+    /// opened for writing ([`Store::open_existing`]); removed when the last clone is dropped.
+    copy: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl Store {
@@ -62,6 +65,15 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
         let path = data_dir.join("db");
         let db = open_db(&path)?;
+        Self::from_db(db, path, None)
+    }
+
+    /// The store over an opened database at `path`.
+    pub(crate) fn from_db(
+        db: sled::Db,
+        path: PathBuf,
+        copy: Option<std::sync::Arc<tempfile::TempDir>>,
+    ) -> Result<Self, StorageError> {
         let store = Self {
             conversations: db.open_tree("conversations")?,
             transcripts: db.open_tree("transcripts")?,
@@ -74,6 +86,7 @@ impl Store {
             durability: Default::default(),
             committer: Default::default(),
             open_index: Default::default(),
+            copy,
             db,
             path,
         };
@@ -105,6 +118,12 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// The temporary copy the store was opened from, if it was (see
+    /// [`Store::open_existing`]).
+    pub(crate) fn copy_of(&self) -> Option<&tempfile::TempDir> {
+        self.copy.as_deref()
     }
 
     /// Where the database lives.
@@ -298,7 +317,7 @@ pub(crate) fn transaction_error(e: TransactionError<AlreadyHandled>) -> StorageE
 /// threads finish, and that must not fail the restart.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-fn open_db(path: &Path) -> Result<sled::Db, StorageError> {
+pub(crate) fn open_db(path: &Path) -> Result<sled::Db, StorageError> {
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     let mut pause = std::time::Duration::from_millis(10);
     loop {

@@ -3,8 +3,8 @@
 //! [`super::custom_id`] and [`super::retry`].
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deskbot_engine::dialogue::{Input, Reply};
@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 use super::custom_id::{self, Press};
 use super::order::{self, Sequencer};
 use super::outbox::{self, Queued};
+use super::poison::{self, Outcome};
 use super::render::{self, ButtonSpec, OutMessage, Style};
 use super::retry::{self, Failure, Policy};
 use super::route::{self, Incoming, Place};
@@ -105,16 +106,24 @@ pub(super) struct Handler {
     handoff: Option<DiscordHandoff>,
     /// Keeps each person's messages in order.
     order: Sequencer,
+    /// How hard a queued reply is tried before it is parked (or left for the next sweep).
+    delivery: Policy,
 }
 
-/// What became of one queued message.
-enum Delivery {
-    /// Discord has it.
-    Sent,
-    /// Discord refused it for good (a 4xx): retrying cannot help.
-    Rejected(String),
-    /// Still failing transiently: keep it for a later attempt.
-    Later(String),
+/// Removes a channel's "being sent" entry however its sender ends (a panic included), so
+/// that channel's later replies are not held up forever.
+struct Sending<'a> {
+    map: &'a Mutex<HashMap<u64, bool>>,
+    channel: u64,
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.channel);
+    }
 }
 
 impl Handler {
@@ -123,6 +132,7 @@ impl Handler {
         support_channels: Vec<u64>,
         guild_ids: Vec<u64>,
         handoff: Option<DiscordHandoff>,
+        delivery: Policy,
     ) -> Self {
         Self {
             desk,
@@ -134,6 +144,7 @@ impl Handler {
             inflight: Inflight::default(),
             handoff,
             order: Sequencer::default(),
+            delivery,
         }
     }
 
@@ -509,15 +520,16 @@ impl Handler {
             }
             sending.insert(channel, false);
         }
+        let _sending = Sending {
+            map: &self.sending,
+            channel,
+        };
         loop {
             let complete = self.flush_once(http, channel).await;
             let mut sending = self.sending.lock().unwrap_or_else(|p| p.into_inner());
             match sending.get_mut(&channel) {
                 Some(more) if *more && complete => *more = false,
-                _ => {
-                    sending.remove(&channel);
-                    return;
-                }
+                _ => return,
             }
         }
     }
@@ -548,17 +560,33 @@ impl Handler {
                     seq,
                     "dropped an outbox entry this version cannot read"
                 ),
-                Some(q) => match deliver_queued(http, &q).await {
-                    Delivery::Sent => crate::metrics::global().message_out(outbox::CHANNEL),
-                    Delivery::Rejected(e) => {
-                        crate::metrics::global().error("discord_delivery");
+                Some(q) => match deliver_queued(http, &q, self.delivery).await {
+                    Outcome::Sent => crate::metrics::global().message_out(outbox::CHANNEL),
+                    Outcome::Park(reason) => {
                         tracing::error!(
                             channel,
-                            error = %e,
-                            "Discord refused a reply; dropping it"
+                            seq,
+                            reason = %reason,
+                            "Discord refused a reply or kept failing it; parked as a dead letter, the channel's later replies go on"
                         );
+                        let desk = self.desk.clone();
+                        let target = channel.to_string();
+                        let at = poison::now_secs();
+                        let parked = tokio::task::spawn_blocking(move || {
+                            desk.store()
+                                .park_outbox(outbox::CHANNEL, &target, seq, &reason, at)
+                        })
+                        .await;
+                        if !matches!(parked, Ok(Ok(_))) {
+                            // Not delivered, so trying it again later duplicates nothing.
+                            tracing::error!(channel, seq, "cannot park an undeliverable reply");
+                            crate::metrics::global().error("storage");
+                            return false;
+                        }
+                        crate::metrics::global().dead_letter(outbox::CHANNEL);
+                        continue;
                     }
-                    Delivery::Later(e) => {
+                    Outcome::Later(e) => {
                         tracing::warn!(
                             channel,
                             error = %e,
@@ -725,6 +753,11 @@ impl Handler {
             .await;
             match r {
                 Ok(c) => tracing::info!(commands = c.len(), "slash commands registered globally"),
+                Err(Failure::Error { error, .. })
+                    if poison::unreadable_answer("setGlobalCommands", &error) =>
+                {
+                    tracing::info!("slash commands registered globally (answer unreadable)")
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot register the slash commands globally")
                 }
@@ -743,6 +776,11 @@ impl Handler {
             .await;
             match r {
                 Ok(c) => tracing::info!(guild = g, commands = c.len(), "slash commands registered"),
+                Err(Failure::Error { error, .. })
+                    if poison::unreadable_answer("setGuildCommands", &error) =>
+                {
+                    tracing::info!(guild = g, "slash commands registered (answer unreadable)")
+                }
                 Err(e) => {
                     tracing::error!(guild = g, error = %e, "cannot register the slash commands")
                 }
@@ -751,9 +789,66 @@ impl Handler {
     }
 }
 
+/// What serenity calls: each event is handled in a task of its own, so a panic (in a
+/// handler, the engine, a dependency) ends only that event: logged, counted in
+/// `deskbot_panics_total{channel="discord",task="handler"}`, and the channel goes on.
+pub(super) struct Events(pub(super) Arc<Handler>);
+
+impl Events {
+    async fn guarded<F, Fut>(&self, event: &'static str, f: F)
+    where
+        F: FnOnce(Arc<Handler>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let _busy = self.0.inflight.enter();
+        let task = tokio::spawn(f(Arc::clone(&self.0)));
+        if let Err(e) = task.await
+            && e.is_panic()
+        {
+            let why = crate::telegram::updates::panic_text(&*e.into_panic());
+            tracing::error!(event, panic = %why, "a Discord event handler panicked; the channel goes on");
+            crate::metrics::global().panic_caught(outbox::CHANNEL, "handler");
+        }
+    }
+}
+
 #[serenity::async_trait]
-impl EventHandler for Handler {
+impl EventHandler for Events {
     async fn ready(&self, ctx: Context, ready: Ready) {
+        self.guarded(
+            "ready",
+            move |h| async move { h.on_ready(ctx, ready).await },
+        )
+        .await;
+    }
+
+    async fn message(&self, ctx: Context, msg: Message) {
+        self.guarded("message", move |h| async move {
+            h.on_message_event(ctx, msg).await;
+        })
+        .await;
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        self.guarded("interaction", move |h| async move {
+            h.on_interaction(ctx, interaction).await;
+        })
+        .await;
+    }
+
+    async fn ratelimit(&self, data: RatelimitInfo) {
+        // `data.path` can hold an interaction token: never log it.
+        tracing::info!(
+            method = ?data.method,
+            wait_ms = data.timeout.as_millis() as u64,
+            global = data.global,
+            "Discord rate limit reached; serenity waits and retries"
+        );
+    }
+}
+
+impl Handler {
+    async fn on_ready(&self, ctx: Context, ready: Ready) {
         self.bot_id.store(ready.user.id.get(), Ordering::SeqCst);
         crate::metrics::global().set_channel_up(outbox::CHANNEL, true);
         tracing::info!(
@@ -769,8 +864,7 @@ impl EventHandler for Handler {
         }
     }
 
-    async fn message(&self, ctx: Context, msg: Message) {
-        let _busy = self.inflight.enter();
+    async fn on_message_event(&self, ctx: Context, msg: Message) {
         // One person's messages in one channel are handled one at a time, in Discord's order
         // (bots' messages, ignored anyway, do not wait).
         let _turn = if msg.author.bot {
@@ -782,23 +876,12 @@ impl EventHandler for Handler {
         self.on_message(&ctx.http, msg).await;
     }
 
-    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
-        let _busy = self.inflight.enter();
+    async fn on_interaction(&self, ctx: Context, interaction: Interaction) {
         match interaction {
             Interaction::Component(c) => self.on_component(&ctx.http, c).await,
             Interaction::Command(c) => self.on_command(&ctx.http, c).await,
             other => tracing::debug!(kind = ?other.kind(), "ignored an interaction"),
         }
-    }
-
-    async fn ratelimit(&self, data: RatelimitInfo) {
-        // `data.path` can hold an interaction token: never log it.
-        tracing::info!(
-            method = ?data.method,
-            wait_ms = data.timeout.as_millis() as u64,
-            global = data.global,
-            "Discord rate limit reached; serenity waits and retries"
-        );
     }
 }
 
@@ -918,7 +1001,7 @@ async fn send_messages(
             channel.send_message(http, b.clone())
         })
         .await;
-        if let Some(e) = undelivered(r) {
+        if let Some(e) = undelivered("createMessage", r) {
             tracing::error!(
                 channel = channel.get(),
                 user = owner,
@@ -931,10 +1014,10 @@ async fn send_messages(
     }
 }
 
-/// Sends one queued message (retrying transient failures).
-async fn deliver_queued(http: &Http, q: &Queued) -> Delivery {
+/// Sends one queued message (retrying transient failures up to `policy`).
+async fn deliver_queued(http: &Http, q: &Queued, policy: Policy) -> Outcome {
     let Some(channel) = std::num::NonZeroU64::new(q.channel).map(ChannelId::from) else {
-        return Delivery::Rejected("channel id 0".into());
+        return Outcome::Park("createMessage: channel id 0".into());
     };
     let mut b = CreateMessage::new()
         .content(q.message.content.clone())
@@ -949,38 +1032,20 @@ async fn deliver_queued(http: &Http, q: &Queued) -> Delivery {
         r.fail_if_not_exists = Some(false);
         b = b.reference_message(r);
     }
-    let r = retry::retry(Policy::DELIVERY, "send message", is_transient, || {
+    let r = retry::retry(policy, "send message", is_transient, || {
         channel.send_message(http, b.clone())
     })
     .await;
-    match r {
-        Ok(_) => Delivery::Sent,
-        Err(Failure::Error {
-            error: serenity::Error::Json(_) | serenity::Error::Decode(..),
-            ..
-        }) => Delivery::Sent,
-        Err(
-            e @ Failure::Error {
-                transient: false, ..
-            },
-        ) => Delivery::Rejected(e.to_string()),
-        Err(e) => Delivery::Later(e.to_string()),
-    }
+    poison::outcome("createMessage", r)
 }
 
-/// Why a send did not go through, or `None` when it did. A response serenity could not
-/// decode still means Discord accepted the message: sending it again (or elsewhere) would
-/// duplicate it.
-fn undelivered<T>(r: Result<T, Failure<serenity::Error>>) -> Option<String> {
+/// Why a `method` call did not go through, or `None` when it did. A response serenity could
+/// not decode still means Discord accepted the message: sending it again (or elsewhere) would
+/// duplicate it; it is counted and logged once ([`poison::unreadable_answer`]).
+fn undelivered<T>(method: &'static str, r: Result<T, Failure<serenity::Error>>) -> Option<String> {
     match r {
         Ok(_) => None,
-        Err(Failure::Error {
-            error: e @ (serenity::Error::Json(_) | serenity::Error::Decode(..)),
-            ..
-        }) => {
-            tracing::warn!(error = %e, "a message was delivered but Discord's answer could not be read");
-            None
-        }
+        Err(Failure::Error { error, .. }) if poison::unreadable_answer(method, &error) => None,
         Err(e) => Some(e.to_string()),
     }
 }
@@ -1087,7 +1152,12 @@ impl Respond<'_> {
                 })
                 .await
             };
-            if let Some(e) = undelivered(r) {
+            let method = if i == 0 {
+                "editOriginalInteractionResponse"
+            } else {
+                "createFollowupMessage"
+            };
+            if let Some(e) = undelivered(method, r) {
                 tracing::error!(
                     user = owner,
                     channel = self.channel.get(),
@@ -1128,7 +1198,7 @@ mod tests {
             .unwrap()
             .with_clock(std::sync::Arc::new(|| 1_700_000_000_000))
             .with_flood(crate::flood::FloodLimits::new(1, 60));
-        let handler = Handler::new(desk.clone(), vec![], vec![], None);
+        let handler = Handler::new(desk.clone(), vec![], vec![], None, Policy::DELIVERY);
         let queued = || desk.store().outbox_pending(outbox::CHANNEL, "555").unwrap();
         let mut counts = Vec::new();
         for i in 0..3 {
@@ -1152,6 +1222,54 @@ mod tests {
             let q = Queued::decode(&bytes).unwrap();
             assert!(!q.message.content.trim().is_empty() || !q.message.rows.is_empty());
         }
+    }
+
+    /// A panic in an event's handling ends that event only: counted, and the handler is
+    /// not left busy (shutdown would wait for it) or unusable.
+    #[tokio::test]
+    async fn a_panicking_event_is_caught_counted_and_leaves_nothing_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = std::sync::Arc::new(
+            deskbot_engine::dialogue::Engine::new(
+                deskbot_engine::catalog::Catalog::builtin().unwrap(),
+            )
+            .unwrap(),
+        );
+        let desk = Desk::open(engine, dir.path()).unwrap();
+        let events = Events(Arc::new(Handler::new(
+            desk,
+            vec![],
+            vec![],
+            None,
+            Policy::DELIVERY,
+        )));
+        let count = || {
+            crate::metrics::global()
+                .encode()
+                .lines()
+                .filter(|l| {
+                    l.starts_with("deskbot_panics_total")
+                        && l.contains("channel=\"discord\"")
+                        && l.contains("task=\"handler\"")
+                })
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>()
+        };
+        let before = count();
+        events
+            .guarded("test", |_| async { panic!("a handler bug") })
+            .await;
+        assert_eq!(count(), before + 1.0);
+        assert_eq!(events.0.inflight.drained(Duration::ZERO).await, 0);
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = Arc::clone(&ran);
+        events
+            .guarded(
+                "test",
+                move |_| async move { r.store(true, Ordering::SeqCst) },
+            )
+            .await;
+        assert!(ran.load(Ordering::SeqCst), "the next event is handled");
     }
 
     #[test]

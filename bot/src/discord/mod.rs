@@ -16,6 +16,12 @@
 //!   never posts a reply twice. Replies to messages are queued in the store's outbox in the
 //!   same transaction as the turn ([`outbox`]) and leave it only once Discord accepted them:
 //!   what an outage or a restart interrupts is sent by a sweep at start and every minute.
+//! - **Poison policy** ([`poison`]): an answer serenity cannot read after a 2xx counts as
+//!   sent (logged once, counted) and is never resent; a reply Discord refuses, or that still
+//!   fails with server errors after its retries, is parked as a dead letter and the channel's
+//!   later replies go on; a gateway event serenity cannot read is skipped and counted (a
+//!   person's message recorded as a dead letter), and never stops the gateway; a panic in an
+//!   event handler, the sweep or a delivery ends only that task (logged, counted).
 //! - The conversation key is (`discord`, user id), shared by DMs and support channels.
 //! - One person's messages in one channel are handled in Discord's order ([`order`]).
 //! - **Human handoff** ([`run_full`]): a person's message in a ticket thread of the staff
@@ -32,6 +38,7 @@ pub mod custom_id;
 mod handler;
 pub mod order;
 pub mod outbox;
+pub mod poison;
 pub mod render;
 pub mod retry;
 pub mod route;
@@ -49,11 +56,13 @@ use crate::handoff::relay::StaffInbox;
 use crate::run::Shutdown;
 use tokio::sync::mpsc;
 
-use handler::{Handler, is_transient};
+use handler::{Events, Handler, is_transient};
 use retry::Policy;
 
-/// How long shutdown waits for the gateway to close and for turns in flight to be answered.
-const DRAIN: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the gateway to close and for turns in flight to be answered
+/// (replies still queued stay in the outbox for the next start, sent with their nonces): the
+/// whole process stops within 10 s.
+const DRAIN: Duration = Duration::from_secs(8);
 /// How often replies left in the outbox by an outage are tried again.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -146,15 +155,57 @@ pub async fn run(desk: Desk, config: DiscordConfig, shutdown: Shutdown) -> Resul
     run_full(desk, config, shutdown, None, None).await
 }
 
+/// [`run`] with `delivery` instead of [`Policy::DELIVERY`] for queued replies (tests use
+/// short waits to see a reply parked after its attempts).
+pub async fn run_with_policy(
+    desk: Desk,
+    config: DiscordConfig,
+    shutdown: Shutdown,
+    delivery: Policy,
+) -> Result<()> {
+    run_tuned(desk, config, shutdown, None, None, delivery).await
+}
+
+/// Runs `task` in a task of its own: a panic ends only that run, logged and counted as
+/// `task` in `deskbot_panics_total{channel="discord"}`.
+async fn guarded(task: &'static str, work: impl std::future::Future<Output = ()> + Send + 'static) {
+    if let Err(e) = tokio::spawn(work).await
+        && e.is_panic()
+    {
+        let why = crate::telegram::updates::panic_text(&*e.into_panic());
+        tracing::error!(task, panic = %why, "a Discord task panicked; the channel goes on");
+        crate::metrics::global().panic_caught(outbox::CHANNEL, task);
+    }
+}
+
 /// [`run`] with the human handoff: messages in ticket threads and the tickets' Claim/Close
 /// buttons go to `handoff`'s relay, and every channel id received on `deliveries` has its
 /// outbox sent now (the relay queues staff replies to Discord users there).
 pub async fn run_full(
     desk: Desk,
     config: DiscordConfig,
+    shutdown: Shutdown,
+    handoff: Option<DiscordHandoff>,
+    deliveries: Option<mpsc::UnboundedReceiver<u64>>,
+) -> Result<()> {
+    run_tuned(
+        desk,
+        config,
+        shutdown,
+        handoff,
+        deliveries,
+        Policy::DELIVERY,
+    )
+    .await
+}
+
+async fn run_tuned(
+    desk: Desk,
+    config: DiscordConfig,
     mut shutdown: Shutdown,
     handoff: Option<DiscordHandoff>,
     deliveries: Option<mpsc::UnboundedReceiver<u64>>,
+    delivery: Policy,
 ) -> Result<()> {
     let deliveries = deliveries.map(|d| Arc::new(tokio::sync::Mutex::new(d)));
     let mut intents = wanted_intents();
@@ -181,9 +232,13 @@ pub async fn run_full(
             config.support_channel_ids.clone(),
             config.guild_ids.clone(),
             handoff.clone(),
+            delivery,
         ));
         let mut client = ClientBuilder::new_with_http(http, intents)
-            .event_handler_arc(Arc::clone(&handler))
+            .event_handler(Events(Arc::clone(&handler)))
+            .raw_event_handler(poison::SkipWatch {
+                store: desk.store().clone(),
+            })
             .await
             .context("cannot set up the Discord client")?;
         if let Some(url) = ws_url {
@@ -200,7 +255,8 @@ pub async fn run_full(
             let (h, http) = (Arc::clone(&handler), Arc::clone(&client.http));
             AbortOnDrop(tokio::spawn(async move {
                 loop {
-                    h.sweep(&http).await;
+                    let (h, http) = (Arc::clone(&h), Arc::clone(&http));
+                    guarded("sweep", async move { h.sweep(&http).await }).await;
                     tokio::time::sleep(SWEEP_EVERY).await;
                 }
             }))
@@ -216,7 +272,10 @@ pub async fn run_full(
                 let mut d = d.lock().await;
                 while let Some(channel) = d.recv().await {
                     let (h, http) = (Arc::clone(&h), Arc::clone(&http));
-                    tokio::spawn(async move { h.flush(&http, channel).await });
+                    tokio::spawn(guarded(
+                        "delivery",
+                        async move { h.flush(&http, channel).await },
+                    ));
                 }
             }))
         });

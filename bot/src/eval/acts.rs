@@ -194,7 +194,7 @@ fn to_text(
             let _ = writeln!(
                 s,
                 "  {truth:<13} read as {got:<13} {}",
-                deskbot::escape::visible(text)
+                deskbot::terminal::escape_controls(text)
             );
         }
     }

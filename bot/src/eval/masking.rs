@@ -54,15 +54,15 @@ pub fn run(path: &Path, json: bool, show: usize) -> Result<serde_json::Value> {
                 s,
                 "  missed {:?} in {}",
                 m.secret,
-                deskbot::escape::visible(&m.text)
+                deskbot::terminal::escape_controls(&m.text)
             );
         }
         for f in report.false_masks.iter().take(show) {
             let _ = writeln!(
                 s,
                 "  masked too much: {} -> {}",
-                deskbot::escape::visible(&f.text),
-                deskbot::escape::visible(&f.masked)
+                deskbot::terminal::escape_controls(&f.text),
+                deskbot::terminal::escape_controls(&f.masked)
             );
         }
         print!("{s}");

@@ -45,7 +45,7 @@ fn to_text(r: &SuiteReport, show: usize) -> String {
         let _ = writeln!(
             s,
             "{:<20} {:>6} {:>6} {:>7.1}%",
-            deskbot::escape::visible(class),
+            deskbot::terminal::escape_controls(class),
             c.passed,
             c.total,
             rate
@@ -62,11 +62,11 @@ fn to_text(r: &SuiteReport, show: usize) -> String {
             let _ = writeln!(
                 s,
                 "  {} turn {}: {}\n    user:  {}\n    reply: {}",
-                deskbot::escape::visible(&f.id),
+                deskbot::terminal::escape_controls(&f.id),
                 f.turn,
-                deskbot::escape::visible(&f.message),
-                deskbot::escape::visible(&f.input),
-                deskbot::escape::visible(&f.reply.replace('\n', " / "))
+                deskbot::terminal::escape_controls(&f.message),
+                deskbot::terminal::escape_controls(&f.input),
+                deskbot::terminal::escape_controls(&f.reply.replace('\n', " / "))
             );
         }
     }

@@ -107,7 +107,8 @@ impl DiscordStaff {
     }
 
     /// Posts one part in `channel` with the nonce of `item`'s part `i` (and the ticket's
-    /// buttons when `buttons` holds its number); returns the message id.
+    /// buttons when `buttons` holds its number); returns the message id, `None` when Discord
+    /// took the message but its answer could not be read (counted; never posted again).
     async fn send_part(
         &self,
         channel: ChannelId,
@@ -115,7 +116,7 @@ impl DiscordStaff {
         buttons: Option<u64>,
         item: &str,
         i: usize,
-    ) -> Result<MessageId, RelayError> {
+    ) -> Result<Option<MessageId>, RelayError> {
         let mut b = CreateMessage::new()
             .content(part)
             .allowed_mentions(CreateAllowedMentions::new())
@@ -131,24 +132,24 @@ impl DiscordStaff {
                     .style(ButtonStyle::Danger),
             ])]);
         }
-        let m = channel
-            .send_message(&*self.http, b)
-            .await
-            .map_err(|e| RelayError::Platform(format!("Discord refused a message: {e}")))?;
-        Ok(m.id)
+        match channel.send_message(&*self.http, b).await {
+            Ok(m) => Ok(Some(m.id)),
+            Err(e) if crate::discord::poison::unreadable_answer("createMessage", &e) => Ok(None),
+            Err(e) => Err(RelayError::Platform(format!(
+                "Discord refused a message: {e}"
+            ))),
+        }
     }
 
-    /// Posts `text` in `thread`, split and escaped. Returns the id of the first message.
-    async fn send(&self, thread: ChannelId, text: &str, item: &str) -> Result<u64, RelayError> {
-        let mut first = None;
+    /// Posts `text` in `thread`, split and escaped.
+    async fn send(&self, thread: ChannelId, text: &str, item: &str) -> Result<(), RelayError> {
         for (i, part) in split_message(&escape_markdown(text), MAX_MESSAGE)
             .into_iter()
             .enumerate()
         {
-            let m = self.send_part(thread, part, None, item, i).await?;
-            first.get_or_insert(m.get());
+            self.send_part(thread, part, None, item, i).await?;
         }
-        first.ok_or_else(|| RelayError::Platform("nothing to send".into()))
+        Ok(())
     }
 
     /// Starts ticket `number`'s thread from `message` in the staff channel, or finds the one
@@ -183,7 +184,15 @@ impl StaffSide for DiscordStaff {
         // The buttons go on the last part, as for any split message.
         let message = self
             .send_part(self.channel, head, (last == 0).then_some(number), &item, 0)
-            .await?;
+            .await?
+            // The thread starts from this message, so its id is needed: the relay tries the
+            // open again, and the nonce makes Discord answer with the same message.
+            .ok_or_else(|| {
+                RelayError::Platform(
+                    "Discord took the ticket's first message but its answer could not be read"
+                        .into(),
+                )
+            })?;
         let thread = self.start_thread(message, number).await?;
         for (i, part) in parts {
             self.send_part(thread, part, (i == last).then_some(number), &item, i)
@@ -204,9 +213,7 @@ impl StaffSide for DiscordStaff {
             .and_then(|t| t.parse::<u64>().ok())
             .filter(|t| *t != 0)
             .ok_or_else(|| RelayError::Platform("the ticket's thread id is not stored".into()))?;
-        self.send(ChannelId::new(thread), text, nonce)
-            .await
-            .map(|_| ())
+        self.send(ChannelId::new(thread), text, nonce).await
     }
 }
 

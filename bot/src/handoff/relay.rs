@@ -568,8 +568,13 @@ pub fn retry_pause(interval: std::time::Duration, failures: u32) -> std::time::D
 
 /// Where relaying a new ticket's transcript starts: after the bot's "I've opened ticket #N"
 /// line of the escalation turn (what came before is in the ticket's first message); failing
-/// that, after the last line not newer than the ticket.
-fn initial_cursor(lines: &[(u64, TranscriptEntry)], number: u64, opened_at_ms: u64) -> Option<u64> {
+/// that, after the last line not newer than the ticket. (`deskbot tickets show` starts the
+/// lines added to an open ticket there too.)
+pub fn initial_cursor(
+    lines: &[(u64, TranscriptEntry)],
+    number: u64,
+    opened_at_ms: u64,
+) -> Option<u64> {
     lines
         .iter()
         .find(|(_, l)| {

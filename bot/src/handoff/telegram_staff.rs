@@ -229,7 +229,7 @@ impl TelegramStaff {
         let Some(chat) = handoff.telegram_staff_chat_id else {
             return Ok(None);
         };
-        let (api, _worker) = crate::telegram::build_api(telegram, backoff)?;
+        let api = crate::telegram::build_api(telegram, backoff)?;
         let (stop, shutdown) = Shutdown::new();
         Ok(Some(Self {
             inner: Arc::new(Inner {
@@ -270,8 +270,16 @@ impl TelegramStaff {
                 let info = with_retries(&inner.api, "getChat", ATTEMPTS, &inner.shutdown, || {
                     inner.api.raw.get_chat(ChatId(inner.chat)).send()
                 })
-                .await
-                .map_err(|(_, e)| Self::platform_error("getChat failed", &e))?;
+                .await;
+                let info = match info {
+                    Ok(info) => info,
+                    // Answered, but teloxide cannot read it (a Bot API change): the flag is
+                    // read from the JSON.
+                    Err((Failure::Accepted(result), _)) => {
+                        return Ok(result["is_forum"].as_bool().unwrap_or(false));
+                    }
+                    Err((_, e)) => return Err(Self::platform_error("getChat failed", &e)),
+                };
                 Ok(match &info.kind {
                     ChatFullInfoKind::Public(p) => match &p.kind {
                         ChatFullInfoPublicKind::Supergroup(s) => s.is_forum,
@@ -318,8 +326,11 @@ impl TelegramStaff {
                     InlineKeyboardButton::callback("Close", close_data(n)),
                 ]])
             });
+            if !inner.api.limiter.acquire(inner.chat, &inner.shutdown).await {
+                return Err("stopped while waiting for Telegram's send limits".to_string());
+            }
             let sent = with_retries(&inner.api, "sendMessage", ATTEMPTS, &inner.shutdown, || {
-                let mut req = inner.api.bot.send_message(ChatId(inner.chat), part.clone());
+                let mut req = inner.api.raw.send_message(ChatId(inner.chat), part.clone());
                 if let Some(t) = thread.filter(|t| *t != GENERAL_TOPIC) {
                     req = req.message_thread_id(ThreadId(MessageId(t)));
                 }
@@ -328,9 +339,21 @@ impl TelegramStaff {
                 }
                 req.send()
             })
-            .await
-            .map_err(|(_, e)| e)?;
-            ids.push(sent.id.0);
+            .await;
+            match sent {
+                Ok(sent) => ids.push(sent.id.0),
+                // Sent, but the answer cannot be read: never sent again; its id is read from
+                // the JSON when it is there.
+                Err((Failure::Accepted(result), _)) => {
+                    if let Some(id) = result["message_id"]
+                        .as_i64()
+                        .and_then(|i| i32::try_from(i).ok())
+                    {
+                        ids.push(id);
+                    }
+                }
+                Err((_, e)) => return Err(e),
+            }
         }
         Ok(ids)
     }
@@ -395,6 +418,21 @@ impl TelegramStaff {
         .await;
         let topic = match topic {
             Ok(t) => t,
+            // Created, but the answer cannot be read: its id from the JSON, else the ticket
+            // opens as a message (a second topic would be a duplicate).
+            Err((Failure::Accepted(result), _)) => {
+                let thread = result["message_thread_id"]
+                    .as_i64()
+                    .and_then(|i| i32::try_from(i).ok());
+                if let Some(thread) = thread {
+                    inner
+                        .topics
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(ticket.number, thread);
+                }
+                return Ok(thread);
+            }
             Err((Failure::Permanent, e)) => {
                 tracing::warn!(
                     ticket = ticket.number,

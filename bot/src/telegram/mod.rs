@@ -16,10 +16,14 @@
 //! 3. **Deliver.** The worker then makes the queued calls in order
 //!    ([`delivery::deliver`]): `answerCallbackQuery`, `editMessageReplyMarkup` for a used
 //!    keyboard, `sendMessage` as plain text (no parse mode, so nothing needs escaping) split
-//!    at line boundaries, through teloxide's Throttle adaptor. Flood control (`retry_after`)
-//!    is waited out, transient failures are retried with bounded backoff; a call leaves the
-//!    outbox only once Telegram accepted it (or refused it for good). A chat that blocked the
-//!    bot is marked in the store and not written to again until it unblocks.
+//!    at line boundaries, each `sendMessage` waiting for the send limits first
+//!    ([`limiter`]). Flood control (`retry_after`) is waited out, other failures are retried
+//!    with bounded backoff and then parked as dead letters (see [`delivery`]'s poison policy;
+//!    an `ok` answer teloxide cannot read counts as done); a call leaves the outbox only once
+//!    Telegram accepted it, refused it for good, or it was parked. A chat that blocked the bot
+//!    is marked in the store and not written to again until it unblocks. Updates are read one
+//!    by one ([`updates`]): one that cannot be read is confirmed and recorded, and a panic in
+//!    a chat's job ends only that job.
 //!
 //! **The handoff's staff group** ([`run_full`] with a [`TelegramHandoff`]) is not a place for
 //! bot conversations: its updates are classified apart ([`inbound::classify_with`]). A
@@ -36,16 +40,20 @@
 //! On restart, queued calls are sent first, then updates still in the inbox are handled,
 //! then polling resumes from the stored offset: nothing received is lost. A crash between
 //! Telegram accepting a message and the outbox entry being removed resends that one message
-//! (the Bot API has no idempotency key); a graceful stop finishes the calls in flight, so it
-//! duplicates nothing.
+//! (the Bot API has no idempotency key); a failed removal (a full disk) never resends it, in
+//! the run or after a graceful stop (`sent_marks`); a stop ends every wait at once and takes
+//! at most a few seconds.
 
 pub mod delivery;
 pub mod inbound;
+pub mod limiter;
 pub mod outbound;
+mod sent_marks;
 mod staff;
+pub mod updates;
 pub mod webhook;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -53,11 +61,9 @@ use anyhow::{Context, Result};
 use deskbot_engine::dialogue::{Input, Reply};
 use deskbot_storage::{ChannelWrite, ConvKey, StorageError, Store};
 use teloxide::Bot;
-use teloxide::adaptors::Throttle;
-use teloxide::adaptors::throttle::{Limits, Settings};
-use teloxide::payloads::{DeleteWebhookSetters, GetUpdatesSetters};
-use teloxide::requests::{Request, Requester};
-use teloxide::types::{AllowedUpdate, BotCommand, Update};
+use teloxide::payloads::DeleteWebhookSetters;
+use teloxide::requests::{JsonRequest, Request, Requester};
+use teloxide::types::{AllowedUpdate, BotCommand};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
@@ -67,7 +73,9 @@ use crate::handoff::relay::StaffInbox;
 use crate::run::Shutdown;
 use delivery::{Api, Backoff, Delivered, Failure, classify_error, pause};
 use inbound::{BotIdentity, Event, Inbound};
+use limiter::Limits;
 use outbound::{Destination, Outgoing, parse_callback_data, render};
+use updates::{RawGetUpdates, Read};
 
 /// The channel name in conversation keys and in the store's channel records.
 pub const CHANNEL: &str = "telegram";
@@ -92,8 +100,10 @@ pub const COMMANDS: [(&str, &str); 5] = [
 const MAX_PENDING: usize = 10_000;
 /// A chat's worker ends after this long without updates.
 const WORKER_IDLE: Duration = Duration::from_secs(30);
-/// How long shutdown waits for workers to finish the update in hand.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
+/// How long shutdown waits for workers to finish the update in hand (a turn, or a call
+/// already on the wire; waits for rate limits and retries end at once). The whole process
+/// stops within 10 s (`deploy/deskbot.service`'s `TimeoutStopSec` allows 15).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Attempts at a turn whose storage write fails, before leaving it for the next start.
 const STORAGE_ATTEMPTS: u32 = 3;
 
@@ -159,26 +169,26 @@ pub async fn run_full(
     deliveries: Option<mpsc::UnboundedReceiver<i64>>,
     handoff: Option<TelegramHandoff>,
 ) -> Result<()> {
-    let (api, throttle_worker) = build_api(&config, backoff)?;
+    let api = build_api(&config, backoff)?;
 
-    let result = serve(&desk, &api, &config, &shutdown, deliveries, handoff).await;
+    let sent: SentMarks = Arc::default();
+    let result = serve(&desk, &api, &config, &shutdown, deliveries, handoff, &sent).await;
     crate::metrics::global().set_channel_up(CHANNEL, false);
     drop(api);
-    // The Throttle worker ends once every handle to it is gone.
-    let _ = tokio::time::timeout(Duration::from_secs(5), throttle_worker).await;
+    let marks = sent.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if !marks.is_empty() {
+        let store = desk.store().clone();
+        let _ = tokio::task::spawn_blocking(move || sent_marks::save(&store, &marks)).await;
+    }
     desk.store()
         .flush()
         .context("cannot flush the database when stopping the Telegram channel")?;
     result
 }
 
-/// The Bot API client `config` describes (its token, `api_url` and rate limits), with the
-/// Throttle adaptor's worker spawned on the current tokio runtime (it ends once every handle
-/// to the [`Api`] is gone). Fails without a token or with an invalid `api_url`.
-pub fn build_api(
-    config: &TelegramConfig,
-    backoff: Backoff,
-) -> Result<(Api, tokio::task::JoinHandle<()>)> {
+/// The Bot API client `config` describes (its token, `api_url` and send limits). Fails
+/// without a token or with an invalid `api_url`.
+pub fn build_api(config: &TelegramConfig, backoff: Backoff) -> Result<Api> {
     let token = config.token.expose().to_string();
     if token.trim().is_empty() {
         anyhow::bail!("telegram.token is not set (set TELEGRAM_BOT_TOKEN)");
@@ -192,17 +202,12 @@ pub fn build_api(
         raw = raw.set_api_url(url);
     }
     let limits = Limits {
-        messages_per_sec_chat: config.messages_per_sec_chat,
-        messages_per_min_chat: config.messages_per_min_chat,
-        messages_per_min_channel_or_supergroup: config.messages_per_min_group,
-        messages_per_sec_overall: config.messages_per_sec_overall,
+        per_sec_chat: config.messages_per_sec_chat,
+        per_min_chat: config.messages_per_min_chat,
+        per_min_group: config.messages_per_min_group,
+        per_sec_overall: config.messages_per_sec_overall,
     };
-    let runtime = tokio::runtime::Handle::try_current()
-        .context("the Telegram client needs a running tokio runtime")?;
-    let (throttled, worker) =
-        Throttle::with_settings(raw.clone(), Settings::default().limits(limits));
-    let throttle_worker = runtime.spawn(worker);
-    Ok((Api::new(throttled, raw, &token, backoff), throttle_worker))
+    Ok(Api::new(raw, limits, &token, backoff))
 }
 
 /// Shared by the poller and the chat workers.
@@ -214,7 +219,14 @@ struct Ctx {
     deliveries: tokio::sync::Mutex<Option<mpsc::UnboundedReceiver<i64>>>,
     /// The handoff's staff group, when configured.
     staff: Option<staff::StaffGroup>,
+    /// Outbox entries (chat, sequence number) Telegram accepted but the store could not
+    /// remove (a full disk): never sent again, their removal is retried instead (and carried
+    /// over a restart: `sent_marks`).
+    sent: SentMarks,
 }
+
+/// See [`Ctx::sent`].
+type SentMarks = Arc<std::sync::Mutex<HashSet<(i64, u64)>>>;
 
 impl Ctx {
     /// The staff group's chat id, when the handoff is configured.
@@ -244,6 +256,7 @@ async fn serve(
     shutdown: &Shutdown,
     deliveries: Option<mpsc::UnboundedReceiver<i64>>,
     handoff: Option<TelegramHandoff>,
+    sent: &SentMarks,
 ) -> Result<()> {
     let polling = config.webhook_url.is_none();
     let Some(me) = start(api, shutdown, polling).await? else {
@@ -256,12 +269,21 @@ async fn serve(
         shutdown: shutdown.clone(),
         deliveries: tokio::sync::Mutex::new(deliveries),
         staff: handoff.map(staff::StaffGroup::new),
+        sent: sent.clone(),
     });
     let mut dispatcher = Dispatcher::new(ctx.clone());
 
     // Left over from the previous run: calls to make, then updates to handle.
     let store = desk.store().clone();
+    let sent = sent.clone();
     let (targets, pending) = tokio::task::spawn_blocking(move || {
+        // Replies sent before the restart but left in the outbox go first, never resent.
+        let restored = sent_marks::restore(&store);
+        if !restored.is_empty() {
+            sent.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(restored);
+        }
         Ok::<_, StorageError>((
             store.outbox_targets(CHANNEL)?,
             store.inbox_pending(CHANNEL)?,
@@ -411,13 +433,15 @@ async fn poll(
     let mut stop = ctx.shutdown.clone();
     let allowed = allowed_updates();
     while !ctx.shutdown.is_requested() {
-        let request = ctx
-            .api
-            .raw
-            .get_updates()
-            .offset(i32::try_from(offset).unwrap_or(i32::MAX))
-            .timeout(config.poll_timeout_secs)
-            .allowed_updates(allowed.clone());
+        let request = JsonRequest::new(
+            ctx.api.raw.clone(),
+            RawGetUpdates {
+                offset: i64::try_from(offset).unwrap_or(i64::MAX),
+                timeout: config.poll_timeout_secs,
+                limit: None,
+                allowed_updates: allowed.clone(),
+            },
+        );
         let sending = request.send();
         tokio::pin!(sending);
         // Deliveries asked for meanwhile are dispatched without abandoning the long poll.
@@ -455,10 +479,26 @@ async fn poll(
             }
         };
         attempt = 0;
-        let Some(next) = updates.iter().map(|u| u64::from(u.id.0) + 1).max() else {
+        let Some(next) = updates
+            .iter()
+            .filter_map(updates::update_id)
+            .map(|id| id.saturating_add(1))
+            .max()
+        else {
             continue;
         };
-        let batch = decide(&updates, me, offset, ctx.staff_chat());
+        let (batch, skipped) = decide(&updates, me, offset, ctx.staff_chat());
+        if !skipped.is_empty() {
+            // Recorded before the batch is confirmed (by the offset below).
+            let s = store.clone();
+            let at = now_secs();
+            let _ = tokio::task::spawn_blocking(move || {
+                for (id, raw, why) in &skipped {
+                    updates::record_skipped(&s, *id, raw, why, at);
+                }
+            })
+            .await;
+        }
         let entries: Vec<(u64, Vec<u8>)> = batch
             .iter()
             .filter_map(|(id, inb)| serde_json::to_vec(inb).ok().map(|v| (*id, v)))
@@ -489,19 +529,34 @@ async fn poll(
     Ok(())
 }
 
+/// An update that could not be read: its id, raw JSON and why.
+type Skipped = (Option<u64>, serde_json::Value, String);
+
 /// The updates of a batch worth handling, with their ids (those below `offset` were
-/// received before).
+/// received before), and those that could not be read.
 fn decide(
-    updates: &[Update],
+    updates: &[serde_json::Value],
     me: &BotIdentity,
     offset: u64,
     staff_chat: Option<i64>,
-) -> Vec<(u64, Inbound)> {
-    updates
-        .iter()
-        .filter(|u| u64::from(u.id.0) >= offset)
-        .filter_map(|u| inbound::classify_with(u, me, staff_chat).map(|i| (u64::from(u.id.0), i)))
-        .collect()
+) -> (Vec<(u64, Inbound)>, Vec<Skipped>) {
+    let mut batch = Vec::new();
+    let mut skipped = Vec::new();
+    for v in updates {
+        let id = updates::update_id(v);
+        if id.is_some_and(|i| i < offset) {
+            continue;
+        }
+        match (updates::read(v, me, staff_chat), id) {
+            (Read::Handle(inbound), Some(id)) => batch.push((id, inbound)),
+            (Read::Handle(_), None) => {
+                skipped.push((None, v.clone(), "no update_id".to_string()));
+            }
+            (Read::Ignore, _) => {}
+            (Read::Skip(why), id) => skipped.push((id, v.clone(), why)),
+        }
+    }
+    (batch, skipped)
 }
 
 /// Work for a chat's worker.
@@ -617,27 +672,43 @@ async fn chat_worker(
                 }
             }
         };
-        let Some(queued) = next else { break };
+        let Some(Queued { job, _permit }) = next else {
+            break;
+        };
         if ctx.shutdown.is_requested() {
             break;
         }
-        if let Job::Update(id, inbound) = queued.job {
-            if inbound.event.is_staff() {
-                staff::handle(&ctx, id, inbound).await;
-            } else {
-                let user_turn = matches!(
-                    inbound.event,
-                    Event::Text { .. } | Event::NonText { .. } | Event::Button { .. }
-                );
-                handle(&ctx, id, inbound).await;
-                if user_turn && let Some(s) = &ctx.staff {
-                    // A line for an open ticket reaches staff at once, not at the next sweep.
-                    s.handoff.relay.wake();
-                }
+        // Run apart, so a panic (in a handler, the engine, a dependency) ends only this job:
+        // logged and counted, and the chat's next jobs go on. An update whose turn panicked
+        // stays in the inbox for the next start.
+        let work = tokio::spawn(run_job(ctx.clone(), chat, job));
+        if let Err(e) = work.await
+            && e.is_panic()
+        {
+            let why = updates::panic_text(&*e.into_panic());
+            tracing::error!(chat, panic = %why, "a Telegram job panicked; the chat goes on");
+            crate::metrics::global().panic_caught(CHANNEL, "worker");
+        }
+    }
+}
+
+async fn run_job(ctx: Arc<Ctx>, chat: i64, job: Job) {
+    if let Job::Update(id, inbound) = job {
+        if inbound.event.is_staff() {
+            staff::handle(&ctx, id, inbound).await;
+        } else {
+            let user_turn = matches!(
+                inbound.event,
+                Event::Text { .. } | Event::NonText { .. } | Event::Button { .. }
+            );
+            handle(&ctx, id, inbound).await;
+            if user_turn && let Some(s) = &ctx.staff {
+                // A line for an open ticket reaches staff at once, not at the next sweep.
+                s.handoff.relay.wake();
             }
         }
-        deliver_chat(&ctx, chat).await;
     }
+    deliver_chat(&ctx, chat).await;
 }
 
 /// Runs an update's turn and queues its answer, retrying a failing store a few times (the
@@ -870,35 +941,86 @@ async fn deliver_chat(ctx: &Ctx, chat: i64) {
         forget_chat(&store, chat, None).await;
         return;
     }
+    // Marks of entries no longer queued (removed after all) are stale.
+    {
+        let queued: HashSet<u64> = pending.iter().map(|(seq, _)| *seq).collect();
+        ctx.sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(c, seq)| *c != chat || queued.contains(seq));
+    }
     for (seq, payload) in pending {
-        let outcome = match serde_json::from_slice::<Outgoing>(&payload) {
-            Ok(mut item) => delivery::deliver(&ctx.api, &mut item, &ctx.shutdown).await,
-            Err(e) => {
-                tracing::error!(chat, error = %e, "unreadable outbox entry dropped");
-                Delivered::Dropped
-            }
+        let already_sent = ctx
+            .sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&(chat, seq));
+        let outcome = if already_sent {
+            // Accepted earlier; only its removal failed. Never sent twice.
+            tracing::info!(chat, seq, "retrying the removal of a delivered reply");
+            None
+        } else {
+            Some(match serde_json::from_slice::<Outgoing>(&payload) {
+                Ok(mut item) => delivery::deliver(&ctx.api, &mut item, &ctx.shutdown).await,
+                Err(e) => {
+                    tracing::error!(chat, error = %e, "unreadable outbox entry dropped");
+                    Delivered::Dropped
+                }
+            })
         };
-        match outcome {
-            Delivered::Done => crate::metrics::global().message_out(CHANNEL),
-            Delivered::Dropped => crate::metrics::global().error("telegram_delivery"),
-            Delivered::ChatGone => crate::metrics::global().error("telegram_chat_gone"),
-            Delivered::Stopped => {}
+        match &outcome {
+            Some(Delivered::Done) => crate::metrics::global().message_out(CHANNEL),
+            Some(Delivered::Dropped) => crate::metrics::global().error("telegram_delivery"),
+            Some(Delivered::ChatGone) => crate::metrics::global().error("telegram_chat_gone"),
+            Some(Delivered::Parked(_)) => crate::metrics::global().dead_letter(CHANNEL),
+            Some(Delivered::Stopped) | None => {}
         }
         match outcome {
-            Delivered::Done | Delivered::Dropped => {
+            None | Some(Delivered::Done | Delivered::Dropped) => {
+                if outcome == Some(Delivered::Done) {
+                    // Remembered until its removal is durable: a failed removal (a full
+                    // disk) must not send it again with the chat's next reply.
+                    ctx.sent
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert((chat, seq));
+                }
                 let (s, t) = (store.clone(), target.clone());
                 let removed =
                     tokio::task::spawn_blocking(move || s.outbox_remove(CHANNEL, &t, seq)).await;
                 if !matches!(removed, Ok(Ok(()))) {
-                    tracing::error!(chat, "cannot remove a delivered reply from the outbox");
+                    tracing::error!(
+                        chat,
+                        seq,
+                        "cannot remove a delivered reply from the outbox; it will not be sent again"
+                    );
+                    crate::metrics::global().error("storage");
+                    return;
+                }
+                ctx.sent
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&(chat, seq));
+            }
+            Some(Delivered::Parked(reason)) => {
+                let (s, t) = (store.clone(), target.clone());
+                let at = now_secs();
+                let parked = tokio::task::spawn_blocking(move || {
+                    s.park_outbox(CHANNEL, &t, seq, &reason, at)
+                })
+                .await;
+                if !matches!(parked, Ok(Ok(_))) {
+                    // Not delivered, so retrying it later duplicates nothing.
+                    tracing::error!(chat, seq, "cannot park an undeliverable reply");
+                    crate::metrics::global().error("storage");
                     return;
                 }
             }
-            Delivered::ChatGone => {
+            Some(Delivered::ChatGone) => {
                 forget_chat(&store, chat, Some(now_secs())).await;
                 return;
             }
-            Delivered::Stopped => return,
+            Some(Delivered::Stopped) => return,
         }
     }
 }

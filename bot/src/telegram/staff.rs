@@ -26,7 +26,7 @@ use crate::handoff::relay::{Author, Handled};
 use crate::handoff::telegram_staff::{
     ADMINS_TTL, TicketButton, parse_ticket_button, ticket_for_message, ticket_for_topic,
 };
-use crate::telegram::delivery::with_retries;
+use crate::telegram::delivery::{Failure, with_retries};
 
 /// What a non-staff member pressing Claim or Close is told (at most 200 characters).
 pub const NOT_STAFF_BUTTON: &str =
@@ -84,6 +84,18 @@ impl StaffGroup {
                     .iter()
                     .filter(|m| m.is_privileged())
                     .map(|m| m.user.id.0)
+                    .collect();
+                *cache = Some((Instant::now(), set.clone()));
+                Some(set)
+            }
+            Err((Failure::Accepted(result), _)) => {
+                // Answered, but teloxide cannot read it: the ids from the JSON.
+                let set: HashSet<u64> = result
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|m| matches!(m["status"].as_str(), Some("creator" | "administrator")))
+                    .filter_map(|m| m["user"]["id"].as_u64())
                     .collect();
                 *cache = Some((Instant::now(), set.clone()));
                 Some(set)

@@ -17,11 +17,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use teloxide::payloads::SetWebhookSetters;
 use teloxide::requests::{Request, Requester};
-use teloxide::types::Update;
 use tokio::sync::mpsc;
 
 use super::delivery::{Failure, classify_error, pause};
-use super::inbound::{BotIdentity, Inbound, classify_with};
+use super::inbound::{BotIdentity, Inbound};
+use super::updates::{self, Read};
 use super::{CHANNEL, Ctx, Dispatcher, Job, allowed_updates, until_shutdown};
 use crate::config::TelegramConfig;
 
@@ -166,19 +166,38 @@ async fn on_update(
     let Ok(text) = std::str::from_utf8(&body) else {
         return StatusCode::BAD_REQUEST;
     };
-    let Ok(update) = serde_json::from_str::<Update>(text) else {
+    // Not JSON, or no update id: not from Telegram.
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
         return StatusCode::BAD_REQUEST;
     };
-    let id = u64::from(update.id.0);
-    let inbound = classify_with(&update, &r.me, r.ctx.staff_chat());
+    let Some(id) = updates::update_id(&value) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    // One that cannot be read is confirmed (200) and recorded, never refused: Telegram would
+    // send it again forever, holding up every update behind it.
+    let inbound = match updates::read(&value, &r.me, r.ctx.staff_chat()) {
+        Read::Handle(i) => Some(i),
+        Read::Ignore => None,
+        Read::Skip(why) => {
+            let store = r.ctx.desk.store().clone();
+            let at = super::now_secs();
+            let _ = tokio::task::spawn_blocking(move || {
+                updates::record_skipped(&store, Some(id), &value, &why, at);
+            })
+            .await;
+            None
+        }
+    };
     let entries: Vec<(u64, Vec<u8>)> = inbound
         .iter()
         .filter_map(|i| serde_json::to_vec(i).ok().map(|v| (id, v)))
         .collect();
     let _in_order = r.order.lock().await;
     let store = r.ctx.desk.store().clone();
-    let accepted =
-        tokio::task::spawn_blocking(move || store.inbox_accept(CHANNEL, &entries, id + 1)).await;
+    let accepted = tokio::task::spawn_blocking(move || {
+        store.inbox_accept(CHANNEL, &entries, id.saturating_add(1))
+    })
+    .await;
     match accepted {
         Ok(Ok(ids)) => {
             if let Some(inbound) = inbound

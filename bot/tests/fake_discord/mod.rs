@@ -8,6 +8,10 @@
 //! as Discord answers), interaction callbacks, webhook edits and follow-ups, command registration, DM channel
 //! creation. Anything else is answered 404 and recorded as a violation.
 //!
+//! Poison: [`FakeDiscord::unreadable_next`] carries a request out and answers 200 with a body
+//! serenity cannot read (a field whose type changed, as when Discord changes its API);
+//! [`FakeDiscord::send_frame`] sends any text frame on the gateway.
+//!
 //! Gateway: HELLO, read IDENTIFY, READY, then the dispatches a test scripts with
 //! [`FakeDiscord::dispatch`]. With [`Options::refuse_message_content`] an IDENTIFY asking for
 //! MESSAGE_CONTENT is closed with 4014 (disallowed intents), as Discord does when the intent is
@@ -125,7 +129,12 @@ struct Failure {
     retry_after: Option<f64>,
     /// Carry the request out first (a lost response), then answer `status`.
     perform: bool,
+    /// Carry the request out and answer as usual, but with a body serenity cannot read.
+    garble: bool,
 }
+
+/// The event name [`FakeDiscord::send_frame`] uses to send its text as the whole frame.
+const RAW_FRAME: &str = "\u{0}raw frame";
 
 /// How the fake behaves.
 #[derive(Debug, Clone, Default)]
@@ -241,7 +250,34 @@ impl FakeDiscord {
                 status,
                 retry_after,
                 perform: false,
+                garble: false,
             });
+    }
+
+    /// Makes the next `method` request whose path contains `path_part` take effect and be
+    /// answered 200 as usual, but with the answer's `id` and `author` changed to types a
+    /// client does not expect (what a client sees when Discord changes a field).
+    pub fn unreadable_next(&self, method: &'static str, path_part: &str) {
+        self.shared
+            .inner
+            .lock()
+            .unwrap()
+            .failures
+            .push_back(Failure {
+                method,
+                path_part: path_part.to_string(),
+                status: 200,
+                retry_after: None,
+                perform: true,
+                garble: true,
+            });
+    }
+
+    /// Sends `text` as one gateway text frame, as is (after READY).
+    pub fn send_frame(&self, text: &str) {
+        self.events
+            .send((RAW_FRAME.to_string(), Value::String(text.to_string())))
+            .unwrap();
     }
 
     /// Makes the next `method` request whose path contains `path_part` take effect as usual
@@ -258,6 +294,7 @@ impl FakeDiscord {
                 status,
                 retry_after: None,
                 perform: true,
+                garble: false,
             });
     }
 
@@ -762,6 +799,14 @@ fn answer(shared: &Shared, method: &Method, path: &str, body: &Value, auth: &str
         {
             let f = inner.failures.remove(pos).unwrap();
             drop(inner);
+            if f.garble {
+                let (status, mut v, headers) = route(shared, method, path, body, auth);
+                if (200..300).contains(&status) && v.is_object() {
+                    v["id"] = json!({"snowflake": v["id"].clone()});
+                    v["author"] = json!("a user, as a string");
+                }
+                return (status, v, headers);
+            }
             if f.perform {
                 let _ = route(shared, method, path, body, auth);
                 return api_error(f.status, 0, "fake failure after the request took effect");
@@ -1112,6 +1157,13 @@ async fn gateway_session(
             },
             ev = events.recv() => {
                 let Some((t, d)) = ev else { return };
+                if t == RAW_FRAME {
+                    let text = d.as_str().unwrap_or_default().to_string();
+                    if ws.send(WsMessage::Text(text)).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 seq += 1;
                 let msg = json!({"op": 0, "s": seq, "t": t, "d": d});
                 if ws.send(WsMessage::Text(msg.to_string())).await.is_err() {

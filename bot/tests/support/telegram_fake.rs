@@ -114,6 +114,9 @@ struct Inner {
     admins: HashMap<i64, Vec<u64>>,
     /// Forum topics deleted by someone in the group.
     deleted_topics: HashSet<(i64, i32)>,
+    /// Calls of these methods (lowercase) still to be done but answered `ok: true` with a
+    /// result teloxide cannot read, one per entry.
+    unreadable: HashMap<String, u32>,
 }
 
 /// The running fake.
@@ -388,6 +391,39 @@ impl FakeTelegram {
             .push_back(fault);
     }
 
+    /// The next `times` calls of `method` (case-insensitive) are done as usual, but answered
+    /// `ok: true` with a result teloxide cannot read (a field it requires missing, or an
+    /// object where it expects `true`): what real Telegram does whenever the Bot API changes
+    /// a type before teloxide follows.
+    pub fn unreadable(&self, method: &str, times: u32) {
+        *self
+            .lock()
+            .unreadable
+            .entry(method.to_ascii_lowercase())
+            .or_default() += times;
+    }
+
+    /// Queues an update as given (its `update_id` set to the next id): for updates the other
+    /// helpers cannot make, such as ones teloxide cannot parse.
+    pub fn push_raw(&self, update: Value) -> u64 {
+        self.push(|_, _| update)
+    }
+
+    /// The next update gets this id (and later ones the ids after it).
+    pub fn set_next_update(&self, id: u64) {
+        self.lock().next_update = id;
+    }
+
+    /// A `message_reaction` update with neither `user` nor `actor_chat`, which panics
+    /// teloxide-core 0.13's deserializer (an `unwrap`).
+    pub fn push_anonymous_reaction(&self, chat: i64, message: i32) -> u64 {
+        self.push(|_, _| {
+            json!({"message_reaction": {"chat": chat_json(chat), "message_id": message,
+                "date": now(), "old_reaction": [],
+                "new_reaction": [{"type": "emoji", "emoji": "👍"}]}})
+        })
+    }
+
     /// The next sendMessage to `chat` gets `fault` instead.
     pub fn fault_chat(&self, chat: i64, fault: Fault) {
         self.lock()
@@ -646,6 +682,19 @@ async fn handle(
         Ok(v) => {
             record(&fake, None);
             fake.changed.notify_waiters();
+            let unreadable = {
+                let mut s = fake.lock();
+                match s.unreadable.get_mut(&method) {
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if unreadable {
+                return ok(unreadable_result(v));
+            }
             ok(v)
         }
         Err(Reject::Fault(f)) => {
@@ -663,6 +712,33 @@ async fn handle(
             record(&fake, Some(description.clone()));
             err(code, &description, None)
         }
+    }
+}
+
+/// `v` changed so teloxide cannot read it: a message or chat without a field teloxide requires
+/// (`chat`, `accepted_gift_types`), an object instead of `true`, administrators without
+/// `user`.
+fn unreadable_result(v: Value) -> Value {
+    match v {
+        Value::Bool(_) => json!({"answered": true}),
+        Value::Object(mut o) => {
+            if o.remove("chat").is_none() {
+                o.remove("accepted_gift_types");
+                o.remove("max_reaction_count");
+            }
+            Value::Object(o)
+        }
+        Value::Array(list) => Value::Array(
+            list.into_iter()
+                .map(|mut m| {
+                    if let Some(o) = m.as_object_mut() {
+                        o.insert("user".into(), json!("someone"));
+                    }
+                    m
+                })
+                .collect(),
+        ),
+        other => other,
     }
 }
 
