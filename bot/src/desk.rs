@@ -18,7 +18,7 @@ use crate::flood::{FloodGuard, FloodLimits, Verdict};
 
 /// How many characters of a user's message are kept in the transcript. Messages are cut,
 /// never dropped: staff see that something long was sent.
-pub const TRANSCRIPT_CHARS: usize = 4_000;
+pub const TRANSCRIPT_CHARS: usize = deskbot_engine::dialogue::MAX_KEPT_CHARS;
 
 /// Lock stripes serialising turns of the same user. Turns of users in different stripes run
 /// in parallel; a fixed array (rather than a map of per-user locks) keeps memory bounded. A

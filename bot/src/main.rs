@@ -35,8 +35,9 @@ enum Command {
     Run(RunArgs),
     /// Validate the configuration and the catalog without starting anything.
     CheckConfig(CheckConfigArgs),
-    /// Measure the intent engine on a labelled test set (JSON Lines).
-    Eval(eval::EvalArgs),
+    /// Measure the engine: intents on a labelled set, the conversation suite, dialogue acts,
+    /// masking.
+    Eval(Box<eval::EvalArgs>),
     /// Write a backup of the whole database as JSON Lines (stop the bot first).
     Export(ExportArgs),
     /// Restore a backup written by `export` into an empty data directory.
@@ -160,7 +161,7 @@ fn dispatch() -> Result<()> {
         Command::Chat(args) => chat(args),
         Command::Run(args) => run(args),
         Command::CheckConfig(args) => check_config(args),
-        Command::Eval(args) => eval::run(args),
+        Command::Eval(args) => eval::run(*args),
         Command::Export(args) => export(args),
         Command::Import(args) => import(args),
         Command::Tickets(args) => tickets_cli::run(args),

@@ -162,6 +162,9 @@ fn show(out: &mut dyn Write, store: &Store, ticket: &Ticket) -> Result<()> {
         None => writeln!(out, "Staff side: not posted")?,
     }
     writeln!(out)?;
+    if ticket.priority {
+        writeln!(out, "{}", handoff::PRIORITY_LINE)?;
+    }
     writeln!(
         out,
         "Ticket #{number} · {} · {}",

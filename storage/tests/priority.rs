@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use deskbot_storage::{
-    ConvKey, Speaker, StorageError, Store, Ticket, TicketStatus, TranscriptEntry, TurnWrite,
-};
+use deskbot_storage::{ConvKey, Speaker, Store, Ticket, TicketStatus, TranscriptEntry, TurnWrite};
 
 fn ticket(number: u64, key: &ConvKey, status: TicketStatus, priority: bool) -> Ticket {
     Ticket {
@@ -281,8 +279,8 @@ fn records_and_backups_from_before_priority_still_load() {
     assert_eq!(store.queue_position(9).unwrap(), 3);
 }
 
-/// An open ticket whose record has a priority that is not a boolean is a clear corruption
-/// error naming the ticket, not a panic and not a silent guess.
+/// A ticket whose priority is not a boolean is refused at import, naming the line, and
+/// nothing of the file is written (not a panic, not a silent guess later).
 #[test]
 fn a_corrupt_priority_is_a_clear_error() {
     let backup = concat!(
@@ -295,10 +293,11 @@ fn a_corrupt_priority_is_a_clear_error() {
     );
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    store.import(&mut backup.as_bytes()).unwrap();
-    let err = store.queue_position(3).unwrap_err();
+    let err = store.import(&mut backup.as_bytes()).unwrap_err();
     assert!(
-        matches!(&err, StorageError::Corrupt { tree: "tickets", message } if message.contains("#3")),
+        matches!(&err, deskbot_storage::BackupError::Line { line: 2, message } if message.contains("expected a boolean")),
         "{err:?}"
     );
+    assert!(store.ticket(3).unwrap().is_none(), "nothing was written");
+    assert_eq!(store.queue_position(3).unwrap(), 1);
 }

@@ -171,7 +171,7 @@ impl Engine {
         }
         let p = self.classifier.predict(normalised);
         let labels = self.classifier.labels();
-        let ranked = p
+        let mut ranked: Vec<IntentGuess> = p
             .ranked
             .iter()
             .filter_map(|s| {
@@ -181,6 +181,7 @@ impl Engine {
                 })
             })
             .collect();
+        prefer_specific(&self.catalog, &mut ranked);
         (ranked, p.out_of_scope)
     }
 
@@ -189,5 +190,26 @@ impl Engine {
             .intents
             .iter()
             .find(|i| i.patterns.iter().any(|p| p.is_match(normalised)))
+    }
+}
+
+/// A guide at least this likely wins over a vague (clarify) best guess.
+pub const SPECIFIC_OVER_VAGUE: f32 = 0.15;
+
+/// Puts a plausible guide before a vague best guess: "vague" is the fallback for messages
+/// that name nothing specific ("it doesn't work"), not for "region issue with my mi account",
+/// whose generic words merely resemble it. Ranked guesses stay otherwise in order.
+pub fn prefer_specific(catalog: &Catalog, ranked: &mut Vec<IntentGuess>) {
+    let is_kind =
+        |g: &IntentGuess, kind: IntentKind| catalog.intent(&g.id).is_some_and(|i| i.kind == kind);
+    if ranked
+        .first()
+        .is_some_and(|g| is_kind(g, IntentKind::Clarify))
+        && let Some(pos) = ranked
+            .iter()
+            .position(|g| is_kind(g, IntentKind::Guide) && g.confidence >= SPECIFIC_OVER_VAGUE)
+    {
+        let guide = ranked.remove(pos);
+        ranked.insert(0, guide);
     }
 }

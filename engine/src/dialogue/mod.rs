@@ -15,9 +15,9 @@ mod reply;
 mod state;
 mod texts;
 
-pub use analysis::{Analysis, Engine, EngineError};
+pub use analysis::{Analysis, Engine, EngineError, SPECIFIC_OVER_VAGUE, prefer_specific};
 pub use context::AnswerContext;
-pub use policy::MAX_INPUT_CHARS;
+pub use policy::{MAX_INPUT_CHARS, MAX_KEPT_CHARS};
 pub use reply::{Button, Reply};
 pub use state::{Conversation, GuidePlace, IntentGuess, Phase, StepRecord};
 

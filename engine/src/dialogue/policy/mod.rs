@@ -24,6 +24,10 @@ use actions::Action;
 /// shorter description instead (the classifier looks at no more than this anyway).
 pub const MAX_INPUT_CHARS: usize = crate::normalize::MAX_CHARS;
 
+/// The most characters of a typed message kept for the transcript (masked); the rest of a
+/// longer message is dropped before masking.
+pub const MAX_KEPT_CHARS: usize = 4_000;
+
 /// The input, interpreted.
 enum Event {
     Empty,
@@ -95,7 +99,14 @@ impl Engine {
         let mut has_secret = false;
         let user_text = match input {
             Input::Text(t) => {
-                let (masked, found) = crate::redact::mask_secrets(t);
+                // Only the start of a very long message is kept (and so masked): masking a
+                // megabyte would cost more than the turn is worth.
+                // One character more than is kept, so the caller still sees it was cut.
+                let kept = match t.char_indices().nth(MAX_KEPT_CHARS + 1) {
+                    Some((cut, _)) => &t[..cut],
+                    None => t.as_str(),
+                };
+                let (masked, found) = crate::redact::mask_secrets(kept);
                 has_secret = found;
                 masked
             }
