@@ -100,6 +100,15 @@ fn catalog_startup(c: &mut Criterion) {
                 .map(|c| black_box(c).threshold())
         })
     });
+    // What start-up really costs: the intent classifier and the dialogue-act classifier.
+    group.bench_function("builtin_engine_new", |b| {
+        b.iter(|| {
+            let catalog = Catalog::builtin().ok()?;
+            deskbot_engine::dialogue::Engine::new(catalog)
+                .ok()
+                .map(|e| black_box(e).classifier().threshold())
+        })
+    });
     group.finish();
 }
 

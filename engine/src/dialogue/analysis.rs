@@ -70,19 +70,30 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Trains the classifier from the catalog.
+    /// Trains the classifiers from the catalog: intents and dialogue acts, side by side on
+    /// two threads (start-up time is what a restart costs).
     pub fn new(catalog: Catalog) -> Result<Self, EngineError> {
-        let classifier = Classifier::train(&catalog.training_data()).map_err(|source| {
-            EngineError::Training {
-                origin: catalog.origin.clone(),
-                source,
-            }
-        })?;
-        let acts = Self::train_acts(&catalog)?;
+        let (classifier, acts) = std::thread::scope(|s| {
+            let acts = s.spawn(|| Self::train_acts(&catalog));
+            let classifier = Classifier::train(&catalog.training_data()).map_err(|source| {
+                EngineError::Training {
+                    origin: catalog.origin.clone(),
+                    source,
+                }
+            });
+            // A panic in the act trainer is a bug; surface it as the training error it is.
+            let acts = acts.join().unwrap_or_else(|_| {
+                Err(EngineError::Acts {
+                    origin: catalog.origin.clone(),
+                    source: ClassifierError::Empty,
+                })
+            });
+            (classifier, acts)
+        });
         Ok(Self {
+            classifier: classifier?,
+            acts: acts?,
             catalog,
-            classifier,
-            acts,
         })
     }
 
