@@ -123,8 +123,12 @@ struct RawRow {
     intent: String,
 }
 
-/// Reads a JSON Lines data set; a bad line is an error naming the file and line.
-fn read_jsonl(path: &Path) -> Result<Vec<Row>> {
+/// Reads a JSON Lines file of `T` records, with their 1-based line numbers (blank lines
+/// skipped); a bad line is an error naming the file, the line and the `expected` shape.
+fn read_records<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    expected: &str,
+) -> Result<Vec<(usize, T)>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut rows = Vec::new();
@@ -132,23 +136,33 @@ fn read_jsonl(path: &Path) -> Result<Vec<Row>> {
         if line.trim().is_empty() {
             continue;
         }
-        let raw: RawRow = serde_json::from_str(line).with_context(|| {
+        let record: T = serde_json::from_str(line).with_context(|| {
             format!(
-                "{}:{}: expected a JSON object {{\"text\": ..., \"intent\": ...}}",
+                "{}:{}: expected a JSON object {expected}",
                 path.display(),
                 i + 1
             )
         })?;
-        rows.push(Row {
-            text: raw.text,
-            intent: raw.intent,
-            line: i + 1,
-        });
+        rows.push((i + 1, record));
     }
     if rows.is_empty() {
         bail!("{}: no examples", path.display());
     }
     Ok(rows)
+}
+
+/// Reads a JSON Lines data set of `{"text", "intent"}` rows.
+fn read_jsonl(path: &Path) -> Result<Vec<Row>> {
+    Ok(
+        read_records::<RawRow>(path, "{\"text\": ..., \"intent\": ...}")?
+            .into_iter()
+            .map(|(line, raw)| Row {
+                text: raw.text,
+                intent: raw.intent,
+                line,
+            })
+            .collect(),
+    )
 }
 
 /// Maps rows to (normalised text, label index or None for `oos`); an unknown intent is an

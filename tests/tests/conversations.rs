@@ -316,13 +316,12 @@ fn catalog_errors_name_file_intent_and_field() {
 
     let file = dir.path().join("two_factor.toml");
     let original = std::fs::read_to_string(&file).unwrap();
+    // Top-level keys go before the `[[steps]]` tables.
+    let top = |line: &str| format!("{line}\n{original}");
     let cases = [
-        (format!("{original}\nsynonyms = []\n"), "synonyms"),
-        (original.replacen("steps = [", "steps_old = [", 1), "steps"),
-        (
-            format!("{original}\npatterns = ['(unclosed']\n"),
-            "patterns",
-        ),
+        (top("synonyms = []"), "synonyms"),
+        (original.replace("[[steps]]", "[[steps_old]]"), "steps"),
+        (top("patterns = ['(unclosed']"), "patterns"),
     ];
     for (text, field) in cases {
         std::fs::write(&file, text).unwrap();
@@ -332,7 +331,7 @@ fn catalog_errors_name_file_intent_and_field() {
         assert!(err.contains(field), "expected {field} in: {err}");
     }
     // A guide with no steps.
-    let no_steps = original.split("steps = [").next().unwrap().to_string() + "steps = []\n";
+    let no_steps = original.split("[[steps]]").next().unwrap().to_string() + "steps = []\n";
     std::fs::write(&file, no_steps).unwrap();
     let err = Catalog::load_dir(dir.path()).unwrap_err().to_string();
     assert!(err.contains("field `steps`"), "{err}");

@@ -24,8 +24,7 @@ struct Row {
 
 /// Runs the act evaluation; prints the text report unless `json`; returns the JSON report.
 pub fn run(engine: &Engine, path: &Path, json: bool, show: usize) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let rows: Vec<(usize, Row)> = super::read_records(path, "{\"text\", \"act\", \"context\"}")?;
     let names: Vec<&str> = Act::ALL
         .iter()
         .map(|a| a.as_str())
@@ -36,22 +35,12 @@ pub fn run(engine: &Engine, path: &Path, json: bool, show: usize) -> Result<serd
     let mut per_context: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut errors = Vec::new();
     let (mut total, mut correct) = (0usize, 0usize);
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row: Row = serde_json::from_str(line).with_context(|| {
-            format!(
-                "{}:{}: expected {{\"text\", \"act\", \"context\"}}",
-                path.display(),
-                i + 1
-            )
-        })?;
+    for (line, row) in rows {
         if !names.contains(&row.act.as_str()) {
             bail!(
                 "{}:{}: `{}` is not an act (acts: {})",
                 path.display(),
-                i + 1,
+                line,
                 row.act,
                 names.join(", ")
             );
@@ -62,7 +51,7 @@ pub fn run(engine: &Engine, path: &Path, json: bool, show: usize) -> Result<serd
                 format!(
                     "{}:{}: context `{c}` is not one of idle, step, offer_human, resume, suggest, ticket",
                     path.display(),
-                    i + 1
+                    line
                 )
             })?,
         };

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use deskbot_engine::redact::eval::evaluate;
 use serde::Deserialize;
 use serde_json::json;
@@ -17,25 +17,10 @@ struct Row {
 
 /// Runs the masking evaluation; prints the text report unless `json`; returns the JSON report.
 pub fn run(path: &Path, json: bool, show: usize) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row: Row = serde_json::from_str(line).with_context(|| {
-            format!(
-                "{}:{}: expected {{\"text\", \"secrets\"}}",
-                path.display(),
-                i + 1
-            )
-        })?;
-        rows.push(row);
-    }
-    if rows.is_empty() {
-        bail!("{}: no labelled lines", path.display());
-    }
+    let rows: Vec<Row> = super::read_records(path, "{\"text\", \"secrets\"}")?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
     let report = evaluate(rows.iter().map(|r| (r.text.as_str(), r.secrets.as_slice())));
     if !json {
         let mut s = String::new();
