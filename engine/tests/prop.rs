@@ -249,12 +249,12 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         3 => chat_text().prop_map(Step::Text),
         3 => any::<usize>().prop_map(Step::Offered),
-        1 => prop_oneof![any::<String>(), "[0-9]{1,3}:(yes|no|human|back|restart|none|decline|forget_yes|forget_no|rate:[0-9]{1,3}:(up|down)|intent:[a-z_]{1,20})"].prop_map(Step::Forged),
+        1 => prop_oneof![any::<String>(), "[0-9]{1,3}:(yes|no|human|back|restart|none|decline|continue|forget_yes|forget_no|rate:[0-9]{1,3}:(up|down)|intent:[a-z_]{1,20})"].prop_map(Step::Forged),
         1 => prop::sample::select(vec!["/forget", "delete my data", "/human", "/reset"]).prop_map(|t| Step::Text(t.to_string())),
     ]
 }
 
-const ACTIONS: [&str; 9] = [
+const ACTIONS: [&str; 10] = [
     "yes",
     "no",
     "back",
@@ -264,6 +264,7 @@ const ACTIONS: [&str; 9] = [
     "none",
     "forget_yes",
     "forget_no",
+    "continue",
 ];
 
 proptest! {
