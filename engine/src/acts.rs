@@ -9,8 +9,30 @@
 
 use std::fmt;
 
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
 use crate::classifier::{Classifier, ClassifierConfig, ClassifierError, TrainingData};
 use crate::normalize::normalize;
+
+/// A normalised message with the accents of Latin letters dropped ("déjalo" → "dejalo",
+/// "não" → "nao"): people type short answers on phones without them. Marks on other scripts
+/// (Devanagari vowel signs, Arabic harakat) are kept: they are letters there, not accents.
+pub fn fold_accents(normalised: &str) -> String {
+    let mut out = String::with_capacity(normalised.len());
+    let mut latin_base = false;
+    for c in normalised.nfd() {
+        if is_combining_mark(c) {
+            if !latin_base {
+                out.push(c);
+            }
+            continue;
+        }
+        latin_base = c.is_ascii_alphabetic();
+        out.push(c);
+    }
+    out.nfc().collect()
+}
 
 /// One dialogue act.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -118,7 +140,7 @@ impl ActModel {
         let examples: Vec<(String, usize)> = examples
             .iter()
             .filter_map(|(act, text)| {
-                let n = normalize(text);
+                let n = fold_accents(&normalize(text));
                 let label = Act::ALL.iter().position(|a| a == act)?;
                 exact.entry(strip(&n)).or_insert(*act);
                 Some((n, label))
@@ -126,7 +148,7 @@ impl ActModel {
             .collect();
         let out_of_scope = none
             .iter()
-            .map(|t| normalize(t))
+            .map(|t| fold_accents(&normalize(t)))
             .filter(|n| !exact.contains_key(&strip(n)))
             .collect();
         let config = ClassifierConfig {
@@ -153,6 +175,8 @@ impl ActModel {
         if normalised.is_empty() {
             return None;
         }
+        let folded = fold_accents(normalised);
+        let normalised = folded.as_str();
         if let Some(&act) = self.exact.get(&strip(normalised)) {
             return Some(ActGuess {
                 act,
@@ -205,6 +229,14 @@ mod tests {
             assert_eq!(Act::parse(a.as_str()), Some(a));
         }
         assert_eq!(Act::parse("nope"), None);
+    }
+
+    #[test]
+    fn folds_latin_accents_only() {
+        assert_eq!(fold_accents("déjalo"), "dejalo");
+        assert_eq!(fold_accents("não, já tentei"), "nao, ja tentei");
+        assert_eq!(fold_accents("नहीं हुआ"), "नहीं हुआ");
+        assert_eq!(fold_accents("да, уже пробовал"), "да, уже пробовал");
     }
 
     #[test]

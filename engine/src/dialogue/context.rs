@@ -147,6 +147,21 @@ fn calls_out(w: &[&str]) -> bool {
     })
 }
 
+/// "what do you mean by …", "what does that mean": asking what the bot said.
+fn asks_meaning(normalised: &str) -> bool {
+    let padded = format!(" {} ", words(normalised).join(" "));
+    [
+        " do you mean ",
+        " does that mean ",
+        " does it mean ",
+        " does this mean ",
+        " wdym ",
+        " what is meant ",
+    ]
+    .iter()
+    .any(|p| padded.contains(p))
+}
+
 /// "continue", "keep going", "pick up where we left off": yes to "shall we continue?".
 fn says_continue(normalised: &str) -> bool {
     let padded = format!(" {} ", words(normalised).join(" "));
@@ -264,6 +279,22 @@ impl Engine {
         });
         let kind = act.map(|g| g.act);
         let answering = matches!(context, AnswerContext::Step | AnswerContext::Resume);
+        // "what do you mean by …": asking what the bot said is a question about the step,
+        // whatever else its words resemble.
+        if context == AnswerContext::Step && !new_topic && asks_meaning(n) {
+            return guess(Act::Question);
+        }
+        // A statement that opens with a plain "no" is a no ("no this is useless"), unless
+        // it asks for something the act model recognised (a person, to stop, to go back).
+        if answering
+            && !new_topic
+            && !interrogative(n)
+            && w.first()
+                .is_some_and(|x| matches!(*x, "no" | "nope" | "nah"))
+            && matches!(kind, Some(Act::Question | Act::Affirm | Act::Status))
+        {
+            return guess(Act::Deny);
+        }
         // Outcomes described around an acknowledgement: negation wins over politeness.
         if answering && matches!(kind, None | Some(Act::Ack)) && !new_topic {
             let is_no = |x: &&str| matches!(*x, "no" | "nope" | "nah" | "nahi");
