@@ -399,3 +399,31 @@ fn ok_in_a_guide_waits_instead_of_leaving() {
     );
     assert_eq!(r.reply.buttons.len(), 3);
 }
+
+#[test]
+fn getting_back_into_a_taken_over_account_is_not_the_end_of_its_guide() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk(dir.path());
+    let key = ConvKey::new("console", "taken-over");
+    let r = say(
+        &desk,
+        &key,
+        "somebody got into my mi account and swapped the recovery email for theirs",
+    );
+    assert_eq!(guide_step(&r), Some(("account_compromised".into(), 1)));
+    assert_eq!(
+        r.reply.buttons[0].label, "Talk to a person",
+        "{:?}",
+        r.reply
+    );
+    let r = say(&desk, &key, "yes changed the password, im back in");
+    // Not resolved: the remaining protective steps follow.
+    assert_ne!(r.outcome, Outcome::Resolved);
+    assert_eq!(guide_step(&r), Some(("account_compromised".into(), 2)));
+    let r = press(&desk, &key, &r, "Talk to a person");
+    let number = r.opened_ticket.expect("a ticket");
+    let ticket = desk.store().ticket(number).unwrap().unwrap();
+    assert!(ticket.priority);
+    assert_eq!(ticket.intent.as_deref(), Some("account_compromised"));
+    assert!(r.priority);
+}

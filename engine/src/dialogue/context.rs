@@ -137,6 +137,11 @@ fn about_the_bot(w: &[&str]) -> bool {
     w.iter().any(|x| matches!(*x, "you" | "your" | "u" | "ur"))
 }
 
+/// Whether a normalised message calls out for someone ("hello??", "anyone there?").
+pub(crate) fn calls_out_text(normalised: &str) -> bool {
+    calls_out(&words(normalised))
+}
+
 /// Someone calling out while waiting ("hello??", "anyone there", "ping").
 fn calls_out(w: &[&str]) -> bool {
     w.iter().any(|x| {

@@ -150,6 +150,8 @@ pub(crate) fn exhausted(intent: &Intent) -> String {
     )
 }
 
+pub(crate) const KEEP_PROTECTING: &str =
+    "Good. Please do the remaining steps too, so whoever got in cannot do it again:";
 pub(crate) const RESOLVED: &str =
     "Great, I'm glad you're back in! If anything else comes up, just write to me.";
 pub(crate) const DECLINED_PERSON: &str = "Okay. If you'd like to try something else, describe the problem and I'll look for another guide.";
@@ -215,13 +217,15 @@ pub(crate) fn ticket_status(number: u64, position: Option<usize>, variant: usize
     let queue = queue(position);
     match variant % 2 {
         0 => format!(
-            "Yes, I'm here. Your ticket #{number} is with our support team and they've been notified. {queue} A person will reply in this chat; I've added your message to the ticket."
+            "Your ticket #{number} is with our support team and they've been notified. {queue} A person will reply in this chat; I've added your message to the ticket."
         ),
         _ => format!(
             "Ticket #{number} is still waiting for a person from our support team. {queue} I can't give an exact time, but they answer in order and will reply right here."
         ),
     }
 }
+
+pub(crate) const HERE: &str = "Yes, I'm here.";
 
 pub(crate) fn already_with_person(number: u64, position: Option<usize>) -> String {
     format!(

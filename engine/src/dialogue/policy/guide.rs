@@ -156,6 +156,19 @@ impl Engine {
 
     /// The user said the guide fixed it.
     pub(super) fn resolved(&self, d: &mut Draft<'_>) {
+        // In a high-risk guide, getting back in is not the end: whoever got in can do it
+        // again until the remaining protective steps are done.
+        if let Phase::Guide { intent, step } = d.conv.phase.clone()
+            && let Some(guide) = self.catalog.intent(&intent)
+            && guide.priority
+            && step + 1 < guide.steps.len()
+        {
+            self.next_step(d, &intent, step, "done");
+            if matches!(d.conv.phase, Phase::Guide { .. }) {
+                d.lead(texts::KEEP_PROTECTING);
+                return;
+            }
+        }
         self.reset(d);
         d.outcome = Outcome::Resolved;
         d.say(texts::RESOLVED);

@@ -31,10 +31,15 @@ impl Engine {
                 d.outcome = Outcome::AddedToTicket;
                 d.act = self.act_in_context(&a, AnswerContext::Ticket, None);
                 match d.act.map(|g| g.act) {
-                    Some(Act::Status) => d.say_varied(&[
-                        texts::ticket_status(ticket, position, 0),
-                        texts::ticket_status(ticket, position, 1),
-                    ]),
+                    Some(Act::Status) => {
+                        d.say_varied(&[
+                            texts::ticket_status(ticket, position, 0),
+                            texts::ticket_status(ticket, position, 1),
+                        ]);
+                        if crate::dialogue::context::calls_out_text(&a.normalised) {
+                            d.lead(texts::HERE);
+                        }
+                    }
                     Some(Act::Human) => d.say_varied(&[
                         texts::already_with_person(ticket, position),
                         texts::ticket_status(ticket, position, 1),
