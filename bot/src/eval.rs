@@ -22,7 +22,7 @@ use deskbot_engine::catalog::Catalog;
 use deskbot_engine::classifier::metrics::{self, Metrics, OOS_LABEL, Outcome};
 use deskbot_engine::classifier::threshold::ThresholdRule;
 use deskbot_engine::classifier::{Classifier, ClassifierConfig, Prediction, Scored, TrainingData};
-use deskbot_engine::dialogue::{IntentGuess, prefer_specific};
+use deskbot_engine::dialogue::prefer_specific;
 use deskbot_engine::normalize::normalize;
 use serde::Deserialize;
 use serde_json::json;
@@ -432,8 +432,9 @@ fn run_intents(args: &EvalArgs, test_path: &Path) -> Result<serde_json::Value> {
             },
             None => {
                 let mut p = classifier.predict(&normalised);
+                // As the bot does (`Engine::analyze`): a plausible guide before a vague guess.
                 if let Some(c) = &catalog {
-                    specific_first(c, &data.labels, &mut p);
+                    prefer_specific(c, &data.labels, &mut p.ranked);
                 }
                 p
             }
@@ -475,30 +476,6 @@ fn run_intents(args: &EvalArgs, test_path: &Path) -> Result<serde_json::Value> {
         print!("{}", to_text(&report, args.show_errors));
     }
     Ok(to_json(&report))
-}
-
-/// As the bot does (`Engine::analyze`): a plausible guide goes before a vague best guess.
-fn specific_first(catalog: &Catalog, labels: &[String], p: &mut Prediction) {
-    let mut ranked: Vec<IntentGuess> = p
-        .ranked
-        .iter()
-        .filter_map(|s| {
-            labels.get(s.label).map(|id| IntentGuess {
-                id: id.clone(),
-                confidence: s.confidence,
-            })
-        })
-        .collect();
-    prefer_specific(catalog, &mut ranked);
-    p.ranked = ranked
-        .into_iter()
-        .filter_map(|g| {
-            labels.iter().position(|l| *l == g.id).map(|label| Scored {
-                label,
-                confidence: g.confidence,
-            })
-        })
-        .collect();
 }
 
 /// The first intent (catalog order = label order) with a pattern matching the message.

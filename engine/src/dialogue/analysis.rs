@@ -6,7 +6,7 @@ use thiserror::Error;
 use super::IntentGuess;
 use crate::acts::{ActGuess, ActModel};
 use crate::catalog::{Catalog, Intent, IntentKind};
-use crate::classifier::{Classifier, ClassifierError};
+use crate::classifier::{Classifier, ClassifierError, Scored};
 use crate::normalize::normalize;
 
 /// Why an engine could not be built.
@@ -180,9 +180,10 @@ impl Engine {
         if normalised.is_empty() {
             return (Vec::new(), true);
         }
-        let p = self.classifier.predict(normalised);
+        let mut p = self.classifier.predict(normalised);
         let labels = self.classifier.labels();
-        let mut ranked: Vec<IntentGuess> = p
+        prefer_specific(&self.catalog, labels, &mut p.ranked);
+        let ranked: Vec<IntentGuess> = p
             .ranked
             .iter()
             .filter_map(|s| {
@@ -192,7 +193,6 @@ impl Engine {
                 })
             })
             .collect();
-        prefer_specific(&self.catalog, &mut ranked);
         (ranked, p.out_of_scope)
     }
 
@@ -209,16 +209,21 @@ pub const SPECIFIC_OVER_VAGUE: f32 = 0.15;
 
 /// Puts a plausible guide before a vague best guess: "vague" is the fallback for messages
 /// that name nothing specific ("it doesn't work"), not for "region issue with my mi account",
-/// whose generic words merely resemble it. Ranked guesses stay otherwise in order.
-pub fn prefer_specific(catalog: &Catalog, ranked: &mut Vec<IntentGuess>) {
-    let is_kind =
-        |g: &IntentGuess, kind: IntentKind| catalog.intent(&g.id).is_some_and(|i| i.kind == kind);
+/// whose generic words merely resemble it. `labels` names the classifier's labels; ranked
+/// guesses stay otherwise in order.
+pub fn prefer_specific(catalog: &Catalog, labels: &[String], ranked: &mut Vec<Scored>) {
+    let is_kind = |s: &Scored, kind: IntentKind| {
+        labels
+            .get(s.label)
+            .and_then(|id| catalog.intent(id))
+            .is_some_and(|i| i.kind == kind)
+    };
     if ranked
         .first()
-        .is_some_and(|g| is_kind(g, IntentKind::Clarify))
+        .is_some_and(|s| is_kind(s, IntentKind::Clarify))
         && let Some(pos) = ranked
             .iter()
-            .position(|g| is_kind(g, IntentKind::Guide) && g.confidence >= SPECIFIC_OVER_VAGUE)
+            .position(|s| is_kind(s, IntentKind::Guide) && s.confidence >= SPECIFIC_OVER_VAGUE)
     {
         let guide = ranked.remove(pos);
         ranked.insert(0, guide);
