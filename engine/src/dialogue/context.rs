@@ -126,9 +126,14 @@ fn says_negative(w: &[&str]) -> bool {
     w.iter().any(|x| NEGATIVE.contains(x))
 }
 
-fn says_worked(normalised: &str) -> bool {
+/// Whether the message's words contain one of `phrases` (whole words, in order).
+fn has_phrase(normalised: &str, phrases: &[&str]) -> bool {
     let padded = format!(" {} ", words(normalised).join(" "));
-    WORKED.iter().any(|p| padded.contains(&format!(" {p} ")))
+    phrases.iter().any(|p| padded.contains(&format!(" {p} ")))
+}
+
+fn says_worked(normalised: &str) -> bool {
+    has_phrase(normalised, WORKED)
 }
 
 /// A question about the bot or the shop rather than the step ("do you sell phones",
@@ -154,50 +159,50 @@ fn calls_out(w: &[&str]) -> bool {
 
 /// "what do you mean by …", "what does that mean": asking what the bot said.
 fn asks_meaning(normalised: &str) -> bool {
-    let padded = format!(" {} ", words(normalised).join(" "));
-    [
-        " do you mean ",
-        " does that mean ",
-        " does it mean ",
-        " does this mean ",
-        " wdym ",
-        " what is meant ",
-    ]
-    .iter()
-    .any(|p| padded.contains(p))
+    has_phrase(
+        normalised,
+        &[
+            "do you mean",
+            "does that mean",
+            "does it mean",
+            "does this mean",
+            "wdym",
+            "what is meant",
+        ],
+    )
 }
 
 /// "continue", "keep going", "pick up where we left off": yes to "shall we continue?".
 fn says_continue(normalised: &str) -> bool {
-    let padded = format!(" {} ", words(normalised).join(" "));
-    [
-        " continue ",
-        " keep going ",
-        " go on ",
-        " carry on ",
-        " resume ",
-        " pick up ",
-        " left off ",
-        " where we were ",
-    ]
-    .iter()
-    .any(|p| padded.contains(p))
+    has_phrase(
+        normalised,
+        &[
+            "continue",
+            "keep going",
+            "go on",
+            "carry on",
+            "resume",
+            "pick up",
+            "left off",
+            "where we were",
+        ],
+    )
 }
 
 /// "none of these", "something else": no to "is it one of these?".
 fn says_none_of_these(normalised: &str) -> bool {
-    let padded = format!(" {} ", words(normalised).join(" "));
-    [
-        " none of ",
-        " not any of ",
-        " neither ",
-        " something else ",
-        " not one of ",
-        " not those ",
-        " not these ",
-    ]
-    .iter()
-    .any(|p| padded.contains(p))
+    has_phrase(
+        normalised,
+        &[
+            "none of",
+            "not any of",
+            "neither",
+            "something else",
+            "not one of",
+            "not those",
+            "not these",
+        ],
+    )
 }
 
 /// "yes", "yeah", "yesss", "yup": a yes word (in any length of enthusiasm).
