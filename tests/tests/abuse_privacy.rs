@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use deskbot::desk::{Desk, TurnResult};
-use deskbot::flood::FloodLimits;
+use deskbot_desk::desk::{Desk, TurnResult};
+use deskbot_desk::flood::FloodLimits;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Input, MAX_INPUT_CHARS, Outcome, Phase, Reply};
 use deskbot_storage::{
@@ -257,7 +257,7 @@ fn a_huge_message_gets_a_clear_answer_and_is_stored_cut() {
     let last_user = desk.store().transcript(&key, 2).unwrap()[0].clone();
     assert_eq!(
         last_user.text.chars().count(),
-        deskbot::desk::TRANSCRIPT_CHARS + 1
+        deskbot_desk::desk::TRANSCRIPT_CHARS + 1
     );
     // Exactly at the cap is still read normally.
     let at_cap = format!("{}{}", "a".repeat(MAX_INPUT_CHARS - 10), " thank you");
@@ -513,7 +513,7 @@ fn retention_purges_old_transcripts_and_closed_tickets_copies_only() {
 
     // Day 100, 30 days of retention: everything before day 70 goes.
     clock.store(100 * DAY_MS, Ordering::SeqCst);
-    let summary = deskbot::retention::purge_once(&desk, 30).unwrap();
+    let summary = deskbot_desk::retention::purge_once(&desk, 30).unwrap();
     let kept = desk.store().transcript(&old, 1_000).unwrap();
     assert_eq!(kept.len(), 2, "{kept:?}");
     assert!(kept.iter().all(|l| l.at_ms >= 70 * DAY_MS));
@@ -530,10 +530,13 @@ fn retention_purges_old_transcripts_and_closed_tickets_copies_only() {
         "an open ticket keeps its copy"
     );
     // Running again purges nothing more; 0 days is off.
-    let again = deskbot::retention::purge_once(&desk, 30).unwrap();
+    let again = deskbot_desk::retention::purge_once(&desk, 30).unwrap();
     assert_eq!((again.lines, again.tickets), (0, 0));
     clock.store(10_000 * DAY_MS, Ordering::SeqCst);
-    assert_eq!(deskbot::retention::purge_once(&desk, 0).unwrap().lines, 0);
+    assert_eq!(
+        deskbot_desk::retention::purge_once(&desk, 0).unwrap().lines,
+        0
+    );
     assert_eq!(desk.store().transcript(&old, 1_000).unwrap().len(), 2);
 }
 
@@ -597,8 +600,8 @@ fn forget_drops_the_discord_dm_channel_remembered_for_the_user() {
         let user: u64 = key.user.parse().unwrap();
         desk.store()
             .channel_commit(&ChannelWrite {
-                channel: deskbot::discord::outbox::CHANNEL.into(),
-                marks: vec![deskbot::handoff::discord_users::remember_dm(user, 41_337)],
+                channel: deskbot_discord::outbox::CHANNEL.into(),
+                marks: vec![deskbot_discord::users::remember_dm(user, 41_337)],
                 ..ChannelWrite::default()
             })
             .unwrap();
@@ -606,11 +609,11 @@ fn forget_drops_the_discord_dm_channel_remembered_for_the_user() {
     let ask = say(&desk, &dan, "Dan", "/forget");
     press(&desk, &dan, &ask, "Yes, delete");
     assert_eq!(
-        deskbot::handoff::discord_users::known_dm(desk.store(), 31_337).unwrap(),
+        deskbot_discord::users::known_dm(desk.store(), 31_337).unwrap(),
         None
     );
     assert_eq!(
-        deskbot::handoff::discord_users::known_dm(desk.store(), 31_338).unwrap(),
+        deskbot_discord::users::known_dm(desk.store(), 31_338).unwrap(),
         Some(41_337)
     );
 }

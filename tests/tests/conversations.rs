@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use deskbot::desk::{Desk, TurnResult};
+use deskbot_desk::desk::{Desk, TurnResult};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Input, Outcome, Phase};
 use deskbot_storage::{ConvKey, TicketStatus};

@@ -1,0 +1,443 @@
+//! Human handoff: what staff see of a ticket, the staff commands, how staff messages reach
+//! the user, and closing a ticket from outside a platform (the operator CLI).
+//!
+//! The pieces here are platform-neutral and plain text: each adapter escapes the text for
+//! its own format (Discord markdown, Telegram plain text) when it sends it.
+//!
+//! How it runs ([`wiring`], started by `deskbot run`):
+//!
+//! - **User → staff**: a user's turn is stored in their transcript as usual; the [`relay`]
+//!   sweeps open tickets (woken by a turn, else every second), opens a ticket's thread on the
+//!   staff side its user's platform maps to, and posts the new lines there, behind a durable
+//!   cursor.
+//! - **Staff → user**: the staff platform's adapter hands a message written in a ticket thread
+//!   (or a Claim/Close press) to the relay ([`relay::StaffInbox`]), which checks the author is
+//!   staff, applies commands, and queues what the user is told in the *user's* platform outbox
+//!   ([`telegram::TelegramUsers`], [`discord_users::DiscordUsers`]); that platform's running
+//!   channel is then asked to deliver it, in order and once. The adapters never call each
+//!   other.
+
+pub mod relay;
+
+use deskbot_engine::redact::mask_secrets;
+use deskbot_storage::{Ticket, TicketStatus};
+
+/// The most transcript lines shown in a ticket's first staff message (the rest stays in
+/// storage and in `deskbot tickets show`).
+pub const STAFF_TRANSCRIPT_LINES: usize = 30;
+
+/// A staff command typed in a ticket's thread (or as a reply to its ticket message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaffCommand {
+    /// Take the ticket.
+    Claim,
+    /// Close it, with an optional note kept with the ticket.
+    Close(Option<String>),
+    /// Reopen a closed ticket.
+    Reopen,
+    /// Send the named canned reply to the user.
+    Snippet(String),
+    /// Block the user: nothing of theirs is relayed until unblocked.
+    Block,
+    /// Unblock the user.
+    Unblock,
+}
+
+impl StaffCommand {
+    /// Reads a staff message as a command: `claim`, `close [note]`, `reopen`,
+    /// `snippet NAME`, `block`, `unblock`, optionally prefixed with `/` or `!` (and, on
+    /// Telegram, suffixed with `@botname`). Anything else is `None`: a message for the user.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let body = text.strip_prefix(['/', '!']).unwrap_or(text);
+        let (word, rest) = match body.split_once(char::is_whitespace) {
+            Some((w, r)) => (w, r.trim()),
+            None => (body, ""),
+        };
+        let word = word.split_once('@').map_or(word, |(w, _)| w);
+        let prefixed = body.len() != text.len();
+        let cmd = match word.to_ascii_lowercase().as_str() {
+            "claim" if rest.is_empty() => Self::Claim,
+            "close" => Self::Close((!rest.is_empty()).then(|| rest.to_string())),
+            "reopen" if rest.is_empty() => Self::Reopen,
+            "snippet" if !rest.is_empty() && !rest.contains(char::is_whitespace) => {
+                Self::Snippet(rest.to_string())
+            }
+            "block" if rest.is_empty() => Self::Block,
+            "unblock" if rest.is_empty() => Self::Unblock,
+            _ => return None,
+        };
+        // "close the app and try again" is a message for the user, not a command: a close
+        // with a note needs the `/` or `!` prefix.
+        if !prefixed && matches!(cmd, Self::Close(Some(_))) {
+            return None;
+        }
+        Some(cmd)
+    }
+}
+
+/// The platform's name as staff see it.
+pub fn platform_label(channel: &str) -> &str {
+    match channel {
+        "telegram" => "Telegram",
+        "discord" => "Discord",
+        "console" => "console",
+        other => other,
+    }
+}
+
+/// The line a priority ticket's staff text starts with ([`staff_ticket_text`]).
+pub const PRIORITY_LINE: &str = "🔴 PRIORITY — high-risk case: answer before other tickets";
+
+/// The mark after a priority ticket's line in listings ([`ticket_summary`]).
+pub const PRIORITY_MARK: &str = "🔴 PRIORITY";
+
+/// The first message of a ticket's staff thread, as plain text: for a priority ticket, the
+/// [`PRIORITY_LINE`] first; then number, platform, user, intent and confidence, the guide
+/// steps tried with the answers, and the end of the transcript. The user's lines and answers
+/// go through [`mask_secrets`] again, so a code or password stored before masking existed
+/// never reaches staff; masking is idempotent, so a line masked when it was stored shows
+/// unchanged. The bot's and staff's own lines and the guide steps are shown as they are:
+/// they hold no secret of the user's, and masking them garbled them.
+pub fn staff_ticket_text(ticket: &Ticket) -> String {
+    let mut out = String::new();
+    if ticket.priority {
+        out.push_str(PRIORITY_LINE);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Ticket #{} · {} · {}\n",
+        ticket.number,
+        platform_label(&ticket.conversation.channel),
+        ticket
+            .display_name
+            .as_deref()
+            .map(|n| mask_secrets(n).0)
+            .unwrap_or_else(|| format!("user {}", ticket.conversation.user)),
+    ));
+    match (&ticket.intent, ticket.confidence) {
+        (Some(i), Some(c)) => out.push_str(&format!("Intent: {i} ({:.0} %)\n", c * 100.0)),
+        (Some(i), None) => out.push_str(&format!("Intent: {i}\n")),
+        _ => out.push_str("Intent: not recognised\n"),
+    }
+    if ticket.steps_tried.is_empty() {
+        out.push_str("Steps tried: none\n");
+    } else {
+        out.push_str("Steps tried:\n");
+        for s in &ticket.steps_tried {
+            out.push_str(&format!(
+                "- {} step {}: {} → {}\n",
+                s.guide,
+                s.step,
+                s.text,
+                mask_secrets(&s.answer).0
+            ));
+        }
+    }
+    out.push_str("Transcript:\n");
+    let skip = ticket
+        .transcript
+        .len()
+        .saturating_sub(STAFF_TRANSCRIPT_LINES);
+    if skip > 0 {
+        out.push_str(&format!("(… {skip} earlier lines in storage)\n"));
+    }
+    for line in &ticket.transcript[skip..] {
+        let (who, text) = match line.speaker {
+            deskbot_storage::Speaker::User => ("User", mask_for_staff(&line.text)),
+            deskbot_storage::Speaker::Bot => ("Bot", line.text.clone()),
+            deskbot_storage::Speaker::Staff => ("Staff", line.text.clone()),
+        };
+        out.push_str(&format!("{who}: {text}\n"));
+    }
+    out.push_str("Reply here to answer the user. Commands: claim, close [note], reopen, snippet NAME, block, unblock.");
+    out
+}
+
+/// What the user sees of a staff message: "Support (name): …", or "Support: …" when staff
+/// are anonymous or the name is empty.
+pub fn staff_message_for_user(staff_name: &str, anonymous: bool, text: &str) -> String {
+    let name = staff_name.trim();
+    if anonymous || name.is_empty() {
+        format!("Support: {}", text.trim())
+    } else {
+        format!("Support ({name}): {}", text.trim())
+    }
+}
+
+/// What staff see of a user's message relayed into the ticket's thread.
+pub fn user_message_for_staff(ticket: &Ticket, text: &str) -> String {
+    let who = ticket
+        .display_name
+        .as_deref()
+        .unwrap_or(ticket.conversation.user.as_str());
+    format!("{}: {}", mask_secrets(who).0, mask_for_staff(text))
+}
+
+/// Where Discord serves attachments: such links (written into a transcript by the Discord
+/// adapter, see [`attachment_note`]) are kept whole when a line is masked for staff, since
+/// their 18-digit ids look like card numbers to [`mask_secrets`].
+const ATTACHMENT_LINKS: [&str; 2] = [
+    "https://cdn.discordapp.com/attachments/",
+    "https://media.discordapp.net/attachments/",
+];
+
+/// Whether `word` is a Discord attachment link whose file name hides no code or password.
+fn is_attachment_link(word: &str) -> bool {
+    let Some(rest) = ATTACHMENT_LINKS.iter().find_map(|p| word.strip_prefix(p)) else {
+        return false;
+    };
+    let path = rest.split(['?', '#']).next().unwrap_or_default();
+    let parts: Vec<&str> = path.split('/').collect();
+    matches!(parts.as_slice(), [channel, id, name]
+        if !channel.is_empty() && channel.bytes().all(|b| b.is_ascii_digit())
+            && !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+            && !name.is_empty() && !mask_secrets(name).1)
+}
+
+/// `text` with secrets masked ([`mask_secrets`]) except inside Discord attachment links,
+/// which would otherwise break.
+pub fn mask_for_staff(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending = String::new();
+    for piece in text.split_inclusive(char::is_whitespace) {
+        if is_attachment_link(piece.trim_end()) {
+            out.push_str(&mask_secrets(&pending).0);
+            pending.clear();
+            out.push_str(piece);
+        } else {
+            pending.push_str(piece);
+        }
+    }
+    out.push_str(&mask_secrets(&pending).0);
+    out
+}
+
+/// The line that stands for an attachment in a relayed message or a transcript: its file name
+/// (masked) and its link.
+pub fn attachment_note(filename: &str, url: &str) -> String {
+    format!("📎 {}: {url}", mask_secrets(filename.trim()).0)
+}
+
+/// One line per ticket for listings: number, status, platform and user, intent, and
+/// [`PRIORITY_MARK`] for a priority ticket.
+pub fn ticket_summary(ticket: &Ticket) -> String {
+    format!(
+        "#{:<5} {:<6} {:<9} {:<24} {}{}",
+        ticket.number,
+        match ticket.status {
+            TicketStatus::Open => "open",
+            TicketStatus::Closed => "closed",
+        },
+        platform_label(&ticket.conversation.channel),
+        crate::desk::cut(
+            &ticket
+                .display_name
+                .clone()
+                .unwrap_or_else(|| ticket.conversation.user.clone()),
+            24
+        ),
+        ticket.intent.as_deref().unwrap_or("-"),
+        if ticket.priority {
+            format!("  {PRIORITY_MARK}")
+        } else {
+            String::new()
+        },
+    )
+}
+
+/// Tickets in the order staff should take them: priority tickets first, then the others,
+/// each group by number (for open tickets, the queue's order).
+pub fn in_queue_order(tickets: &mut [Ticket]) {
+    tickets.sort_by_key(|t| (!t.priority, t.number));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use deskbot_engine::catalog::Catalog;
+    use deskbot_engine::dialogue::{Engine, Input};
+    use deskbot_storage::{ConvKey, Speaker};
+
+    use crate::desk::Desk;
+
+    use super::*;
+
+    #[test]
+    fn commands_parse_and_ordinary_messages_do_not() {
+        assert_eq!(StaffCommand::parse("claim"), Some(StaffCommand::Claim));
+        assert_eq!(StaffCommand::parse(" /Claim "), Some(StaffCommand::Claim));
+        assert_eq!(
+            StaffCommand::parse("/claim@deskbot"),
+            Some(StaffCommand::Claim)
+        );
+        assert_eq!(
+            StaffCommand::parse("close"),
+            Some(StaffCommand::Close(None))
+        );
+        assert_eq!(
+            StaffCommand::parse("!close solved by reset"),
+            Some(StaffCommand::Close(Some("solved by reset".into())))
+        );
+        assert_eq!(
+            StaffCommand::parse("snippet reset"),
+            Some(StaffCommand::Snippet("reset".into()))
+        );
+        assert_eq!(StaffCommand::parse("/reopen"), Some(StaffCommand::Reopen));
+        assert_eq!(StaffCommand::parse("block"), Some(StaffCommand::Block));
+        assert_eq!(StaffCommand::parse("unblock"), Some(StaffCommand::Unblock));
+        for message in [
+            "close the app and try again",
+            "claim your reward? no, never click such links",
+            "snippet",
+            "snippet two words",
+            "Please block the number",
+            "Hello, I'm looking at your account",
+            "",
+        ] {
+            assert_eq!(StaffCommand::parse(message), None, "{message:?}");
+        }
+    }
+
+    #[test]
+    fn attachment_links_survive_masking_and_secrets_do_not() {
+        let link = "https://cdn.discordapp.com/attachments/123456789012345678/987654321098765432/shot.png?ex=1&hm=ab";
+        let line = format!("my code is 492817\n{}", attachment_note("shot.png", link));
+        let masked = mask_for_staff(&line);
+        assert!(masked.contains(link), "{masked}");
+        assert!(!masked.contains("492817"), "{masked}");
+        // A link whose file name is a code, or another host, is masked like any text.
+        let named = "https://cdn.discordapp.com/attachments/123456789012345678/987654321098765432/492817.png";
+        assert!(!mask_for_staff(named).contains("492817"));
+        let other = "https://example.com/attachments/123456789012345678/1/492817.png";
+        assert!(!mask_for_staff(other).contains("492817"));
+        assert_eq!(
+            attachment_note(" code 492817.png ", "u"),
+            "📎 code [code hidden].png: u"
+        );
+    }
+
+    #[test]
+    fn staff_text_is_named_or_anonymous() {
+        assert_eq!(
+            staff_message_for_user("Ann", false, " try again "),
+            "Support (Ann): try again"
+        );
+        assert_eq!(
+            staff_message_for_user("Ann", true, "try again"),
+            "Support: try again"
+        );
+        assert_eq!(staff_message_for_user(" ", false, "x"), "Support: x");
+    }
+
+    fn desk() -> (tempfile::TempDir, Desk) {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap());
+        let desk = Desk::open(engine, dir.path()).unwrap();
+        (dir, desk)
+    }
+
+    fn text(t: &str) -> Input {
+        Input::Text(t.to_string())
+    }
+
+    #[test]
+    fn staff_ticket_text_has_the_facts_and_masks_secrets() {
+        let (_dir, desk) = desk();
+        let key = ConvKey::new("telegram", "42");
+        desk.handle(&key, Some("Ann"), &text("my code is 492817"))
+            .unwrap();
+        desk.handle(&key, Some("Ann"), &text("password is hunter2"))
+            .unwrap();
+        let turn = desk.handle(&key, Some("Ann"), &text("/human")).unwrap();
+        let number = turn.opened_ticket.unwrap();
+        let ticket = desk.store().ticket(number).unwrap().unwrap();
+        let all: String = ticket.transcript.iter().map(|l| l.text.as_str()).collect();
+        assert!(!all.contains("492817") && !all.contains("hunter2"), "{all}");
+        let shown = staff_ticket_text(&ticket);
+        assert!(
+            shown.starts_with(&format!("Ticket #{number} · Telegram · Ann\n")),
+            "{shown}"
+        );
+        assert!(shown.contains("Transcript:\nUser: "), "{shown}");
+        assert!(
+            !shown.contains("492817") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(shown.contains("[code hidden]"), "{shown}");
+        // Re-masked even if a stored line was not.
+        let mut raw = ticket.clone();
+        raw.transcript[0].text = "my code is 492817".into();
+        raw.transcript[0].speaker = Speaker::User;
+        assert!(!staff_ticket_text(&raw).contains("492817"));
+        assert!(!user_message_for_staff(&ticket, "code 123456").contains("123456"));
+        // A stored mask is shown once, never masked again; the bot's own lines are left alone.
+        assert!(!shown.contains("hidden] hidden]"), "{shown}");
+        assert_eq!(shown.matches("[password hidden]").count(), 1, "{shown}");
+        let step = "Set a new password instead of guessing, then sign in with it.";
+        raw.transcript[1].text = step.into();
+        raw.transcript[1].speaker = Speaker::Bot;
+        assert!(staff_ticket_text(&raw).contains(&format!("Bot: {step}\n")));
+    }
+
+    #[test]
+    fn a_priority_ticket_is_marked_first_for_staff_and_in_listings() {
+        let (_dir, desk) = desk();
+        let key = ConvKey::new("discord", "314");
+        // A normal ticket (asked for with /human, no problem described) made priority by hand:
+        // what the engine marks priority is its concern, how staff see it is this one's.
+        let number = desk
+            .handle(&key, Some("Mo"), &text("/human"))
+            .unwrap()
+            .opened_ticket
+            .unwrap();
+        let normal = desk.store().ticket(number).unwrap().unwrap();
+        let shown = staff_ticket_text(&normal);
+        assert!(!shown.contains("PRIORITY"), "{shown}");
+        assert!(!ticket_summary(&normal).contains("PRIORITY"));
+        let urgent = Ticket {
+            priority: true,
+            ..normal.clone()
+        };
+        let shown = staff_ticket_text(&urgent);
+        let mut lines = shown.lines();
+        assert_eq!(lines.next(), Some(PRIORITY_LINE), "{shown}");
+        assert!(PRIORITY_LINE.starts_with("🔴 PRIORITY"));
+        assert_eq!(
+            lines.next(),
+            Some(format!("Ticket #{number} · Discord · Mo").as_str()),
+            "{shown}"
+        );
+        // Everything else staff see is the same as for a normal ticket.
+        assert_eq!(
+            shown.strip_prefix(&format!("{PRIORITY_LINE}\n")),
+            Some(staff_ticket_text(&normal).as_str())
+        );
+        let line = ticket_summary(&urgent);
+        assert!(line.starts_with(&format!("#{number}")), "{line}");
+        assert!(line.ends_with(PRIORITY_MARK), "{line}");
+        // Listings put priority tickets first, each group by number.
+        let mut list = vec![
+            Ticket {
+                number: 5,
+                ..normal.clone()
+            },
+            Ticket {
+                number: 9,
+                ..urgent.clone()
+            },
+            Ticket {
+                number: 2,
+                ..normal.clone()
+            },
+            Ticket {
+                number: 7,
+                ..urgent.clone()
+            },
+        ];
+        in_queue_order(&mut list);
+        let order: Vec<(u64, bool)> = list.iter().map(|t| (t.number, t.priority)).collect();
+        assert_eq!(order, [(7, true), (9, true), (2, false), (5, false)]);
+    }
+}

@@ -1,0 +1,157 @@
+//! The Telegram user side of the relay: what staff say to a Telegram user is queued in the
+//! Telegram outbox (durably, as `sendMessage` calls to the user's private chat, split under
+//! Telegram's limit), where the Telegram channel's delivery sends it in order with its
+//! retries and flood control. A queued message survives a restart: the channel sends what is
+//! queued when it starts.
+
+use deskbot_engine::dialogue::Reply;
+use deskbot_storage::{ChannelWrite, ConvKey, StorageError, Store};
+use tokio::sync::mpsc;
+
+use crate::CHANNEL;
+use crate::outbound::{Destination, render};
+use deskbot_desk::handoff::relay::{RelayError, UserSide};
+
+/// Queues `text` for Telegram chat `chat` in the outbox, durably.
+pub fn queue_text(store: &Store, chat: i64, text: &str) -> Result<(), StorageError> {
+    queue_reply(store, chat, &Reply::text(text))
+}
+
+/// Queues an engine reply (text and buttons, e.g. the close message's 👍 / 👎) for the
+/// private chat `chat` in the outbox, durably. The buttons carry the engine's ids, so a press
+/// comes back to the user's conversation like any other button.
+pub fn queue_reply(store: &Store, chat: i64, reply: &Reply) -> Result<(), StorageError> {
+    let calls = render(
+        reply,
+        Destination {
+            chat,
+            reply_to: None,
+            thread: None,
+            owner: None,
+        },
+    );
+    let mut outbox = Vec::with_capacity(calls.len());
+    for c in &calls {
+        outbox.push(serde_json::to_vec(c)?);
+    }
+    store.channel_commit(&ChannelWrite {
+        channel: CHANNEL.to_string(),
+        target: chat.to_string(),
+        outbox,
+        ..ChannelWrite::default()
+    })
+}
+
+/// The Telegram user side: queues in the outbox, then names the chat on `deliver` (if set)
+/// so the running Telegram channel sends it now rather than at its next start.
+#[derive(Debug, Clone)]
+pub struct TelegramUsers {
+    store: Store,
+    deliver: Option<mpsc::UnboundedSender<i64>>,
+}
+
+impl TelegramUsers {
+    /// Queues in `store`; `deliver` receives the chat of every queued message.
+    pub fn new(store: Store, deliver: Option<mpsc::UnboundedSender<i64>>) -> Self {
+        Self { store, deliver }
+    }
+}
+
+impl TelegramUsers {
+    /// The private chat of a Telegram user (their user id).
+    fn chat_of(user: &ConvKey) -> Result<i64, RelayError> {
+        if user.channel != CHANNEL {
+            return Err(RelayError::Platform(format!(
+                "{user} is not a Telegram user"
+            )));
+        }
+        user.user
+            .parse()
+            .map_err(|_| RelayError::Platform(format!("{user}: not a Telegram user id")))
+    }
+
+    /// Queues `reply` for `chat` off the async runtime, then asks the channel to deliver it.
+    async fn queue(&self, chat: i64, reply: Reply) -> Result<(), RelayError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || queue_reply(&store, chat, &reply))
+            .await
+            .map_err(|e| RelayError::Task(e.to_string()))??;
+        if let Some(d) = &self.deliver {
+            // The channel may be stopped; what is queued goes out at its next start.
+            let _ = d.send(chat);
+        }
+        Ok(())
+    }
+}
+
+impl UserSide for TelegramUsers {
+    async fn send(&self, user: &ConvKey, text: &str, _nonce: &str) -> Result<(), RelayError> {
+        let chat = Self::chat_of(user)?;
+        self.queue(chat, Reply::text(text)).await
+    }
+
+    async fn send_reply(
+        &self,
+        user: &ConvKey,
+        reply: &Reply,
+        _nonce: &str,
+    ) -> Result<(), RelayError> {
+        let chat = Self::chat_of(user)?;
+        self.queue(chat, reply.clone()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbound::Outgoing;
+
+    #[tokio::test]
+    async fn staff_text_is_queued_for_the_private_chat_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let users = TelegramUsers::new(store.clone(), Some(tx));
+        let ann = ConvKey::new("telegram", "4242");
+        users.send(&ann, "Support (Bob): one", "n1").await.unwrap();
+        users
+            .send(
+                &ann,
+                &format!("Support (Bob): {}", "x\n".repeat(3000)),
+                "n2",
+            )
+            .await
+            .unwrap();
+        assert_eq!(rx.recv().await, Some(4242));
+        let queued = store.outbox_pending("telegram", "4242").unwrap();
+        assert_eq!(queued.len(), 3, "the long one is split in two");
+        let texts: Vec<String> = queued
+            .iter()
+            .map(
+                |(_, p)| match serde_json::from_slice::<Outgoing>(p).unwrap() {
+                    Outgoing::Send {
+                        chat: 4242,
+                        text,
+                        thread: None,
+                        ..
+                    } => text,
+                    other => panic!("{other:?}"),
+                },
+            )
+            .collect();
+        assert_eq!(texts[0], "Support (Bob): one");
+        assert!(texts[1].starts_with("Support (Bob): x"));
+        assert!(
+            users
+                .send(&ConvKey::new("discord", "1"), "x", "n")
+                .await
+                .is_err()
+        );
+        assert!(
+            users
+                .send(&ConvKey::new("telegram", "abc"), "x", "n")
+                .await
+                .is_err()
+        );
+    }
+}
