@@ -267,7 +267,7 @@ fn check_config_names_the_offending_key_and_never_prints_tokens() {
 
 #[test]
 fn the_example_config_is_valid() {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deskbot.example.toml");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deskbot.example.toml");
     // The example enables no channel (the operator picks one), which `check-config` only
     // accepts when asked to.
     let out = Command::new(env!("CARGO_BIN_EXE_deskbot"))
