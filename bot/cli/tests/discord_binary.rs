@@ -2,10 +2,9 @@
 //! Must-show case (a DM guide with a button press) through the real process, then a clean
 //! stop on SIGTERM, with neither the bot token nor an interaction token in the log.
 
-mod fake_discord;
+use deskbot_tests::fake_discord;
 
-#[path = "support/child.rs"]
-mod child;
+use deskbot_tests::child;
 
 use child::Guard;
 use std::path::{Path, PathBuf};

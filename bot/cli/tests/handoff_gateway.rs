@@ -25,10 +25,9 @@
 //!
 //! Waits are hang guards (generous, for loaded CI), never timing assertions.
 
-#[path = "support/telegram_fake.rs"]
-mod tg_fake;
+use deskbot_tests::fake_telegram as tg_fake;
 
-mod fake_discord;
+use deskbot_tests::fake_discord;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -2,8 +2,7 @@
 //! message, at every log level of every library (`DESKBOT_LOG=trace`), and so are the lines
 //! that end the process: a fatal error and a panic.
 
-#[path = "support/child.rs"]
-mod child;
+use deskbot_tests::child;
 
 use child::Guard;
 use std::path::Path;

@@ -3,14 +3,16 @@
 //! 200 while the store takes durable writes, reports channels, and 503 once the database
 //! directory is gone from under the running store; `[http]` settings are checked.
 //!
-//! The metrics are process-wide, so within this test binary only
-//! `metrics_move_as_turns_run` runs turns and only `healthz_follows_the_store_and_the_channels`
-//! reports channel status or fails a health check: each can compare exact before/after values.
+//! The metrics are process-wide, and this test binary holds all of the deskbot crate's
+//! integration tests (`handoff_gateway` runs both channels in-process). So
+//! `metrics_move_as_turns_run` compares exact before/after values only of series no other test
+//! moves (its own channel and error kinds), and `healthz_follows_the_store_and_the_channels`,
+//! whose `/healthz` reports every channel of the process, runs in a process of its own (the
+//! test binary again, with that test only).
 //! `deskbot_run_serves_healthz_and_metrics` does the same through the real `deskbot run`
 //! process, its Telegram channel on the fake Bot API.
 
-#[path = "support/telegram_fake.rs"]
-mod fake;
+use deskbot_tests::fake_telegram as fake;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -240,11 +242,68 @@ async fn metrics_scenario() {
     task.await.unwrap().unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn healthz_follows_the_store_and_the_channels() {
-    tokio::time::timeout(HANG_GUARD, health_scenario())
-        .await
-        .expect("hang guard");
+#[test]
+fn healthz_follows_the_store_and_the_channels() {
+    if !in_a_process_of_its_own("healthz_follows_the_store_and_the_channels") {
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            tokio::time::timeout(HANG_GUARD, health_scenario())
+                .await
+                .expect("hang guard");
+        });
+}
+
+/// The path of this module's test `name` in the test binary (`observe::name`), as `--exact`
+/// wants it.
+fn test_path(name: &str) -> String {
+    let module = module_path!()
+        .split_once("::")
+        .map_or(module_path!(), |(_, m)| m);
+    format!("{module}::{name}")
+}
+
+/// Set in the child process [`in_a_process_of_its_own`] starts.
+const ALONE: &str = "DESKBOT_OBSERVE_ALONE";
+
+/// Runs this module's test `name` again in a child process, the test binary with that test
+/// only, and fails unless it ran and passed there. Returns `true` in that child, where the
+/// caller runs the test's body; `false` in the parent, once the child passed.
+fn in_a_process_of_its_own(name: &str) -> bool {
+    if std::env::var_os(ALONE).is_some() {
+        return true;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            &test_path(name),
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ALONE, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + HANG_GUARD;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the child did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{all}");
+    assert!(stdout.contains("test result: ok. 1 passed"), "{all}");
+    false
 }
 
 async fn health(addr: SocketAddr) -> (u16, serde_json::Value) {
@@ -513,7 +572,7 @@ fn healthz_answers_503_after_a_real_write_failure() {
         .arg(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "stalled_store_child",
+            &test_path("stalled_store_child"),
             "--ignored",
             "--nocapture",
             "--test-threads=1",

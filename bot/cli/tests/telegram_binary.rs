@@ -3,11 +3,9 @@
 //! conversation in the store, the token never in the log; and a rejected token as an error
 //! naming the setting.
 
-#[path = "support/telegram_fake.rs"]
-mod fake;
+use deskbot_tests::fake_telegram as fake;
 
-#[path = "support/child.rs"]
-mod child;
+use deskbot_tests::child;
 
 use child::Guard;
 use std::path::Path;

@@ -7,11 +7,9 @@
 //! - a full disk (a file-size limit, `ulimit -f`, on the child): no turn lost and no reply
 //!   sent twice once it runs again with room.
 
-#[path = "support/telegram_fake.rs"]
-mod fake;
+use deskbot_tests::fake_telegram as fake;
 
-#[path = "support/child.rs"]
-mod child;
+use deskbot_tests::child;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -19,12 +19,10 @@
 //! Also: `deskbot run` stops cleanly (exit 0) on SIGINT, as it does on SIGTERM in
 //! `telegram_binary` and `discord_binary`.
 
-#[path = "support/telegram_fake.rs"]
-mod fake;
-mod fake_discord;
+use deskbot_tests::fake_discord;
+use deskbot_tests::fake_telegram as fake;
 
-#[path = "support/child.rs"]
-mod child;
+use deskbot_tests::child;
 
 use child::Guard;
 use std::io::{Read, Write};

@@ -4,14 +4,15 @@
 //! components, `allowed_mentions` present and empty, interactions acknowledged within 3 s),
 //! and each test ends by checking it saw no violation. Every wait is bounded.
 
-mod fake_discord;
+use deskbot_tests::fake_discord;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use deskbot::config::{DiscordConfig, Secret, Shards};
 use deskbot_desk::desk::Desk;
+use deskbot_desk::secret::Secret;
 use deskbot_desk::shutdown::Shutdown;
+use deskbot_discord::config::{DiscordConfig, Shards};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Phase};
 use deskbot_storage::{ChannelWrite, ConvKey};

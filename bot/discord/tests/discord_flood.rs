@@ -2,15 +2,16 @@
 //! the next one told to slow down, the rest ignored. An ignored DM sends nothing at all, and an
 //! ignored slash command removes its "thinking…" placeholder instead of leaving it hanging.
 
-mod fake_discord;
+use deskbot_tests::fake_discord;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use deskbot::config::{DiscordConfig, Secret};
 use deskbot_desk::desk::Desk;
 use deskbot_desk::flood::FloodLimits;
+use deskbot_desk::secret::Secret;
 use deskbot_desk::shutdown::Shutdown;
+use deskbot_discord::config::DiscordConfig;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
 use fake_discord::{FakeDiscord, Options};

@@ -11,18 +11,19 @@
 //!   are skipped and counted, a person's one recorded with its secrets masked, and the bot
 //!   answers the next message on the same connection.
 
-mod fake_discord;
+use deskbot_tests::fake_discord;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use deskbot::config::{DiscordConfig, Secret};
 use deskbot_desk::desk::Desk;
+use deskbot_desk::secret::Secret;
 use deskbot_desk::shutdown::Shutdown;
+use deskbot_discord::config::DiscordConfig;
 use deskbot_discord::retry::Policy;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
-use deskbot_storage::DeadLetterKind;
+use deskbot_storage::{DeadLetterKind, RetryOutcome};
 use fake_discord::{FakeDiscord, Options, Recorded};
 use serde_json::json;
 
@@ -287,8 +288,10 @@ async fn a_reply_discord_keeps_failing_is_parked_the_dm_goes_on_and_a_retry_send
 
         // The operator retries it: it goes out with the DM's next delivery, after which the
         // new reply follows.
-        let mut out = Vec::new();
-        deskbot::dead_letters::retry(bot.desk.store(), letters[0].id, &mut out).unwrap();
+        assert!(matches!(
+            bot.desk.store().retry_dead_letter(letters[0].id).unwrap(),
+            RetryOutcome::Requeued { .. }
+        ));
         let sent = bot.dm(BOB, DM_BOB, "my account is locked", 3).await;
         assert_eq!(sent.len(), 3, "{sent:#?}");
         assert!(bot.dead_letters().is_empty());

@@ -17,8 +17,6 @@
 //! MESSAGE_CONTENT is closed with 4014 (disallowed intents), as Discord does when the intent is
 //! not enabled in the developer portal.
 
-#![allow(dead_code)]
-
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -6,14 +6,15 @@
 //! the first message instead of opening a second one. The fake checks every message as
 //! Discord would (allowed_mentions present and empty, content ≤ 2000, components well formed).
 
-mod fake_discord;
+use deskbot_tests::fake_discord;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deskbot::config::HandoffConfig;
 use deskbot_desk::desk::Desk;
-use deskbot_desk::handoff::relay::{Author, Handled, Relay, RelayError, StaffSide, UserSide};
+use deskbot_desk::handoff::relay::{
+    Author, Handled, Relay, RelayConfig, RelayError, StaffSide, UserSide,
+};
 use deskbot_discord::staff_side::{DiscordStaff, GuildMessage, on_guild_message};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Input};
@@ -74,15 +75,10 @@ async fn scenario() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap());
     let desk = Desk::open(engine, dir.path()).unwrap();
-    let config = HandoffConfig {
-        discord_staff_channel_id: Some(STAFF_CHANNEL),
-        discord_staff_role_id: Some(1),
-        ..HandoffConfig::default()
-    };
     let users = FakeUsers::default();
     let relay = Relay::new(
         desk.clone(),
-        config.relay(),
+        RelayConfig::default(),
         DiscordStaff::new(http, STAFF_CHANNEL),
         users.clone(),
     );
@@ -224,18 +220,14 @@ async fn role_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap());
     let desk = Desk::open(engine, dir.path()).unwrap();
-    let mut config = HandoffConfig {
-        discord_staff_channel_id: Some(STAFF_CHANNEL),
-        discord_staff_role_id: Some(STAFF_ROLE),
-        ..HandoffConfig::default()
-    };
+    let mut config = RelayConfig::default();
     config
         .snippets
         .insert("reset".into(), "Open account.xiaomi.com".into());
     let users = FakeUsers::default();
     let relay = Relay::new(
         desk.clone(),
-        config.relay(),
+        config,
         DiscordStaff::new(http, STAFF_CHANNEL),
         users.clone(),
     );

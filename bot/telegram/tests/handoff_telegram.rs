@@ -11,21 +11,21 @@
 //!   administrator (from getChatAdministrators) and a listed id are accepted.
 //! - Two tickets at once never cross.
 
-#[path = "support/telegram_fake.rs"]
-mod tg_fake;
+use deskbot_tests::fake_telegram as tg_fake;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deskbot::config::{HandoffConfig, Secret, TelegramConfig};
 use deskbot_desk::backoff::Backoff;
 use deskbot_desk::desk::Desk;
-use deskbot_desk::handoff::relay::{NOT_STAFF, Relay, StaffInbox};
+use deskbot_desk::handoff::relay::{NOT_STAFF, Relay, RelayConfig, StaffInbox};
+use deskbot_desk::secret::Secret;
 use deskbot_desk::shutdown::Shutdown;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
 use deskbot_storage::{TicketEventKind, TicketStatus};
+use deskbot_telegram::config::TelegramConfig;
 use deskbot_telegram::staff_side::TelegramStaff;
 use deskbot_telegram::users::TelegramUsers;
 use deskbot_telegram::{self as telegram, TelegramHandoff};
@@ -237,24 +237,22 @@ fn launch(
     JoinHandle<anyhow::Result<()>>,
     JoinHandle<()>,
 ) {
-    let handoff = HandoffConfig {
-        telegram_staff_chat_id: Some(STAFF),
-        telegram_staff_user_ids: vec![LISTED],
+    let relay_config = RelayConfig {
         snippets: BTreeMap::from([(
             "reset".to_string(),
             "Please reset your password at account.xiaomi.com.".to_string(),
         )]),
-        ..HandoffConfig::default()
+        ..RelayConfig::default()
     };
     let config = config.clone();
-    let staff = TelegramStaff::with_backoff(&config, handoff.telegram_staff_chat_id, backoff())
+    let staff = TelegramStaff::with_backoff(&config, Some(STAFF), backoff())
         .unwrap()
         .expect("a staff group is configured")
         .with_store(desk.store().clone());
     let (deliver_tx, deliver_rx) = mpsc::unbounded_channel();
     let relay: Arc<TgRelay> = Arc::new(Relay::new(
         desk.clone(),
-        handoff.relay(),
+        relay_config,
         staff,
         TelegramUsers::new(desk.store().clone(), Some(deliver_tx)),
     ));

@@ -9,22 +9,22 @@
 //! - an update that panics teloxide's parser, a chat id ≥ 2^40 and an update id ≥ 2^31 neither
 //!   stop nor spin the poller; the skipped update is recorded (masked) and counted.
 
-#[path = "support/telegram_fake.rs"]
-mod fake;
+use deskbot_tests::fake_telegram as fake;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use deskbot::config::{HandoffConfig, Secret, TelegramConfig};
 use deskbot_desk::backoff::Backoff;
 use deskbot_desk::desk::Desk;
 use deskbot_desk::handoff::relay::StaffSide;
+use deskbot_desk::secret::Secret;
 use deskbot_desk::shutdown::Shutdown;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
-use deskbot_storage::{ConvKey, DeadLetterKind, Ticket, TicketStatus};
+use deskbot_storage::{ConvKey, DeadLetterKind, RetryOutcome, Ticket, TicketStatus};
 use deskbot_telegram as telegram;
+use deskbot_telegram::config::TelegramConfig;
 use deskbot_telegram::staff_side::TelegramStaff;
 use fake::{FakeTelegram, Fault, Sent};
 use tokio::sync::watch;
@@ -223,14 +223,9 @@ async fn an_unreadable_get_chat_still_finds_the_forum_and_staff_posts_go_on() {
     bounded(async {
         let fake = FakeTelegram::start().await;
         fake.set_forum(STAFF, true);
-        let handoff = HandoffConfig {
-            telegram_staff_chat_id: Some(STAFF),
-            ..HandoffConfig::default()
-        };
-        let staff =
-            TelegramStaff::with_backoff(&config(&fake), handoff.telegram_staff_chat_id, backoff())
-                .unwrap()
-                .expect("a staff group");
+        let staff = TelegramStaff::with_backoff(&config(&fake), Some(STAFF), backoff())
+            .unwrap()
+            .expect("a staff group");
         let before = unparsed("getChat");
         fake.unreadable("getChat", 1);
         fake.unreadable("createForumTopic", 1);
@@ -289,8 +284,10 @@ async fn a_refused_reply_is_parked_the_chat_goes_on_and_a_retry_sends_it() {
             "counted"
         );
         // The operator retries it: it goes out with the chat's next delivery.
-        let mut out = Vec::new();
-        deskbot::dead_letters::retry(desk.store(), letters[0].id, &mut out).unwrap();
+        assert!(matches!(
+            desk.store().retry_dead_letter(letters[0].id).unwrap(),
+            RetryOutcome::Requeued { .. }
+        ));
         fake.push_text(43, 43, "my account is locked");
         let sent = wait_sent(&fake, 43, 3).await;
         assert_eq!(sent.len(), 3, "{sent:#?}");

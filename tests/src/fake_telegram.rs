@@ -15,8 +15,6 @@
 //! topic messages come with `message_thread_id` and `is_topic_message`
 //! ([`FakeTelegram::push_topic_text`]), and `getChatAdministrators` lists
 //! [`FakeTelegram::set_admins`].
-#![allow(dead_code)]
-
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -1260,7 +1258,13 @@ fn set_webhook(fake: &FakeTelegram, body: &Value) -> Result<Value, Reject> {
 /// Delivers pending updates to the webhook like Telegram: one at a time (the adapter asks for
 /// max_connections = 1), in order, again and again until it is answered 200.
 async fn push_webhooks(fake: FakeTelegram) {
-    let client = teloxide::net::default_reqwest_settings().build().unwrap();
+    // teloxide's own client settings (`teloxide::net::default_reqwest_settings`).
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(17))
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
     loop {
         let (url, secret, next) = {
             let s = fake.lock();

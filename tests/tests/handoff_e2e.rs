@@ -7,10 +7,9 @@
 //! it (`run_with_deliveries`). Halfway, the Telegram channel and the relay are restarted with
 //! the ticket open: relays still work both ways and nothing is sent twice.
 
-#[path = "support/telegram_fake.rs"]
-mod tg_fake;
+use deskbot_tests::fake_telegram as tg_fake;
 
-mod fake_discord;
+use deskbot_tests::fake_discord;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,8 +2,7 @@
 //! temporary directory, the built-in catalog) against a fake Bot API server on 127.0.0.1.
 //! Every test is bounded by a timeout; the fake never answers 5xx.
 
-#[path = "support/telegram_fake.rs"]
-mod fake;
+use deskbot_tests::fake_telegram as fake;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -11,13 +10,14 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use deskbot::config::{Secret, TelegramConfig};
 use deskbot_desk::backoff::Backoff;
 use deskbot_desk::desk::Desk;
+use deskbot_desk::secret::Secret;
 use deskbot_desk::shutdown::Shutdown;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Conversation, Engine, Input, Phase};
 use deskbot_storage::{ConvKey, Speaker, Store};
+use deskbot_telegram::config::TelegramConfig;
 use deskbot_telegram::{self as telegram, NON_TEXT_REPLY, NOT_YOUR_BUTTON};
 use fake::{FakeTelegram, Fault, Sent};
 use tokio::sync::watch;

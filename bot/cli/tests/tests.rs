@@ -1,0 +1,16 @@
+//! The deskbot binary's integration tests (the process, its configuration and wiring): one
+//! test binary, a module per file.
+
+mod backup;
+mod cli;
+mod crash;
+mod discord_binary;
+mod handoff_cli;
+mod handoff_gateway;
+mod logs;
+mod observe;
+mod operator;
+mod prop;
+mod telegram_binary;
+mod telegram_resilience;
+mod token_leak;

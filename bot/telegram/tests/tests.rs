@@ -1,0 +1,5 @@
+//! deskbot-telegram's integration tests: one test binary, a module per file.
+
+mod handoff_telegram;
+mod telegram;
+mod telegram_poison;
