@@ -1,6 +1,6 @@
 //! Property tests of the engine on arbitrary input: normalisation, classification, catalog
 //! parsing and whole conversations. Case counts are modest so `cargo test` stays fast; a long
-//! run: `PROPTEST_CASES=100000 cargo test --release -p deskbot-engine --test prop`.
+//! run: `PROPTEST_CASES=100000 cargo test --release -p deskbot-engine --test integration prop::`.
 
 use std::sync::OnceLock;
 

@@ -1,7 +1,7 @@
 //! Property tests of the bot's pure parts on arbitrary input: configuration parsing and the
 //! Telegram and Discord renderers (message splitting, escaping, buttons, callback data,
 //! mentions). Case counts are modest so `cargo test` stays fast; a long run:
-//! `PROPTEST_CASES=100000 cargo test --release -p deskbot --test prop`.
+//! `PROPTEST_CASES=100000 cargo test --release -p deskbot --test integration prop::`.
 
 use deskbot::config::{Config, ConfigError};
 use deskbot_discord::{custom_id, render, route};

@@ -4,7 +4,7 @@
 //! turns per second, p50/p99 turn latency and peak RSS, with the engine alone (state kept in
 //! memory) measured in the same run as the baseline.
 //!
-//! Run: `cargo bench -p deskbot --bench load`. Sizes can be changed with `LOAD_TURNS`,
+//! Run: `cargo bench -p deskbot-desk --bench load`. Sizes can be changed with `LOAD_TURNS`,
 //! `LOAD_USERS` and `LOAD_THREADS`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};

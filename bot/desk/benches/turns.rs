@@ -2,7 +2,7 @@
 //! the per-turn flush that makes a reply durable before it is sent, on one thread and on 16
 //! (where group commit shares fsyncs).
 //!
-//! Run: `cargo bench -p deskbot --bench turns`. Criterion prints each as elements/s = turns/s.
+//! Run: `cargo bench -p deskbot-desk --bench turns`. Criterion prints each as elements/s = turns/s.
 
 use std::sync::Arc;
 
