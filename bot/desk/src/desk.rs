@@ -4,7 +4,6 @@
 use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use deskbot_engine::dialogue::{
     ActGuess, Conversation, Engine, Input, IntentGuess, Outcome, Rating, Reply, TurnContext,
@@ -34,8 +33,7 @@ const STRIPES: usize = 4096;
 /// removes it.
 pub const FORGET_KEEPS_BLOCK: bool = true;
 
-/// Where the desk gets the time: Unix milliseconds. Tests inject their own.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+pub use crate::clock::Clock;
 
 /// What one turn produced.
 #[derive(Debug, Clone)]
@@ -87,7 +85,7 @@ impl Desk {
             engine,
             store,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-            clock: Arc::new(now_ms),
+            clock: crate::clock::system(),
             flood: None,
         }
     }
@@ -110,6 +108,16 @@ impl Desk {
     /// The current time by the desk's clock, in Unix milliseconds.
     pub fn now_ms(&self) -> u64 {
         (self.clock)()
+    }
+
+    /// The current time by the desk's clock, in Unix seconds.
+    pub fn now_secs(&self) -> i64 {
+        crate::clock::secs(self.now_ms())
+    }
+
+    /// The desk's clock, for tasks that need the time without the desk.
+    pub fn clock(&self) -> Clock {
+        self.clock.clone()
     }
 
     /// The engine.
@@ -410,12 +418,6 @@ impl Desk {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The first `max` characters of `s`, with an ellipsis when it was cut.

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod clock;
 pub mod desk;
 pub mod flood;
 pub mod handoff;

@@ -316,9 +316,7 @@ impl Handler {
     async fn note_attachments(&self, user: u64, notes: Vec<String>) {
         let desk = self.desk.clone();
         let key = ConvKey::new("discord", user.to_string());
-        let at_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let at_ms = self.desk.now_ms();
         let lines: Vec<TranscriptEntry> = notes
             .into_iter()
             .map(|text| TranscriptEntry {
@@ -572,7 +570,7 @@ impl Handler {
                         );
                         let desk = self.desk.clone();
                         let target = channel.to_string();
-                        let at = poison::now_secs();
+                        let at = self.desk.now_secs();
                         let parked = tokio::task::spawn_blocking(move || {
                             desk.store()
                                 .park_outbox(outbox::CHANNEL, &target, seq, &reason, at)

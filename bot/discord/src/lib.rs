@@ -241,6 +241,7 @@ async fn run_tuned(
             .event_handler(Events(Arc::clone(&handler)))
             .raw_event_handler(poison::SkipWatch {
                 store: desk.store().clone(),
+                clock: desk.clock(),
             })
             .await
             .context("cannot set up the Discord client")?;

@@ -188,17 +188,12 @@ pub fn skipped(store: &Store, kind: &str, value: &Value, at: i64) {
     }
 }
 
-/// Now, in Unix seconds.
-pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// Sees every gateway event serenity read as `Unknown` ([`skipped`]).
 pub struct SkipWatch {
     /// Where dead letters go.
     pub store: Store,
+    /// When they are recorded.
+    pub clock: deskbot_desk::clock::Clock,
 }
 
 #[serenity::async_trait]
@@ -208,7 +203,7 @@ impl RawEventHandler for SkipWatch {
             return;
         };
         let store = self.store.clone();
-        let at = now_secs();
+        let at = deskbot_desk::clock::secs((self.clock)());
         let done = tokio::task::spawn_blocking(move || skipped(&store, &u.kind, &u.value, at));
         if let Err(e) = done.await
             && e.is_panic()

@@ -58,7 +58,7 @@ pub mod webhook;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use deskbot_engine::dialogue::{Input, Reply};
@@ -496,7 +496,7 @@ async fn poll(
         if !skipped.is_empty() {
             // Recorded before the batch is confirmed (by the offset below).
             let s = store.clone();
-            let at = now_secs();
+            let at = ctx.desk.now_secs();
             let _ = tokio::task::spawn_blocking(move || {
                 for (id, raw, why) in &skipped {
                     updates::record_skipped(&s, *id, raw, why, at);
@@ -754,12 +754,6 @@ fn blocked_mark(chat: i64) -> String {
     format!("blocked:{chat}")
 }
 
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// Whether `chat` blocked the bot (or removed it from the group) and has not come back.
 pub fn is_blocked(store: &Store, chat: i64) -> Result<bool, StorageError> {
     Ok(store.channel_mark(CHANNEL, &blocked_mark(chat))?.is_some())
@@ -1011,7 +1005,7 @@ async fn deliver_chat(ctx: &Ctx, chat: i64) {
             }
             Some(Delivered::Parked(reason)) => {
                 let (s, t) = (store.clone(), target.clone());
-                let at = now_secs();
+                let at = ctx.desk.now_secs();
                 let parked = tokio::task::spawn_blocking(move || {
                     s.park_outbox(CHANNEL, &t, seq, &reason, at)
                 })
@@ -1024,7 +1018,7 @@ async fn deliver_chat(ctx: &Ctx, chat: i64) {
                 }
             }
             Some(Delivered::ChatGone) => {
-                forget_chat(&store, chat, Some(now_secs())).await;
+                forget_chat(&store, chat, Some(ctx.desk.now_secs())).await;
                 return;
             }
             Some(Delivered::Stopped) => return,
