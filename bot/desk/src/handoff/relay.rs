@@ -582,10 +582,9 @@ pub fn retry_pause(interval: std::time::Duration, failures: u32) -> std::time::D
     if failures == 0 {
         return interval;
     }
-    let factor = 1u32 << failures.min(16);
-    interval
-        .saturating_mul(factor)
-        .min(MAX_RETRY_PAUSE)
+    // `interval` doubled `failures` times is the backoff from twice the interval.
+    crate::backoff::Backoff::new(interval.saturating_mul(2), MAX_RETRY_PAUSE)
+        .delay(failures)
         .max(interval)
 }
 
