@@ -28,10 +28,11 @@ use super::retry::{self, Failure, Policy};
 use super::route::{self, Incoming, Place};
 use super::{DiscordHandoff, StaffPlace};
 use crate::staff_side::PLATFORM as STAFF_PLATFORM;
-use crate::staff_side::{GuildMessage, on_guild_message, parse_button_id};
+use crate::staff_side::{GuildMessage, on_guild_message};
 use crate::users::remember_dm;
 use deskbot_desk::desk::Desk;
 use deskbot_desk::handoff::attachment_note;
+use deskbot_desk::handoff::buttons::TicketButton;
 use deskbot_desk::handoff::relay::{Author, NOT_STAFF, StaffInbox};
 
 /// Said when the store fails during a turn: the user hears something rather than nothing.
@@ -635,9 +636,9 @@ impl Handler {
     }
 
     async fn on_component(&self, http: &Http, c: ComponentInteraction) {
-        if let Some((action, number)) = parse_button_id(&c.data.custom_id) {
-            let action = action.to_string();
-            self.on_ticket_button(http, &c, &action, number).await;
+        if let Some((button, number)) = TicketButton::parse(&c.data.custom_id) {
+            self.on_ticket_button(http, &c, button.command(), number)
+                .await;
             return;
         }
         let presser = c.user.id.get();
