@@ -15,6 +15,7 @@ pub mod flood;
 pub mod handoff;
 pub mod marks;
 pub mod metrics;
+pub mod outbox;
 pub mod panic;
 pub mod retention;
 pub mod secret;

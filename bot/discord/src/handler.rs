@@ -2,38 +2,42 @@
 //! does not need a serenity type lives in [`super::render`], [`super::route`],
 //! [`super::custom_id`] and [`super::retry`].
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use deskbot_engine::dialogue::{Input, Reply};
-use deskbot_storage::{ChannelWrite, ConvKey, Speaker, TranscriptEntry};
+use deskbot_storage::{ConvKey, Speaker, TranscriptEntry};
 use serenity::all::{
-    ButtonStyle, ChannelId, Command, CommandInteraction, CommandOptionType, ComponentInteraction,
-    Context, CreateActionRow, CreateAllowedMentions, CreateButton, CreateCommand,
-    CreateCommandOption, CreateInteractionResponse, CreateInteractionResponseFollowup,
-    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EventHandler,
-    GuildId, Http, HttpError, Interaction, InteractionContext, Message, MessageFlags, MessageId,
-    MessageReference, MessageType, Nonce, RatelimitInfo, Ready, User,
+    ChannelId, Command, CommandInteraction, CommandOptionType, ComponentInteraction, Context,
+    CreateCommand, CreateCommandOption, CreateInteractionResponse,
+    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, EditInteractionResponse,
+    EventHandler, GuildId, Http, HttpError, Interaction, InteractionContext, Message, MessageFlags,
+    MessageReference, MessageType, RatelimitInfo, Ready, User,
 };
 use tokio::sync::Notify;
 
 use super::custom_id::{self, Press};
 use super::order::{self, Sequencer};
-use super::outbox::{self, Queued};
-use super::poison::{self, Outcome};
-use super::render::{self, ButtonSpec, OutMessage, Style};
+use super::outbox::{self, Route};
+use super::poison;
+use super::render;
 use super::retry::{self, Failure, Policy};
 use super::route::{self, Incoming, Place};
 use super::{DiscordHandoff, StaffPlace};
+use crate::sending::{
+    DiscordSend, allowed_mentions, components, is_transient, rendered, send_messages, send_reply,
+    undelivered,
+};
 use crate::staff_side::PLATFORM as STAFF_PLATFORM;
 use crate::staff_side::{GuildMessage, on_guild_message};
 use crate::users::remember_dm;
-use deskbot_desk::desk::Desk;
+use deskbot_desk::desk::{Desk, TurnRequest};
 use deskbot_desk::handoff::attachment_note;
 use deskbot_desk::handoff::buttons::TicketButton;
 use deskbot_desk::handoff::relay::{Author, NOT_STAFF, StaffInbox};
+use deskbot_desk::outbox::send::Sender;
+use deskbot_desk::outbox::{Address, Delivery};
 
 /// Said when the store fails during a turn: the user hears something rather than nothing.
 const STORAGE_APOLOGY: &str = "Sorry, something went wrong on my side and I couldn't save that. Please try again in a moment.";
@@ -100,9 +104,8 @@ pub(super) struct Handler {
     guild_ids: Vec<u64>,
     bot_id: AtomicU64,
     commands_registered: AtomicBool,
-    /// Outbox targets (channel ids) being sent right now, and whether more was queued for
-    /// one meanwhile: one sender per channel keeps its messages in order.
-    sending: Mutex<HashMap<u64, bool>>,
+    /// The outbox's send loop (set once the client, whose REST client it uses, exists).
+    sender: OnceLock<Arc<Sender<DiscordSend>>>,
     pub(super) inflight: Inflight,
     /// The human handoff, when it runs.
     handoff: Option<DiscordHandoff>,
@@ -110,22 +113,6 @@ pub(super) struct Handler {
     order: Sequencer,
     /// How hard a queued reply is tried before it is parked (or left for the next sweep).
     delivery: Policy,
-}
-
-/// Removes a channel's "being sent" entry however its sender ends (a panic included), so
-/// that channel's later replies are not held up forever.
-struct Sending<'a> {
-    map: &'a Mutex<HashMap<u64, bool>>,
-    channel: u64,
-}
-
-impl Drop for Sending<'_> {
-    fn drop(&mut self) {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.channel);
-    }
 }
 
 impl Handler {
@@ -142,12 +129,18 @@ impl Handler {
             guild_ids,
             bot_id: AtomicU64::new(0),
             commands_registered: AtomicBool::new(false),
-            sending: Mutex::new(HashMap::new()),
+            sender: OnceLock::new(),
             inflight: Inflight::default(),
             handoff,
             order: Sequencer::default(),
             delivery,
         }
+    }
+
+    /// Sends queued replies through `http` from now on.
+    pub(super) fn start_sending(&self, http: Arc<Http>) {
+        let sender = Sender::new(self.desk.clone(), DiscordSend::new(http, self.delivery));
+        let _ = self.sender.set(Arc::new(sender));
     }
 
     fn relay(&self) -> Option<&dyn StaffInbox> {
@@ -441,7 +434,7 @@ impl Handler {
                 if !notes.is_empty() {
                     self.note_attachments(user, notes).await;
                 }
-                self.flush(http, channel).await;
+                self.flush(channel).await;
             }
             Err(apology) => {
                 let reference = reply_to.map(|_| {
@@ -472,21 +465,32 @@ impl Handler {
         let desk = self.desk.clone();
         let key = ConvKey::new("discord", user.to_string());
         let nonce = nonce.to_string();
-        let joined = tokio::task::spawn_blocking(move || {
-            desk.handle_with(&key, name.as_deref(), &input, |reply| {
-                let queued = outbox::queue(channel, rendered(reply, user), reply_to, &nonce);
-                Some(ChannelWrite {
-                    channel: outbox::CHANNEL.to_string(),
-                    target: channel.to_string(),
-                    outbox: queued.iter().map(Queued::encode).collect(),
-                    marks: if dm {
-                        vec![remember_dm(user, channel)]
-                    } else {
-                        Vec::new()
-                    },
-                    ..ChannelWrite::default()
+        let delivery = Delivery {
+            channel: outbox::CHANNEL.to_string(),
+            consumed: None,
+            address: Address {
+                target: channel.to_string(),
+                route: serde_json::to_value(Route {
+                    channel,
+                    reply_to,
+                    owner: user,
                 })
-            })
+                .unwrap_or_default(),
+            },
+            nonce,
+            always: false,
+            marks: if dm {
+                vec![remember_dm(user, channel)]
+            } else {
+                Vec::new()
+            },
+        };
+        let joined = tokio::task::spawn_blocking(move || {
+            desk.turn(
+                &TurnRequest::new(&key, &input)
+                    .name(name.as_deref())
+                    .deliver(delivery),
+            )
         })
         .await;
         match joined {
@@ -508,130 +512,22 @@ impl Handler {
         }
     }
 
-    /// Sends what the outbox holds for `channel`, in order. If another task is already
-    /// sending for that channel, it is told to look again instead. A message still failing
-    /// after the retries stays queued for the next [`Handler::sweep`].
-    pub(super) async fn flush(&self, http: &Http, channel: u64) {
-        {
-            let mut sending = self.sending.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(more) = sending.get_mut(&channel) {
-                *more = true;
-                return;
+    /// Sends what the outbox holds for `channel`, in order, through the desk's send loop (one
+    /// sender per channel keeps its messages in order; a message still failing after the
+    /// retries stays queued for the next [`Handler::sweep`]).
+    pub(super) async fn flush(&self, channel: u64) {
+        match self.sender.get() {
+            Some(sender) => {
+                sender.flush(&channel.to_string()).await;
             }
-            sending.insert(channel, false);
+            None => tracing::warn!(channel, "no Discord client to send with yet"),
         }
-        let _sending = Sending {
-            map: &self.sending,
-            channel,
-        };
-        loop {
-            let complete = self.flush_once(http, channel).await;
-            let mut sending = self.sending.lock().unwrap_or_else(|p| p.into_inner());
-            match sending.get_mut(&channel) {
-                Some(more) if *more && complete => *more = false,
-                _ => return,
-            }
-        }
-    }
-
-    /// One pass over `channel`'s outbox; false when something stays queued.
-    async fn flush_once(&self, http: &Http, channel: u64) -> bool {
-        let desk = self.desk.clone();
-        let target = channel.to_string();
-        let pending = tokio::task::spawn_blocking(move || {
-            desk.store().outbox_pending(outbox::CHANNEL, &target)
-        })
-        .await;
-        let pending = match pending {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => {
-                tracing::error!(channel, error = %e, "cannot read the outbox");
-                return false;
-            }
-            Err(e) => {
-                tracing::error!(channel, error = %e, "reading the outbox panicked");
-                return false;
-            }
-        };
-        for (seq, bytes) in pending {
-            match Queued::decode(&bytes) {
-                None => tracing::warn!(
-                    channel,
-                    seq,
-                    "dropped an outbox entry this version cannot read"
-                ),
-                Some(q) => match deliver_queued(http, &q, self.delivery).await {
-                    Outcome::Sent => deskbot_desk::metrics::global().message_out(outbox::CHANNEL),
-                    Outcome::Park(reason) => {
-                        tracing::error!(
-                            channel,
-                            seq,
-                            reason = %reason,
-                            "Discord refused a reply or kept failing it; parked as a dead letter, the channel's later replies go on"
-                        );
-                        let desk = self.desk.clone();
-                        let target = channel.to_string();
-                        let at = self.desk.now_secs();
-                        let parked = tokio::task::spawn_blocking(move || {
-                            desk.store()
-                                .park_outbox(outbox::CHANNEL, &target, seq, &reason, at)
-                        })
-                        .await;
-                        if !matches!(parked, Ok(Ok(_))) {
-                            // Not delivered, so trying it again later duplicates nothing.
-                            tracing::error!(channel, seq, "cannot park an undeliverable reply");
-                            deskbot_desk::metrics::global().error("storage");
-                            return false;
-                        }
-                        deskbot_desk::metrics::global().dead_letter(outbox::CHANNEL);
-                        continue;
-                    }
-                    Outcome::Later(e) => {
-                        tracing::warn!(
-                            channel,
-                            error = %e,
-                            "a reply could not be delivered yet; it stays queued and is retried later"
-                        );
-                        return false;
-                    }
-                },
-            }
-            let desk = self.desk.clone();
-            let target = channel.to_string();
-            let removed = tokio::task::spawn_blocking(move || {
-                desk.store().outbox_remove(outbox::CHANNEL, &target, seq)
-            })
-            .await;
-            if !matches!(removed, Ok(Ok(()))) {
-                // It would be sent again; its nonce makes Discord drop the copy.
-                tracing::error!(channel, seq, "cannot remove a sent reply from the outbox");
-                return false;
-            }
-        }
-        true
     }
 
     /// Sends everything queued in the outbox (at start, and now and then after outages).
-    pub(super) async fn sweep(&self, http: &Http) {
-        let desk = self.desk.clone();
-        let targets =
-            tokio::task::spawn_blocking(move || desk.store().outbox_targets(outbox::CHANNEL)).await;
-        let targets = match targets {
-            Ok(Ok(t)) => t,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "cannot list the outbox");
-                return;
-            }
-            Err(_) => return,
-        };
-        if !targets.is_empty() {
-            tracing::info!(channels = targets.len(), "sending queued Discord replies");
-        }
-        for t in targets {
-            match t.parse::<u64>() {
-                Ok(channel) => self.flush(http, channel).await,
-                Err(_) => tracing::warn!(target = %t, "an outbox target that is not a channel id"),
-            }
+    pub(super) async fn sweep(&self) {
+        if let Some(sender) = self.sender.get() {
+            sender.sweep().await;
         }
     }
 
@@ -906,150 +802,6 @@ fn display_name(user: &User) -> Option<String> {
     )
 }
 
-/// Errors worth retrying: 5xx, 429 (when serenity's ratelimiter did not absorb it), timeouts
-/// and connection failures.
-pub(super) fn is_transient(e: &serenity::Error) -> bool {
-    match e {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
-            r.status_code.is_server_error() || r.status_code.as_u16() == 429
-        }
-        serenity::Error::Http(HttpError::Request(r)) => !r.is_builder(),
-        serenity::Error::Io(_) => true,
-        _ => false,
-    }
-}
-
-fn allowed_mentions() -> CreateAllowedMentions {
-    // Empty `parse`, `users` and `roles`, `replied_user` false: nothing the bot sends pings.
-    CreateAllowedMentions::new()
-}
-
-fn components(rows: &[Vec<ButtonSpec>]) -> Vec<CreateActionRow> {
-    rows.iter()
-        .map(|row| {
-            CreateActionRow::Buttons(
-                row.iter()
-                    .map(|b| {
-                        CreateButton::new(b.custom_id.clone())
-                            .label(b.label.clone())
-                            .style(match b.style {
-                                Style::Success => ButtonStyle::Success,
-                                Style::Primary => ButtonStyle::Primary,
-                                Style::Secondary => ButtonStyle::Secondary,
-                            })
-                    })
-                    .collect(),
-            )
-        })
-        .collect()
-}
-
-/// The messages for `reply`; none for a silent one ([`render::is_silent`]).
-fn rendered(reply: &Reply, owner: u64) -> Vec<OutMessage> {
-    if render::is_silent(reply) {
-        return Vec::new();
-    }
-    let (messages, dropped) = render::render_reply(reply, owner);
-    if dropped > 0 {
-        tracing::warn!(
-            dropped,
-            "buttons left out: their id is too long or there are too many"
-        );
-    }
-    messages
-}
-
-/// Sends `reply` to `channel` as one or more messages (buttons on the last), the first one
-/// replying to `reference` when set. Each message carries a nonce derived from `nonce_base`
-/// with `enforce_nonce`, so a retry after a lost response cannot post it twice.
-async fn send_reply(
-    http: &Http,
-    channel: ChannelId,
-    reply: &Reply,
-    owner: u64,
-    reference: Option<MessageReference>,
-    nonce_base: &str,
-) {
-    let messages = rendered(reply, owner);
-    send_messages(http, channel, &messages, owner, reference, nonce_base).await;
-}
-
-/// Sends rendered messages in order; stops at the first that cannot be delivered.
-async fn send_messages(
-    http: &Http,
-    channel: ChannelId,
-    messages: &[OutMessage],
-    owner: u64,
-    reference: Option<MessageReference>,
-    nonce_base: &str,
-) {
-    for (i, m) in messages.iter().enumerate() {
-        let mut b = CreateMessage::new()
-            .content(m.content.clone())
-            .allowed_mentions(allowed_mentions())
-            .nonce(Nonce::String(format!("{nonce_base}.{i}")))
-            .enforce_nonce(true);
-        if !m.rows.is_empty() {
-            b = b.components(components(&m.rows));
-        }
-        if i == 0
-            && let Some(r) = &reference
-        {
-            b = b.reference_message(r.clone());
-        }
-        let r = retry::retry(Policy::DELIVERY, "send message", is_transient, || {
-            channel.send_message(http, b.clone())
-        })
-        .await;
-        if let Some(e) = undelivered("createMessage", r) {
-            tracing::error!(
-                channel = channel.get(),
-                user = owner,
-                part = i + 1,
-                error = %e,
-                "could not deliver a reply"
-            );
-            return;
-        }
-    }
-}
-
-/// Sends one queued message (retrying transient failures up to `policy`).
-async fn deliver_queued(http: &Http, q: &Queued, policy: Policy) -> Outcome {
-    let Some(channel) = std::num::NonZeroU64::new(q.channel).map(ChannelId::from) else {
-        return Outcome::Park("createMessage: channel id 0".into());
-    };
-    let mut b = CreateMessage::new()
-        .content(q.message.content.clone())
-        .allowed_mentions(allowed_mentions())
-        .nonce(Nonce::String(q.nonce.clone()))
-        .enforce_nonce(true);
-    if !q.message.rows.is_empty() {
-        b = b.components(components(&q.message.rows));
-    }
-    if let Some(m) = q.reply_to.and_then(std::num::NonZeroU64::new) {
-        let mut r = MessageReference::from((channel, MessageId::from(m)));
-        r.fail_if_not_exists = Some(false);
-        b = b.reference_message(r);
-    }
-    let r = retry::retry(policy, "send message", is_transient, || {
-        channel.send_message(http, b.clone())
-    })
-    .await;
-    poison::outcome("createMessage", r)
-}
-
-/// Why a `method` call did not go through, or `None` when it did. A response serenity could
-/// not decode still means Discord accepted the message: sending it again (or elsewhere) would
-/// duplicate it; it is counted and logged once ([`poison::unreadable_answer`]).
-fn undelivered<T>(method: &'static str, r: Result<T, Failure<serenity::Error>>) -> Option<String> {
-    match r {
-        Ok(_) => None,
-        Err(Failure::Error { error, .. }) if poison::unreadable_answer(method, &error) => None,
-        Err(e) => Some(e.to_string()),
-    }
-}
-
 fn refusal(text: &str) -> CreateInteractionResponse {
     CreateInteractionResponse::Message(
         CreateInteractionResponseMessage::new()
@@ -1218,9 +970,15 @@ mod tests {
         }
         assert!(counts[0] >= 1 && counts[1] > counts[0], "{counts:?}");
         assert_eq!(counts[2], counts[1], "the ignored message queued something");
+        // Each queued reply, rendered as it is at send time, says something.
         for (_, bytes) in queued() {
-            let q = Queued::decode(&bytes).unwrap();
-            assert!(!q.message.content.trim().is_empty() || !q.message.rows.is_empty());
+            let e = deskbot_desk::outbox::Envelope::decode(&bytes).unwrap();
+            let route: Route = serde_json::from_value(e.route).unwrap();
+            let messages = rendered(&e.reply, route.owner);
+            assert!(!messages.is_empty());
+            for q in outbox::queue(route.channel, messages, route.reply_to, &e.nonce) {
+                assert!(!q.message.content.trim().is_empty() || !q.message.rows.is_empty());
+            }
         }
     }
 
