@@ -34,9 +34,12 @@
 //! serenity's types stay inside this module (0.13 breaks its API); the platform-neutral logic
 //! is in [`render`], [`route`], [`custom_id`], [`retry`] and [`outbox`].
 
+mod commands;
 pub mod config;
 pub mod custom_id;
+mod events;
 mod handler;
+mod interactions;
 pub mod order;
 pub mod outbox;
 pub mod poison;
@@ -44,7 +47,9 @@ pub mod render;
 pub mod retry;
 pub mod route;
 pub mod sending;
+mod staff;
 pub mod staff_side;
+mod turns;
 pub mod users;
 
 use std::pin::pin;
@@ -60,7 +65,8 @@ use deskbot_desk::handoff::relay::StaffInbox;
 use deskbot_desk::shutdown::Shutdown;
 use tokio::sync::mpsc;
 
-use handler::{Events, Handler};
+use events::Events;
+use handler::Handler;
 use retry::Policy;
 use sending::is_transient;
 

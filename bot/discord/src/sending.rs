@@ -207,3 +207,31 @@ pub(crate) fn undelivered<T>(
         Err(e) => Some(e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use deskbot_engine::dialogue::Button;
+
+    use super::*;
+
+    #[test]
+    fn a_silent_reply_renders_to_nothing_and_queues_nothing() {
+        for text in ["", "  \n "] {
+            let silent = Reply::text(text);
+            assert!(render::is_silent(&silent));
+            assert!(rendered(&silent, 7).is_empty(), "{text:?}");
+            assert!(outbox::queue(5, rendered(&silent, 7), Some(9), "n").is_empty());
+        }
+        // Text, or buttons alone, are not silent.
+        assert_eq!(rendered(&Reply::text("hi"), 7).len(), 1);
+        let buttons = Reply {
+            text: String::new(),
+            buttons: vec![Button {
+                id: "1:yes".into(),
+                label: "Yes".into(),
+            }],
+        };
+        assert!(!render::is_silent(&buttons));
+        assert_eq!(rendered(&buttons, 7).len(), 1);
+    }
+}
