@@ -300,6 +300,30 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the payload of queued entry `seq` (a reply sent in parts records how far it
+    /// got), durably; false, changing nothing, when the entry is no longer queued.
+    pub fn outbox_update(
+        &self,
+        channel: &str,
+        target: &str,
+        seq: u64,
+        payload: &[u8],
+    ) -> Result<bool, StorageError> {
+        let mut k = target_prefix(channel, target)?;
+        k.extend_from_slice(&seq.to_be_bytes());
+        let current = self.outbox.get(&k)?;
+        let Some(current) = current else {
+            return Ok(false);
+        };
+        // Only over the value just read: a concurrent removal wins.
+        let swapped = self
+            .outbox
+            .compare_and_swap(&k, Some(current), Some(payload))?
+            .is_ok();
+        self.sync()?;
+        Ok(swapped)
+    }
+
     /// A mark's value, if set.
     pub fn channel_mark(&self, channel: &str, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self

@@ -245,3 +245,33 @@ fn concurrent_turns_land_in_batches_and_a_handled_update_fails_alone() {
     }
     assert_eq!(winners, 1);
 }
+
+#[test]
+fn an_entry_is_updated_in_place_in_its_order_and_a_removed_one_is_not_revived() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let queue = ChannelWrite {
+            consumed: None,
+            ..reply_for(1, "9", &["first", "second"])
+        };
+        store.channel_commit(&queue).unwrap();
+        let queued = store.outbox_pending("telegram", "9").unwrap();
+        let (first, second) = (queued[0].0, queued[1].0);
+        assert!(
+            store
+                .outbox_update("telegram", "9", first, b"first, part 2")
+                .unwrap()
+        );
+        store.outbox_remove("telegram", "9", second).unwrap();
+        assert!(!store.outbox_update("telegram", "9", second, b"x").unwrap());
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let payloads: Vec<Vec<u8>> = store
+        .outbox_pending("telegram", "9")
+        .unwrap()
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(payloads, vec![b"first, part 2".to_vec()]);
+}

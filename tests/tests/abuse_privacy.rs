@@ -8,10 +8,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use deskbot_desk::desk::{Desk, TurnResult};
+use deskbot_desk::desk::{Desk, TurnRequest, TurnResult};
 use deskbot_desk::flood::FloodLimits;
+use deskbot_desk::outbox::{Address, Delivery, Envelope};
 use deskbot_engine::catalog::Catalog;
-use deskbot_engine::dialogue::{Engine, Input, MAX_INPUT_CHARS, Outcome, Phase, Reply};
+use deskbot_engine::dialogue::{Engine, Input, MAX_INPUT_CHARS, Outcome, Phase};
 use deskbot_storage::{
     BlockRecord, ChannelWrite, ConvKey, DELETED, Rating, StorageError, TicketStatus,
 };
@@ -53,11 +54,19 @@ fn press(desk: &Desk, key: &ConvKey, last: &TurnResult, label: &str) -> TurnResu
 }
 
 /// What a chat adapter queues for a reply: nothing for a silent one (no text, no buttons).
-fn outbox_for(reply: &Reply) -> Vec<Vec<u8>> {
-    if reply.text.is_empty() && reply.buttons.is_empty() {
-        Vec::new()
-    } else {
-        vec![reply.text.clone().into_bytes()]
+/// What a Telegram-like channel hands the desk with a turn: the update it consumes, and its
+/// chat as the reply's address.
+fn delivery(key: &ConvKey, update: u64) -> Delivery {
+    Delivery {
+        channel: "telegram".into(),
+        consumed: Some(update),
+        address: Address {
+            target: key.user.clone(),
+            route: serde_json::json!({ "chat": key.user }),
+        },
+        nonce: format!("u{update}"),
+        always: false,
+        marks: Vec::new(),
     }
 }
 
@@ -85,15 +94,12 @@ fn handle_update(
     update: u64,
     text: &str,
 ) -> Result<TurnResult, StorageError> {
-    desk.handle_with(key, Some("Flo"), &Input::Text(text.into()), |reply| {
-        Some(ChannelWrite {
-            channel: "telegram".into(),
-            consumed: Some(update),
-            target: key.user.clone(),
-            outbox: outbox_for(reply),
-            ..ChannelWrite::default()
-        })
-    })
+    let input = Input::Text(text.into());
+    desk.turn(
+        &TurnRequest::new(key, &input)
+            .name(Some("Flo"))
+            .deliver(delivery(key, update)),
+    )
 }
 
 fn queued(desk: &Desk, key: &ConvKey) -> Vec<String> {
@@ -101,7 +107,7 @@ fn queued(desk: &Desk, key: &ConvKey) -> Vec<String> {
         .outbox_pending("telegram", &key.user)
         .unwrap()
         .into_iter()
-        .map(|(_, p)| String::from_utf8(p).unwrap())
+        .map(|(_, p)| Envelope::decode(&p).unwrap().reply.text)
         .collect()
 }
 
@@ -197,10 +203,9 @@ fn a_backlog_handled_at_once_is_counted_by_when_it_was_sent() {
     // Twelve messages sent a minute apart while the bot was down, handled in one instant.
     for i in 0..12u64 {
         let sent = now - (12 - i) * 60_000;
+        let input = Input::Text("hello".into());
         let r = desk
-            .handle_sent_with(&key, None, &Input::Text("hello".into()), Some(sent), |_| {
-                None
-            })
+            .turn(&TurnRequest::new(&key, &input).sent_at(Some(sent)))
             .unwrap();
         assert!(
             !matches!(r.outcome, Outcome::Throttled | Outcome::Ignored),
@@ -211,15 +216,10 @@ fn a_backlog_handled_at_once_is_counted_by_when_it_was_sent() {
     let fast = ConvKey::new("telegram", "809");
     let outcomes: Vec<Outcome> = (0..12u64)
         .map(|i| {
-            desk.handle_sent_with(
-                &fast,
-                None,
-                &Input::Text("hello".into()),
-                Some(now - 1_000 + i * 50),
-                |_| None,
-            )
-            .unwrap()
-            .outcome
+            let input = Input::Text("hello".into());
+            desk.turn(&TurnRequest::new(&fast, &input).sent_at(Some(now - 1_000 + i * 50)))
+                .unwrap()
+                .outcome
         })
         .collect();
     assert_eq!(outcomes[4], Outcome::Throttled);
@@ -463,30 +463,17 @@ fn forget_commits_with_the_channel_update_that_confirmed_it() {
     desk.store()
         .inbox_accept("telegram", &[(2, b"press".to_vec())], 3)
         .unwrap();
+    let press = Input::Button(yes.clone());
     let r = desk
-        .handle_with(&key, None, &Input::Button(yes.clone()), |reply| {
-            Some(ChannelWrite {
-                channel: "telegram".into(),
-                consumed: Some(2),
-                target: key.user.clone(),
-                outbox: outbox_for(reply),
-                ..ChannelWrite::default()
-            })
-        })
+        .turn(&TurnRequest::new(&key, &press).deliver(delivery(&key, 2)))
         .unwrap();
     assert_eq!(r.outcome, Outcome::Forgotten);
     assert!(desk.store().inbox_pending("telegram").unwrap().is_empty());
     assert_eq!(queued(&desk, &key).last().unwrap(), &r.reply.text);
     assert!(desk.store().transcript(&key, 10).unwrap().is_empty());
     // The same update again is refused and deletes nothing more.
-    let again = desk.handle_with(&key, None, &Input::Button(yes), |_| {
-        Some(ChannelWrite {
-            channel: "telegram".into(),
-            consumed: Some(2),
-            target: key.user.clone(),
-            ..ChannelWrite::default()
-        })
-    });
+    let press = Input::Button(yes);
+    let again = desk.turn(&TurnRequest::new(&key, &press).deliver(delivery(&key, 2)));
     assert!(matches!(again, Err(StorageError::AlreadyHandled { .. })));
 }
 

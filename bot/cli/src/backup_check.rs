@@ -3,6 +3,7 @@
 //! types their adapters read them with. Passed to the storage crate as its
 //! [`PayloadCheck`](deskbot_storage::validate::PayloadCheck).
 
+use deskbot_desk::outbox::Envelope;
 use deskbot_engine::dialogue::Conversation;
 use deskbot_storage::validate::Payload;
 
@@ -18,6 +19,9 @@ pub fn check(payload: Payload<'_>) -> Result<(), String> {
                 .map(drop)
                 .map_err(|e| e.to_string())
         }
+        Payload::Outbox { channel, payload } if Envelope::decode(payload).is_some() => {
+            envelope(channel, payload)
+        }
         Payload::Outbox { channel, payload } if channel == deskbot_telegram::CHANNEL => {
             serde_json::from_slice::<deskbot_telegram::outbound::Outgoing>(payload)
                 .map(drop)
@@ -30,6 +34,23 @@ pub fn check(payload: Payload<'_>) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+/// A reply the desk queued: its route must be one the channel can read.
+fn envelope(channel: &str, payload: &[u8]) -> Result<(), String> {
+    let Some(e) = Envelope::decode(payload) else {
+        return Err("not a queued reply".into());
+    };
+    let route = match channel {
+        c if c == deskbot_telegram::CHANNEL => {
+            serde_json::from_value::<deskbot_telegram::outbound::Route>(e.route).map(drop)
+        }
+        c if c == deskbot_discord::outbox::CHANNEL => {
+            serde_json::from_value::<deskbot_discord::outbox::Route>(e.route).map(drop)
+        }
+        _ => Ok(()),
+    };
+    route.map_err(|e| format!("a queued reply's route: {e}"))
 }
 
 #[cfg(test)]

@@ -4,17 +4,17 @@
 use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use deskbot_engine::dialogue::{
     ActGuess, Conversation, Engine, Input, IntentGuess, Outcome, Rating, Reply, TurnContext,
 };
 use deskbot_storage::{
-    ChannelWrite, ConvKey, Speaker, StepTried, StorageError, Store, Ticket, TicketStatus,
-    TranscriptEntry, TurnWrite,
+    ConvKey, Speaker, StepTried, StorageError, Store, Ticket, TicketStatus, TranscriptEntry,
+    TurnWrite,
 };
 
 use crate::flood::{FloodGuard, FloodLimits, Verdict};
+use crate::outbox::Delivery;
 
 /// How many characters of a user's message are kept in the transcript. Messages are cut,
 /// never dropped: staff see that something long was sent.
@@ -34,8 +34,7 @@ const STRIPES: usize = 4096;
 /// removes it.
 pub const FORGET_KEEPS_BLOCK: bool = true;
 
-/// Where the desk gets the time: Unix milliseconds. Tests inject their own.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+pub use crate::clock::Clock;
 
 /// What one turn produced.
 #[derive(Debug, Clone)]
@@ -55,6 +54,59 @@ pub struct TurnResult {
     pub act: Option<ActGuess>,
     /// True when the conversation's open ticket is a priority (high-risk) one.
     pub priority: bool,
+}
+
+/// One turn to run ([`Desk::turn`]): who wrote what, when, and what the channel needs
+/// committed with it.
+#[derive(Debug, Clone)]
+pub struct TurnRequest<'a> {
+    /// The conversation.
+    pub key: &'a ConvKey,
+    /// The user's name as the platform shows it (kept with a ticket for staff).
+    pub display_name: Option<&'a str>,
+    /// What they wrote or pressed.
+    pub input: &'a Input,
+    /// When the platform says the message was sent (Unix ms): flood control counts messages
+    /// by that time, so a backlog handled at once after a restart is not taken for a flood.
+    /// A time in the future counts as now.
+    pub sent_ms: Option<u64>,
+    /// The update consumed and where the reply goes; `None` when the caller shows the reply
+    /// itself (the console).
+    pub delivery: Option<Delivery>,
+}
+
+impl<'a> TurnRequest<'a> {
+    /// A turn of `key` reading `input`, sent now, with nothing queued.
+    pub fn new(key: &'a ConvKey, input: &'a Input) -> Self {
+        Self {
+            key,
+            display_name: None,
+            input,
+            sent_ms: None,
+            delivery: None,
+        }
+    }
+
+    /// With the user's display name.
+    #[must_use]
+    pub fn name(mut self, display_name: Option<&'a str>) -> Self {
+        self.display_name = display_name;
+        self
+    }
+
+    /// Sent at `sent_ms` (Unix ms), by the platform's clock.
+    #[must_use]
+    pub fn sent_at(mut self, sent_ms: Option<u64>) -> Self {
+        self.sent_ms = sent_ms;
+        self
+    }
+
+    /// Queues the reply (and the rest of `delivery`) with the turn.
+    #[must_use]
+    pub fn deliver(mut self, delivery: Delivery) -> Self {
+        self.delivery = Some(delivery);
+        self
+    }
 }
 
 /// The engine plus the store: runs turns for every channel.
@@ -87,7 +139,7 @@ impl Desk {
             engine,
             store,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-            clock: Arc::new(now_ms),
+            clock: crate::clock::system(),
             flood: None,
         }
     }
@@ -112,6 +164,16 @@ impl Desk {
         (self.clock)()
     }
 
+    /// The current time by the desk's clock, in Unix seconds.
+    pub fn now_secs(&self) -> i64 {
+        crate::clock::secs(self.now_ms())
+    }
+
+    /// The desk's clock, for tasks that need the time without the desk.
+    pub fn clock(&self) -> Clock {
+        self.clock.clone()
+    }
+
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
@@ -127,55 +189,36 @@ impl Desk {
         Ok(self.store.conversation(key)?.unwrap_or_default())
     }
 
-    /// Runs one turn: loads the state, lets the engine decide, opens a ticket when the engine
-    /// escalates, and commits state, transcript and ticket atomically and durably before
-    /// returning the reply.
+    /// Runs one turn with no delivery (the console, tests): [`Desk::turn`] of a plain
+    /// [`TurnRequest`].
     pub fn handle(
         &self,
         key: &ConvKey,
         display_name: Option<&str>,
         input: &Input,
     ) -> Result<TurnResult, StorageError> {
-        self.handle_with(key, display_name, input, |_| None)
+        self.turn(&TurnRequest::new(key, input).name(display_name))
     }
 
-    /// Like [`Desk::handle`], for channels that deliver replies later: `channel` turns the
-    /// final reply into channel bookkeeping ([`ChannelWrite`]: the platform update this turn
-    /// consumes, the replies to queue) that is committed atomically with the turn. Fails with
-    /// [`StorageError::AlreadyHandled`], changing nothing, when that update was handled before.
+    /// Runs one turn: loads the state, lets the engine decide, opens a ticket when the engine
+    /// escalates, and commits state, transcript, ticket and the request's
+    /// [`Delivery`](crate::outbox::Delivery) (the platform update consumed, the reply queued in
+    /// the outbox as an [`Envelope`](crate::outbox::Envelope) for the channel to render and
+    /// send) atomically and durably before returning. Fails with
+    /// [`StorageError::AlreadyHandled`], changing nothing, when the delivery's update was
+    /// handled before.
     ///
     /// Under flood control a message may not reach the engine: the result then has outcome
     /// [`Outcome::Throttled`] (the reply asks to slow down) or [`Outcome::Ignored`] (the reply
-    /// has no text and no buttons: send nothing). Either way the state and the transcript are
-    /// unchanged and only the channel bookkeeping is committed. When the user confirmed
-    /// `/forget` (outcome [`Outcome::Forgotten`]), their data is deleted instead of a turn
-    /// being stored ([`Store::forget_user`]).
-    pub fn handle_with(
-        &self,
-        key: &ConvKey,
-        display_name: Option<&str>,
-        input: &Input,
-        channel: impl FnOnce(&Reply) -> Option<ChannelWrite>,
-    ) -> Result<TurnResult, StorageError> {
-        self.handle_sent_with(key, display_name, input, None, channel)
-    }
-
-    /// [`Desk::handle_with`] for a message the platform says was sent at `sent_ms` (Unix ms;
-    /// Telegram's `date`, a Discord message's timestamp). Flood control counts messages by
-    /// that time rather than by when they are handled, so a backlog handled all at once (after
-    /// a restart, or an outage of the platform) is not taken for a flood. A time in the future
-    /// counts as now.
-    pub fn handle_sent_with(
-        &self,
-        key: &ConvKey,
-        display_name: Option<&str>,
-        input: &Input,
-        sent_ms: Option<u64>,
-        channel: impl FnOnce(&Reply) -> Option<ChannelWrite>,
-    ) -> Result<TurnResult, StorageError> {
+    /// has no text and no buttons: nothing is queued unless the delivery asks for it). Either
+    /// way the state and the transcript are unchanged and only the delivery is committed. When
+    /// the user confirmed `/forget` (outcome [`Outcome::Forgotten`]), their data is deleted
+    /// instead of a turn being stored ([`Store::forget_user`]).
+    pub fn turn(&self, req: &TurnRequest<'_>) -> Result<TurnResult, StorageError> {
+        let key = req.key;
         let started = std::time::Instant::now();
         let result = self
-            .run_turn(key, display_name, input, sent_ms, channel)
+            .run_turn(req)
             .inspect_err(|e| crate::metrics::global().turn_failed(&key.channel, e))?;
         crate::metrics::global().record_turn(&key.channel, &result, started.elapsed());
         if matches!(result.outcome, Outcome::Throttled | Outcome::Ignored) {
@@ -184,14 +227,16 @@ impl Desk {
         Ok(result)
     }
 
-    fn run_turn(
-        &self,
-        key: &ConvKey,
-        display_name: Option<&str>,
-        input: &Input,
-        sent_ms: Option<u64>,
-        channel: impl FnOnce(&Reply) -> Option<ChannelWrite>,
-    ) -> Result<TurnResult, StorageError> {
+    fn run_turn(&self, req: &TurnRequest<'_>) -> Result<TurnResult, StorageError> {
+        let TurnRequest {
+            key,
+            display_name,
+            input,
+            sent_ms,
+            delivery,
+        } = req;
+        let (key, display_name, sent_ms) = (*key, *display_name, *sent_ms);
+        let channel = |reply: &Reply| delivery.as_ref().map(|d| d.write(reply));
         let _guard = self.lock(key);
         let now = self.now_ms();
         let conv = self.conversation(key)?;
@@ -410,12 +455,6 @@ impl Desk {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The first `max` characters of `s`, with an ellipsis when it was cut.

@@ -9,11 +9,13 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod clock;
 pub mod desk;
 pub mod flood;
 pub mod handoff;
 pub mod marks;
 pub mod metrics;
+pub mod outbox;
 pub mod panic;
 pub mod retention;
 pub mod secret;

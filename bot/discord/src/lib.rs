@@ -34,16 +34,22 @@
 //! serenity's types stay inside this module (0.13 breaks its API); the platform-neutral logic
 //! is in [`render`], [`route`], [`custom_id`], [`retry`] and [`outbox`].
 
+mod commands;
 pub mod config;
 pub mod custom_id;
+mod events;
 mod handler;
+mod interactions;
 pub mod order;
 pub mod outbox;
 pub mod poison;
 pub mod render;
 pub mod retry;
 pub mod route;
+pub mod sending;
+mod staff;
 pub mod staff_side;
+mod turns;
 pub mod users;
 
 use std::pin::pin;
@@ -59,8 +65,10 @@ use deskbot_desk::handoff::relay::StaffInbox;
 use deskbot_desk::shutdown::Shutdown;
 use tokio::sync::mpsc;
 
-use handler::{Events, Handler, is_transient};
+use events::Events;
+use handler::Handler;
 use retry::Policy;
+use sending::is_transient;
 
 /// How long shutdown waits for the gateway to close and for turns in flight to be answered
 /// (replies still queued stay in the outbox for the next start, sent with their nonces): the
@@ -241,12 +249,14 @@ async fn run_tuned(
             .event_handler(Events(Arc::clone(&handler)))
             .raw_event_handler(poison::SkipWatch {
                 store: desk.store().clone(),
+                clock: desk.clock(),
             })
             .await
             .context("cannot set up the Discord client")?;
         if let Some(url) = ws_url {
             *client.ws_url.lock().await = url;
         }
+        handler.start_sending(Arc::clone(&client.http));
         tracing::info!(
             message_content = intents.contains(GatewayIntents::MESSAGE_CONTENT),
             support_channels = config.support_channel_ids.len(),
@@ -255,30 +265,23 @@ async fn run_tuned(
         );
         // Replies queued before a restart or an outage go out now, and again every minute.
         let sweeper = {
-            let (h, http) = (Arc::clone(&handler), Arc::clone(&client.http));
+            let h = Arc::clone(&handler);
             AbortOnDrop(tokio::spawn(async move {
                 loop {
-                    let (h, http) = (Arc::clone(&h), Arc::clone(&http));
-                    guarded("sweep", async move { h.sweep(&http).await }).await;
+                    let h = Arc::clone(&h);
+                    guarded("sweep", async move { h.sweep().await }).await;
                     tokio::time::sleep(SWEEP_EVERY).await;
                 }
             }))
         };
         // Outboxes the relay asks for go out now, each through the channel's one sender.
         let delivery = deliveries.as_ref().map(|d| {
-            let (h, http, d) = (
-                Arc::clone(&handler),
-                Arc::clone(&client.http),
-                Arc::clone(d),
-            );
+            let (h, d) = (Arc::clone(&handler), Arc::clone(d));
             AbortOnDrop(tokio::spawn(async move {
                 let mut d = d.lock().await;
                 while let Some(channel) = d.recv().await {
-                    let (h, http) = (Arc::clone(&h), Arc::clone(&http));
-                    tokio::spawn(guarded(
-                        "delivery",
-                        async move { h.flush(&http, channel).await },
-                    ));
+                    let h = Arc::clone(&h);
+                    tokio::spawn(guarded("delivery", async move { h.flush(channel).await }));
                 }
             }))
         });

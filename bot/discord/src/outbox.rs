@@ -1,6 +1,7 @@
 //! Replies to channel messages wait in the store's outbox (written in the same transaction as
 //! the turn) until Discord accepted them, so neither a long outage nor a restart loses one.
-//! This file holds the payload format; the sending is in the handler.
+//! This file holds the payload formats (the route of the desk's envelopes, and the rendered
+//! messages the channel queues itself); the sending is in [`crate::sending`].
 //!
 //! Interaction answers are not queued: their token expires after 15 minutes and they must be
 //! fast; they are retried in place and fall back to a channel message.
@@ -8,6 +9,18 @@
 use serde::{Deserialize, Serialize};
 
 use super::render::OutMessage;
+
+/// Where a turn's reply goes, as the desk stores it in the outbox
+/// ([`deskbot_desk::outbox::Address::route`]) and the channel reads it back when it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// The Discord channel to post in (a DM channel or a support channel).
+    pub channel: u64,
+    /// The user's message to reply to (support channels), if any.
+    pub reply_to: Option<u64>,
+    /// The user whose conversation the buttons belong to.
+    pub owner: u64,
+}
 
 /// The outbox channel name in the store.
 pub const CHANNEL: &str = "discord";

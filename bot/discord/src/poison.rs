@@ -7,10 +7,10 @@
 //!   `deskbot_platform_unparsed_answers_total{channel="discord",method}` and never repeated
 //!   ([`unreadable_answer`]).
 //! - **Replies that keep failing**: a refusal (4xx), or a server error (5xx) still there after
-//!   the retries, parks the reply as a dead letter ([`Outcome::Park`]) and the channel's later
+//!   the retries, parks the reply as a dead letter ([`Sent::Park`]) and the channel's later
 //!   replies go on; no answer at all (the network, an outage) or Discord's rate limit keeps it
 //!   queued for the next sweep, since it holds up every channel alike
-//!   ([`Outcome::Later`]).
+//!   ([`Sent::Later`]).
 //! - **Gateway events**: serenity 0.12.5 reads a dispatch whose `d` does not fit its type (a
 //!   `MESSAGE_CREATE` with a malformed field) as `Event::Unknown`, like an event type it does
 //!   not know, and drops it (a `debug!` in `client/dispatch.rs`); a frame that is not a gateway
@@ -24,6 +24,7 @@ use serde_json::Value;
 use serenity::all::{Context, Event, HttpError, Interaction, Message, RawEventHandler};
 
 use super::retry::Failure;
+use deskbot_desk::outbox::send::Sent;
 use deskbot_desk::unreadable::note_unreadable;
 use deskbot_storage::Store;
 
@@ -66,24 +67,13 @@ pub fn unreadable_answer(method: &'static str, e: &serenity::Error) -> bool {
     }
 }
 
-/// What to do with a reply whose sending ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Discord has it (its answer possibly unreadable).
-    Sent,
-    /// Refused, or still failing after the retries: park it, with this reason.
-    Park(String),
-    /// No answer (network, outage) or rate limited: keep it queued for a later sweep.
-    Later(String),
-}
-
 /// Sorts how one reply's sending (with its retries) ended; `method` names the call for the
 /// unreadable-answer count.
-pub fn outcome<T>(method: &'static str, r: Result<T, Failure<serenity::Error>>) -> Outcome {
+pub fn outcome<T>(method: &'static str, r: Result<T, Failure<serenity::Error>>) -> Sent {
     match r {
-        Ok(_) => Outcome::Sent,
-        Err(Failure::Error { error, .. }) if unreadable_answer(method, &error) => Outcome::Sent,
-        Err(e @ Failure::TimedOut { .. }) => Outcome::Later(e.to_string()),
+        Ok(_) => Sent::Done,
+        Err(Failure::Error { error, .. }) if unreadable_answer(method, &error) => Sent::Done,
+        Err(e @ Failure::TimedOut { .. }) => Sent::Later(e.to_string()),
         Err(
             ref e @ Failure::Error {
                 ref error,
@@ -99,7 +89,7 @@ pub fn outcome<T>(method: &'static str, r: Result<T, Failure<serenity::Error>>) 
                 _ => false,
             };
             if transient && unanswered {
-                return Outcome::Later(e.to_string());
+                return Sent::Later(e.to_string());
             }
             let status = match error {
                 serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
@@ -107,7 +97,7 @@ pub fn outcome<T>(method: &'static str, r: Result<T, Failure<serenity::Error>>) 
                 }
                 _ => String::new(),
             };
-            Outcome::Park(format!("{method}: {status}{e}"))
+            Sent::Park(format!("{method}: {status}{e}"))
         }
     }
 }
@@ -188,17 +178,12 @@ pub fn skipped(store: &Store, kind: &str, value: &Value, at: i64) {
     }
 }
 
-/// Now, in Unix seconds.
-pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// Sees every gateway event serenity read as `Unknown` ([`skipped`]).
 pub struct SkipWatch {
     /// Where dead letters go.
     pub store: Store,
+    /// When they are recorded.
+    pub clock: deskbot_desk::clock::Clock,
 }
 
 #[serenity::async_trait]
@@ -208,7 +193,7 @@ impl RawEventHandler for SkipWatch {
             return;
         };
         let store = self.store.clone();
-        let at = now_secs();
+        let at = deskbot_desk::clock::secs((self.clock)());
         let done = tokio::task::spawn_blocking(move || skipped(&store, &u.kind, &u.value, at));
         if let Err(e) = done.await
             && e.is_panic()
@@ -250,16 +235,16 @@ mod tests {
             transient: false,
             attempts: 1,
         });
-        assert_eq!(outcome("test", unreadable), Outcome::Sent);
+        assert_eq!(outcome("test", unreadable), Sent::Done);
         assert!(matches!(
             outcome::<()>("test", Err(Failure::TimedOut { attempts: 3 })),
-            Outcome::Later(_)
+            Sent::Later(_)
         ));
         let other: Result<(), _> = Err(Failure::Error {
             error: serenity::Error::Other("refused"),
             transient: false,
             attempts: 1,
         });
-        assert!(matches!(outcome("test", other), Outcome::Park(r) if r.starts_with("test:")));
+        assert!(matches!(outcome("test", other), Sent::Park(r) if r.starts_with("test:")));
     }
 }

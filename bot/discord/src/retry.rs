@@ -5,15 +5,15 @@
 use std::future::Future;
 use std::time::Duration;
 
+use deskbot_desk::backoff::Backoff;
+
 /// How hard to try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
     /// Attempts in all (the first one included).
     pub attempts: u32,
-    /// The wait before the first retry; it doubles after each.
-    pub base: Duration,
-    /// The longest wait between two attempts.
-    pub max_delay: Duration,
+    /// The waits between attempts.
+    pub backoff: Backoff,
     /// How long one attempt may take before it counts as a (transient) timeout.
     pub attempt_timeout: Duration,
 }
@@ -22,8 +22,7 @@ impl Policy {
     /// For messages: about a minute and a half of retries before a reply is given up.
     pub const DELIVERY: Self = Self {
         attempts: 8,
-        base: Duration::from_millis(500),
-        max_delay: Duration::from_secs(30),
+        backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
         attempt_timeout: Duration::from_secs(15),
     };
 
@@ -31,8 +30,7 @@ impl Policy {
     /// attempt and wait together stay under that.
     pub const ACK: Self = Self {
         attempts: 3,
-        base: Duration::from_millis(100),
-        max_delay: Duration::from_millis(200),
+        backoff: Backoff::new(Duration::from_millis(100), Duration::from_millis(200)),
         attempt_timeout: Duration::from_millis(800),
     };
 
@@ -44,8 +42,7 @@ impl Policy {
 
     /// The wait after failed attempt number `attempt` (1-based).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        self.base.saturating_mul(factor).min(self.max_delay)
+        self.backoff.delay(attempt)
     }
 }
 
@@ -141,8 +138,7 @@ mod tests {
     fn fast(attempts: u32) -> Policy {
         Policy {
             attempts,
-            base: Duration::from_millis(1),
-            max_delay: Duration::from_millis(4),
+            backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(4)),
             attempt_timeout: Duration::from_millis(200),
         }
     }

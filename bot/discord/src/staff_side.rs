@@ -29,6 +29,7 @@ use serenity::all::{
 };
 
 use crate::render::{escape_markdown, split_message};
+use deskbot_desk::handoff::buttons::TicketButton;
 use deskbot_desk::handoff::relay::{Author, Handled, RelayError, StaffInbox, StaffSide};
 
 /// The platform name in [`StaffLocation`]s.
@@ -39,25 +40,6 @@ const MAX_MESSAGE: usize = 2000;
 
 /// Discord's JSON error code for "a thread has already been created for this message".
 pub const THREAD_ALREADY_CREATED: isize = 160_004;
-
-/// The custom id of a ticket's Claim button.
-pub fn claim_button_id(number: u64) -> String {
-    format!("ticket:claim:{number}")
-}
-
-/// The custom id of a ticket's Close button.
-pub fn close_button_id(number: u64) -> String {
-    format!("ticket:close:{number}")
-}
-
-/// Reads a ticket button's custom id: (`claim` or `close`, ticket number).
-pub fn parse_button_id(id: &str) -> Option<(&str, u64)> {
-    let rest = id.strip_prefix("ticket:")?;
-    let (action, number) = rest.split_once(':')?;
-    matches!(action, "claim" | "close")
-        .then_some(())
-        .and(number.parse().ok().map(|n| (action, n)))
-}
 
 /// A nonce Discord accepts (at most 25 characters) for a relay item id: FNV-1a, so it is the
 /// same after a restart.
@@ -124,10 +106,10 @@ impl DiscordStaff {
             .enforce_nonce(true);
         if let Some(number) = buttons {
             b = b.components(vec![CreateActionRow::Buttons(vec![
-                CreateButton::new(claim_button_id(number))
+                CreateButton::new(TicketButton::Claim.data(number))
                     .label("Claim")
                     .style(ButtonStyle::Primary),
-                CreateButton::new(close_button_id(number))
+                CreateButton::new(TicketButton::Close.data(number))
                     .label("Close")
                     .style(ButtonStyle::Danger),
             ])]);
@@ -279,12 +261,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn button_ids_round_trip_and_nonces_fit() {
-        assert_eq!(parse_button_id(&claim_button_id(12)), Some(("claim", 12)));
-        assert_eq!(parse_button_id(&close_button_id(3)), Some(("close", 3)));
-        assert_eq!(parse_button_id("ticket:open:3"), None);
-        assert_eq!(parse_button_id("ticket:close:x"), None);
-        assert_eq!(parse_button_id("db:1:2:yes"), None);
+    fn nonces_fit_and_are_stable() {
         let n = nonce_for("t12.18446744073709551615.3");
         assert!(n.len() <= 25);
         assert_eq!(n, nonce_for("t12.18446744073709551615.3"));

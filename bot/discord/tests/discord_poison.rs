@@ -41,8 +41,10 @@ fn engine() -> Arc<Engine> {
 /// Three attempts a few milliseconds apart: a failing reply is parked within a second.
 const FAST: Policy = Policy {
     attempts: 3,
-    base: Duration::from_millis(10),
-    max_delay: Duration::from_millis(40),
+    backoff: deskbot_desk::backoff::Backoff::new(
+        Duration::from_millis(10),
+        Duration::from_millis(40),
+    ),
     attempt_timeout: Duration::from_secs(5),
 };
 

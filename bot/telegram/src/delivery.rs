@@ -14,7 +14,7 @@
 //!   reply is not at fault.
 //! - Any other failure of a reply (a server error, an answer that is not the Bot API's, a
 //!   refusal) is retried up to [`Api::attempts`] times, then the reply is **parked** as a
-//!   dead letter ([`Delivered::Parked`]; see `deskbot_storage::dead_letter`), and the chat's
+//!   dead letter ([`Sent::Park`]; see `deskbot_storage::dead_letter`), and the chat's
 //!   later replies go on. A refusal that only means "no longer needed" (an unchanged
 //!   keyboard, an expired button press) is dropped quietly.
 
@@ -34,6 +34,7 @@ use teloxide::{ApiError, Bot, RequestError};
 use super::limiter::{Limiter, Limits};
 use super::outbound::Outgoing;
 use deskbot_desk::backoff::Backoff;
+use deskbot_desk::outbox::send::Sent;
 use deskbot_desk::shutdown::Shutdown;
 use deskbot_desk::shutdown::pause;
 use deskbot_desk::unreadable::note_unreadable;
@@ -190,24 +191,6 @@ fn is_server_trouble(text: &str) -> bool {
     .any(|needle| t.contains(needle))
 }
 
-/// How a delivery ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivered {
-    /// Telegram accepted it (its answer possibly unreadable: see the module documentation).
-    Done,
-    /// Telegram refused it in a way that means it is no longer needed (a stale callback
-    /// query, an unmodified keyboard…): nothing more to do.
-    Dropped,
-    /// Telegram kept refusing or failing it: park it as a dead letter, with this reason
-    /// (safe to show: no token), and go on with the chat's next reply.
-    Parked(String),
-    /// The chat cannot be written to any more.
-    ChatGone,
-    /// Shutdown came while waiting (to send or to retry); the call stays queued and nothing
-    /// was sent.
-    Stopped,
-}
-
 /// Whether a refusal only means the call is no longer needed.
 fn no_longer_needed(e: &RequestError) -> bool {
     matches!(
@@ -230,16 +213,16 @@ fn unanswered(e: &RequestError) -> bool {
 /// flood control and network trouble are retried until they pass, other failures up to
 /// [`Api::attempts`] times before the item is parked; see the module documentation. On
 /// shutdown while waiting it stays queued for the next start.
-pub async fn deliver(api: &Api, item: &mut Outgoing, shutdown: &Shutdown) -> Delivered {
+pub async fn deliver(api: &Api, item: &mut Outgoing, shutdown: &Shutdown) -> Sent {
     let mut attempt = 0u32;
     loop {
         if let Outgoing::Send { chat, .. } = item
             && !api.limiter.acquire(*chat, shutdown).await
         {
-            return Delivered::Stopped;
+            return Sent::Stopped;
         }
         let Err(e) = call(api, item).await else {
-            return Delivered::Done;
+            return Sent::Done;
         };
         let failure = classify_error(&e);
         let error = api.describe(&e);
@@ -250,12 +233,12 @@ pub async fn deliver(api: &Api, item: &mut Outgoing, shutdown: &Shutdown) -> Del
                     _ => unreadable_field::<Message>(&result),
                 };
                 note_unreadable(crate::CHANNEL, op_name(item), &field);
-                return Delivered::Done;
+                return Sent::Done;
             }
             Failure::RetryAfter(d) => {
                 tracing::warn!(%error, wait_ms = d.as_millis() as u64, "Telegram flood control");
                 if !pause(d.min(MAX_RETRY_AFTER), shutdown).await {
-                    return Delivered::Stopped;
+                    return Sent::Stopped;
                 }
             }
             Failure::Migrate(new) => {
@@ -266,7 +249,7 @@ pub async fn deliver(api: &Api, item: &mut Outgoing, shutdown: &Shutdown) -> Del
                     {
                         *chat = new;
                     }
-                    _ => return Delivered::Dropped,
+                    _ => return Sent::Dropped,
                 }
             }
             Failure::Transient | Failure::BadToken => {
@@ -277,7 +260,7 @@ pub async fn deliver(api: &Api, item: &mut Outgoing, shutdown: &Shutdown) -> Del
                 attempt = attempt.saturating_add(1);
                 if counted && attempt >= api.attempts.max(1) {
                     tracing::error!(%error, attempt, op = op_name(item), "Telegram call still failing; parked as a dead letter");
-                    return Delivered::Parked(format!(
+                    return Sent::Park(format!(
                         "{}: {error} (still failing after {attempt} attempts)",
                         op_name(item)
                     ));
@@ -285,25 +268,25 @@ pub async fn deliver(api: &Api, item: &mut Outgoing, shutdown: &Shutdown) -> Del
                 let d = api.backoff.delay(attempt);
                 tracing::warn!(%error, attempt, retry_in_ms = d.as_millis() as u64, "Telegram call failed; retrying");
                 if !pause(d, shutdown).await {
-                    return Delivered::Stopped;
+                    return Sent::Stopped;
                 }
             }
             Failure::ChatGone => {
                 if matches!(item, Outgoing::Answer { .. }) {
-                    return Delivered::Dropped;
+                    return Sent::Dropped;
                 }
                 tracing::info!(%error, "chat no longer reachable");
-                return Delivered::ChatGone;
+                return Sent::TargetGone;
             }
             Failure::Permanent => {
                 // A press on a keyboard already removed, a callback answered after a restart:
                 // expected now and then, not worth a warning.
                 if no_longer_needed(&e) {
                     tracing::debug!(%error, op = op_name(item), "Telegram call no longer needed");
-                    return Delivered::Dropped;
+                    return Sent::Dropped;
                 }
                 tracing::warn!(%error, op = op_name(item), "Telegram refused a call; parked as a dead letter");
-                return Delivered::Parked(format!("{}: {error}", op_name(item)));
+                return Sent::Park(format!("{}: {error}", op_name(item)));
             }
         }
     }

@@ -9,12 +9,14 @@
 //!    offset, durably, *before* the next `getUpdates` confirms the batch to Telegram. Updates
 //!    the bot ignores are only confirmed.
 //! 2. **Handle.** Each update goes to its chat's worker: updates of one chat are handled in
-//!    order, chats concurrently. A worker runs the engine turn ([`Desk::handle_with`]) and, in
-//!    the same sled transaction, removes the update from the inbox and queues the Bot API
-//!    calls that answer it (the outbox). A second attempt to handle the same update is refused
-//!    by the store, so no update is handled twice, even across restarts.
-//! 3. **Deliver.** The worker then makes the queued calls in order
-//!    ([`delivery::deliver`]): `answerCallbackQuery`, `editMessageReplyMarkup` for a used
+//!    order, chats concurrently. A worker runs the engine turn ([`Desk::turn`]) and, in the
+//!    same sled transaction, the desk removes the update from the inbox and queues the reply
+//!    in the outbox with its [`outbound::Route`] (the desk's platform-neutral envelope). A
+//!    second attempt to handle the same update is refused by the store, so no update is
+//!    handled twice, even across restarts.
+//! 3. **Deliver.** The worker then has the desk's send loop make the queued calls in order
+//!    ([`sending`]: the envelope rendered into calls now, each made by
+//!    [`delivery::deliver`]): `answerCallbackQuery`, `editMessageReplyMarkup` for a used
 //!    keyboard, `sendMessage` as plain text (no parse mode, so nothing needs escaping) split
 //!    at line boundaries, each `sendMessage` waiting for the send limits first
 //!    ([`limiter`]). Flood control (`retry_after`) is waited out, other failures are retried
@@ -41,7 +43,8 @@
 //! then polling resumes from the stored offset: nothing received is lost. A crash between
 //! Telegram accepting a message and the outbox entry being removed resends that one message
 //! (the Bot API has no idempotency key); a failed removal (a full disk) never resends it, in
-//! the run or after a graceful stop (`sent_marks`); a stop ends every wait at once and takes
+//! the run or after a graceful stop (`deskbot_desk::outbox::sent_marks`); a reply sent in
+//! parts resumes after the last part Telegram accepted; a stop ends every wait at once and takes
 //! at most a few seconds.
 
 pub mod config;
@@ -49,16 +52,16 @@ pub mod delivery;
 pub mod inbound;
 pub mod limiter;
 pub mod outbound;
-mod sent_marks;
+pub mod sending;
 mod staff;
 pub mod staff_side;
 pub mod updates;
 pub mod users;
 pub mod webhook;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use deskbot_engine::dialogue::{Input, Reply};
@@ -71,15 +74,18 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::config::TelegramConfig;
-use delivery::{Api, Delivered, Failure, classify_error};
+use delivery::{Api, Failure, classify_error};
 use deskbot_desk::backoff::Backoff;
-use deskbot_desk::desk::Desk;
+use deskbot_desk::desk::{Desk, TurnRequest};
 use deskbot_desk::handoff::relay::StaffInbox;
+use deskbot_desk::outbox::send::Sender;
+use deskbot_desk::outbox::{Address, Delivery};
 use deskbot_desk::shutdown::Shutdown;
 use deskbot_desk::shutdown::pause;
 use inbound::{BotIdentity, Event, Inbound};
 use limiter::Limits;
-use outbound::{Destination, Outgoing, parse_callback_data, render};
+use outbound::{Destination, Outgoing, Route, parse_callback_data};
+use sending::TelegramSend;
 use updates::{RawGetUpdates, Read};
 
 /// The channel name in conversation keys and in the store's channel records.
@@ -175,16 +181,17 @@ pub async fn run_full(
     handoff: Option<TelegramHandoff>,
 ) -> Result<()> {
     let api = build_api(&config, backoff)?;
-
-    let sent: SentMarks = Arc::default();
-    let result = serve(&desk, &api, &config, &shutdown, deliveries, handoff, &sent).await;
+    let sender = Arc::new(Sender::new(
+        desk.clone(),
+        TelegramSend::new(api.clone(), shutdown.clone()),
+    ));
+    let result = serve(
+        &desk, &api, &config, &shutdown, deliveries, handoff, &sender,
+    )
+    .await;
     deskbot_desk::metrics::global().set_channel_up(CHANNEL, false);
     drop(api);
-    let marks = sent.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    if !marks.is_empty() {
-        let store = desk.store().clone();
-        let _ = tokio::task::spawn_blocking(move || sent_marks::save(&store, &marks)).await;
-    }
+    sender.save().await;
     desk.store()
         .flush()
         .context("cannot flush the database when stopping the Telegram channel")?;
@@ -224,14 +231,9 @@ struct Ctx {
     deliveries: tokio::sync::Mutex<Option<mpsc::UnboundedReceiver<i64>>>,
     /// The handoff's staff group, when configured.
     staff: Option<staff::StaffGroup>,
-    /// Outbox entries (chat, sequence number) Telegram accepted but the store could not
-    /// remove (a full disk): never sent again, their removal is retried instead (and carried
-    /// over a restart: `sent_marks`).
-    sent: SentMarks,
+    /// The outbox's send loop.
+    sender: Arc<Sender<TelegramSend>>,
 }
-
-/// See [`Ctx::sent`].
-type SentMarks = Arc<std::sync::Mutex<HashSet<(i64, u64)>>>;
 
 impl Ctx {
     /// The staff group's chat id, when the handoff is configured.
@@ -261,7 +263,7 @@ async fn serve(
     shutdown: &Shutdown,
     deliveries: Option<mpsc::UnboundedReceiver<i64>>,
     handoff: Option<TelegramHandoff>,
-    sent: &SentMarks,
+    sender: &Arc<Sender<TelegramSend>>,
 ) -> Result<()> {
     let polling = config.webhook_url.is_none();
     let Some(me) = start(api, shutdown, polling).await? else {
@@ -274,21 +276,15 @@ async fn serve(
         shutdown: shutdown.clone(),
         deliveries: tokio::sync::Mutex::new(deliveries),
         staff: handoff.map(staff::StaffGroup::new),
-        sent: sent.clone(),
+        sender: sender.clone(),
     });
     let mut dispatcher = Dispatcher::new(ctx.clone());
 
-    // Left over from the previous run: calls to make, then updates to handle.
+    // Left over from the previous run: calls to make, then updates to handle. Replies sent
+    // before the restart but left in the outbox go first, never resent.
+    sender.restore().await;
     let store = desk.store().clone();
-    let sent = sent.clone();
     let (targets, pending) = tokio::task::spawn_blocking(move || {
-        // Replies sent before the restart but left in the outbox go first, never resent.
-        let restored = sent_marks::restore(&store);
-        if !restored.is_empty() {
-            sent.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend(restored);
-        }
         Ok::<_, StorageError>((
             store.outbox_targets(CHANNEL)?,
             store.inbox_pending(CHANNEL)?,
@@ -496,7 +492,7 @@ async fn poll(
         if !skipped.is_empty() {
             // Recorded before the batch is confirmed (by the offset below).
             let s = store.clone();
-            let at = now_secs();
+            let at = ctx.desk.now_secs();
             let _ = tokio::task::spawn_blocking(move || {
                 for (id, raw, why) in &skipped {
                     updates::record_skipped(&s, *id, raw, why, at);
@@ -750,14 +746,9 @@ async fn handle(ctx: &Ctx, id: u64, inbound: Inbound) {
 /// A mark to set (`Some`) or remove (`None`), by name.
 type Mark = (String, Option<Vec<u8>>);
 
-fn blocked_mark(chat: i64) -> String {
+/// The mark of a chat that blocked the bot (or removed it from the group).
+pub(crate) fn blocked_mark(chat: i64) -> String {
     format!("blocked:{chat}")
-}
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Whether `chat` blocked the bot (or removed it from the group) and has not come back.
@@ -794,7 +785,9 @@ fn sent_ms(date: i64) -> Option<u64> {
     u64::try_from(date).ok().map(|s| s.saturating_mul(1_000))
 }
 
-/// Decides and records (atomically with the inbox entry's removal) what answers an update.
+/// Decides and records (atomically with the inbox entry's removal) what answers an update:
+/// a turn queues its reply for the chat as the desk's envelope, rendered when it is sent
+/// ([`sending`]); what needs no turn is queued as calls of this channel's own.
 fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
     let store = desk.store();
     let chat = inbound.chat;
@@ -806,52 +799,60 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
         outbox: encode(outbox),
         marks,
     };
+    let delivery = |route: Route, marks: Vec<Mark>, always: bool| Delivery {
+        channel: CHANNEL.to_string(),
+        consumed: Some(id),
+        address: Address {
+            target: chat.to_string(),
+            route: serde_json::to_value(&route).unwrap_or_default(),
+        },
+        nonce: format!("tg{id}"),
+        always,
+        marks,
+    };
     match &inbound.event {
         Event::Text { from, text, origin } => {
             let marks = unblock_if_newer(store, chat, origin.date)?;
-            let to = Destination {
+            let to = Route::to(Destination {
                 chat,
                 reply_to: (!origin.private).then_some(origin.message),
                 thread: origin.thread,
                 owner: (!origin.private).then_some(from.id),
-            };
+            });
             let key = ConvKey::new(CHANNEL, from.id.to_string());
-            desk.handle_sent_with(
-                &key,
-                Some(&from.name),
-                &Input::Text(text.clone()),
-                sent_ms(origin.date),
-                |reply| Some(write(render(reply, to), marks, false)),
+            let input = Input::Text(text.clone());
+            desk.turn(
+                &TurnRequest::new(&key, &input)
+                    .name(Some(&from.name))
+                    .sent_at(sent_ms(origin.date))
+                    .deliver(delivery(to, marks, false)),
             )?;
         }
         Event::NonText { from, origin, note } => {
             let marks = unblock_if_newer(store, chat, origin.date)?;
-            let to = Destination {
+            let to = Route::to(Destination {
                 chat,
                 reply_to: (!origin.private).then_some(origin.message),
                 thread: origin.thread,
                 owner: (!origin.private).then_some(from.id),
-            };
+            });
             let key = ConvKey::new(CHANNEL, from.id.to_string());
             if let Some(note) = note
                 && desk.conversation(&key)?.ticket().is_some()
             {
                 // In a ticket: the note goes into the user's turn, so staff see that something
                 // was sent (the file itself stays on Telegram).
-                desk.handle_sent_with(
-                    &key,
-                    Some(&from.name),
-                    &Input::Text(note.clone()),
-                    sent_ms(origin.date),
-                    |reply| Some(write(render(reply, to), marks, false)),
+                let input = Input::Text(note.clone());
+                desk.turn(
+                    &TurnRequest::new(&key, &input)
+                        .name(Some(&from.name))
+                        .sent_at(sent_ms(origin.date))
+                        .deliver(delivery(to, marks, false)),
                 )?;
                 return Ok(());
             }
-            store.channel_commit(&write(
-                render(&Reply::text(NON_TEXT_REPLY), to),
-                marks,
-                false,
-            ))?;
+            store
+                .channel_commit(&delivery(to, marks, false).write(&Reply::text(NON_TEXT_REPLY)))?;
         }
         Event::Button {
             from,
@@ -870,28 +871,24 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
                 store.channel_commit(&write(vec![answer], Vec::new(), false))?;
                 return Ok(());
             }
-            let mut calls = vec![Outgoing::Answer {
-                query: query.clone(),
-                text: None,
-            }];
-            if let Some(m) = message {
-                calls.push(Outgoing::ClearKeyboard { chat, message: *m });
-            }
-            let to = Destination {
-                chat,
-                reply_to: None,
-                thread: *thread,
-                owner: (!private).then_some(from.id),
+            // The press is answered (and its keyboard cleared) even when the turn says
+            // nothing (flood control): `always`.
+            let to = Route {
+                answer: Some(query.clone()),
+                clear_keyboard: *message,
+                ..Route::to(Destination {
+                    chat,
+                    reply_to: None,
+                    thread: *thread,
+                    owner: (!private).then_some(from.id),
+                })
             };
             let key = ConvKey::new(CHANNEL, from.id.to_string());
-            desk.handle_with(
-                &key,
-                Some(&from.name),
-                &Input::Button(button.to_string()),
-                |reply| {
-                    calls.extend(render(reply, to));
-                    Some(write(calls, Vec::new(), false))
-                },
+            let input = Input::Button(button.to_string());
+            desk.turn(
+                &TurnRequest::new(&key, &input)
+                    .name(Some(&from.name))
+                    .deliver(delivery(to, Vec::new(), true)),
             )?;
         }
         Event::Blocked { date } => {
@@ -915,139 +912,7 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Makes the calls queued for `chat`, in order, removing each once done.
+/// Makes the calls queued for `chat`, in order, through the desk's one send loop.
 async fn deliver_chat(ctx: &Ctx, chat: i64) {
-    let target = chat.to_string();
-    let store = ctx.desk.store().clone();
-    let t = target.clone();
-    let s = store.clone();
-    let pending = match tokio::task::spawn_blocking(move || {
-        Ok::<_, StorageError>((s.outbox_pending(CHANNEL, &t)?, is_blocked(&s, chat)?))
-    })
-    .await
-    {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => {
-            tracing::error!(chat, error = %e, "cannot read the Telegram outbox");
-            return;
-        }
-        Err(_) => return,
-    };
-    let (pending, blocked) = pending;
-    if pending.is_empty() {
-        return;
-    }
-    if blocked {
-        tracing::info!(
-            chat,
-            count = pending.len(),
-            "chat blocked the bot; replies dropped"
-        );
-        forget_chat(&store, chat, None).await;
-        return;
-    }
-    // Marks of entries no longer queued (removed after all) are stale.
-    {
-        let queued: HashSet<u64> = pending.iter().map(|(seq, _)| *seq).collect();
-        ctx.sent
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|(c, seq)| *c != chat || queued.contains(seq));
-    }
-    for (seq, payload) in pending {
-        let already_sent = ctx
-            .sent
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&(chat, seq));
-        let outcome = if already_sent {
-            // Accepted earlier; only its removal failed. Never sent twice.
-            tracing::info!(chat, seq, "retrying the removal of a delivered reply");
-            None
-        } else {
-            Some(match serde_json::from_slice::<Outgoing>(&payload) {
-                Ok(mut item) => delivery::deliver(&ctx.api, &mut item, &ctx.shutdown).await,
-                Err(e) => {
-                    tracing::error!(chat, error = %e, "unreadable outbox entry dropped");
-                    Delivered::Dropped
-                }
-            })
-        };
-        match &outcome {
-            Some(Delivered::Done) => deskbot_desk::metrics::global().message_out(CHANNEL),
-            Some(Delivered::Dropped) => deskbot_desk::metrics::global().error("telegram_delivery"),
-            Some(Delivered::ChatGone) => {
-                deskbot_desk::metrics::global().error("telegram_chat_gone")
-            }
-            Some(Delivered::Parked(_)) => deskbot_desk::metrics::global().dead_letter(CHANNEL),
-            Some(Delivered::Stopped) | None => {}
-        }
-        match outcome {
-            None | Some(Delivered::Done | Delivered::Dropped) => {
-                if outcome == Some(Delivered::Done) {
-                    // Remembered until its removal is durable: a failed removal (a full
-                    // disk) must not send it again with the chat's next reply.
-                    ctx.sent
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert((chat, seq));
-                }
-                let (s, t) = (store.clone(), target.clone());
-                let removed =
-                    tokio::task::spawn_blocking(move || s.outbox_remove(CHANNEL, &t, seq)).await;
-                if !matches!(removed, Ok(Ok(()))) {
-                    tracing::error!(
-                        chat,
-                        seq,
-                        "cannot remove a delivered reply from the outbox; it will not be sent again"
-                    );
-                    deskbot_desk::metrics::global().error("storage");
-                    return;
-                }
-                ctx.sent
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&(chat, seq));
-            }
-            Some(Delivered::Parked(reason)) => {
-                let (s, t) = (store.clone(), target.clone());
-                let at = now_secs();
-                let parked = tokio::task::spawn_blocking(move || {
-                    s.park_outbox(CHANNEL, &t, seq, &reason, at)
-                })
-                .await;
-                if !matches!(parked, Ok(Ok(_))) {
-                    // Not delivered, so retrying it later duplicates nothing.
-                    tracing::error!(chat, seq, "cannot park an undeliverable reply");
-                    deskbot_desk::metrics::global().error("storage");
-                    return;
-                }
-            }
-            Some(Delivered::ChatGone) => {
-                forget_chat(&store, chat, Some(now_secs())).await;
-                return;
-            }
-            Some(Delivered::Stopped) => return,
-        }
-    }
-}
-
-/// Drops what is queued for `chat`; with `since`, marks it blocked from then on.
-async fn forget_chat(store: &Store, chat: i64, since: Option<i64>) {
-    let store = store.clone();
-    let write = ChannelWrite {
-        channel: CHANNEL.to_string(),
-        consumed: None,
-        target: chat.to_string(),
-        clear_outbox: true,
-        outbox: Vec::new(),
-        marks: since
-            .map(|s| vec![(blocked_mark(chat), Some(s.to_be_bytes().to_vec()))])
-            .unwrap_or_default(),
-    };
-    match tokio::task::spawn_blocking(move || store.channel_commit(&write)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(chat, error = %e, "cannot mark a blocked chat"),
-        Err(_) => {}
-    }
+    ctx.sender.flush(&chat.to_string()).await;
 }

@@ -67,6 +67,70 @@ pub struct Destination {
     pub owner: Option<u64>,
 }
 
+/// Where a turn's reply goes, as the desk stores it in the outbox
+/// ([`deskbot_desk::outbox::Address::route`]) and the channel reads it back when it sends:
+/// the [`Destination`], and for a button press the query to answer and the keyboard to clear
+/// first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// The chat.
+    pub chat: i64,
+    /// Quote this message (groups).
+    pub reply_to: Option<i32>,
+    /// The forum topic.
+    pub thread: Option<i32>,
+    /// In groups, the user whose conversation the buttons belong to.
+    pub owner: Option<u64>,
+    /// The callback query to answer first (a button press).
+    pub answer: Option<String>,
+    /// The message whose keyboard to remove first (the pressed one).
+    pub clear_keyboard: Option<i32>,
+}
+
+impl Route {
+    /// A route to `to`, with nothing to do first.
+    pub fn to(to: Destination) -> Self {
+        Self {
+            chat: to.chat,
+            reply_to: to.reply_to,
+            thread: to.thread,
+            owner: to.owner,
+            answer: None,
+            clear_keyboard: None,
+        }
+    }
+
+    /// Where the reply itself goes.
+    pub fn destination(&self) -> Destination {
+        Destination {
+            chat: self.chat,
+            reply_to: self.reply_to,
+            thread: self.thread,
+            owner: self.owner,
+        }
+    }
+
+    /// The calls that send `reply` this way: answering the press and clearing its keyboard
+    /// first when asked, then the reply's messages ([`render`]).
+    pub fn calls(&self, reply: &Reply) -> Vec<Outgoing> {
+        let mut calls = Vec::new();
+        if let Some(query) = &self.answer {
+            calls.push(Outgoing::Answer {
+                query: query.clone(),
+                text: None,
+            });
+        }
+        if let Some(message) = self.clear_keyboard {
+            calls.push(Outgoing::ClearKeyboard {
+                chat: self.chat,
+                message,
+            });
+        }
+        calls.extend(render(reply, self.destination()));
+        calls
+    }
+}
+
 /// Turns an engine reply into `sendMessage` calls: the text split at line boundaries into
 /// parts Telegram accepts, the keyboard on the last part. A reply with no text and no
 /// buttons (flood control ignoring a message) gives no calls at all: nothing is sent.

@@ -23,9 +23,8 @@ use super::inbound::{Event, Inbound};
 use super::outbound::Outgoing;
 use super::{CHANNEL, Ctx, TelegramHandoff, encode};
 use crate::delivery::{Failure, with_retries};
-use crate::staff_side::{
-    ADMINS_TTL, TicketButton, parse_ticket_button, ticket_for_message, ticket_for_topic,
-};
+use crate::staff_side::{ADMINS_TTL, ticket_for_message, ticket_for_topic};
+use deskbot_desk::handoff::buttons::TicketButton;
 use deskbot_desk::handoff::relay::{Author, Handled};
 
 /// What a non-staff member pressing Claim or Close is told (at most 200 characters).
@@ -186,7 +185,7 @@ pub(super) async fn handle(ctx: &Ctx, id: u64, inbound: Inbound) {
             Vec::new()
         }
         Event::StaffButton { from, query, data } => {
-            let answer = match parse_ticket_button(&data) {
+            let answer = match TicketButton::parse(&data) {
                 None => None,
                 Some(_) if !group.is_staff(ctx, from.id).await => {
                     Some(NOT_STAFF_BUTTON.to_string())

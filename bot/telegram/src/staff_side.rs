@@ -32,6 +32,7 @@ use crate::config::TelegramConfig;
 use crate::delivery::{Api, Failure, with_retries};
 use crate::outbound::{MAX_TEXT, split_text};
 use deskbot_desk::backoff::Backoff;
+use deskbot_desk::handoff::buttons::TicketButton;
 use deskbot_desk::handoff::relay::{RelayError, StaffSide};
 use deskbot_desk::shutdown::Shutdown;
 
@@ -50,47 +51,6 @@ const TOPIC_NAME_MAX: usize = 128;
 
 /// The forum topic that is always there and must be addressed without `message_thread_id`.
 const GENERAL_TOPIC: i32 = 1;
-
-/// A ticket button's action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TicketButton {
-    /// Take the ticket.
-    Claim,
-    /// Close it.
-    Close,
-}
-
-impl TicketButton {
-    /// The staff command the button stands for.
-    pub fn command(self) -> &'static str {
-        match self {
-            Self::Claim => "claim",
-            Self::Close => "close",
-        }
-    }
-}
-
-/// The callback data of a ticket's Claim button.
-pub fn claim_data(number: u64) -> String {
-    format!("ticket:claim:{number}")
-}
-
-/// The callback data of a ticket's Close button.
-pub fn close_data(number: u64) -> String {
-    format!("ticket:close:{number}")
-}
-
-/// Reads a ticket button's callback data.
-pub fn parse_ticket_button(data: &str) -> Option<(TicketButton, u64)> {
-    let rest = data.strip_prefix("ticket:")?;
-    let (action, number) = rest.split_once(':')?;
-    let action = match action {
-        "claim" => TicketButton::Claim,
-        "close" => TicketButton::Close,
-        _ => return None,
-    };
-    number.parse().ok().map(|n| (action, n))
-}
 
 /// The ticket a bot message in a plain staff group belongs to, from the mark its text starts
 /// with: `#N · …` (relayed lines) or `Ticket #N …` (the ticket message, staff notices).
@@ -323,8 +283,8 @@ impl TelegramStaff {
         for (i, part) in parts.into_iter().enumerate() {
             let keyboard = buttons.filter(|_| i == last).map(|n| {
                 InlineKeyboardMarkup::new([[
-                    InlineKeyboardButton::callback("Claim", claim_data(n)),
-                    InlineKeyboardButton::callback("Close", close_data(n)),
+                    InlineKeyboardButton::callback("Claim", TicketButton::Claim.data(n)),
+                    InlineKeyboardButton::callback("Close", TicketButton::Close.data(n)),
                 ]])
             });
             if !inner.api.limiter.acquire(inner.chat, &inner.shutdown).await {
@@ -570,19 +530,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buttons_marks_and_nonces_round_trip() {
-        assert_eq!(
-            parse_ticket_button(&claim_data(12)),
-            Some((TicketButton::Claim, 12))
-        );
-        assert_eq!(
-            parse_ticket_button(&close_data(3)),
-            Some((TicketButton::Close, 3))
-        );
-        assert_eq!(parse_ticket_button("ticket:open:3"), None);
-        assert_eq!(parse_ticket_button("ticket:close:x"), None);
-        assert_eq!(parse_ticket_button("g42/3:no"), None);
-        assert!(claim_data(u64::MAX).len() <= 64);
+    fn marks_and_nonces_round_trip() {
         assert_eq!(ticket_in_text("#12 · Ann: hi"), Some(12));
         assert_eq!(ticket_in_text("Ticket #7 · Telegram · Ann"), Some(7));
         assert_eq!(ticket_in_text("#12: hi"), None);

@@ -181,7 +181,7 @@ async fn on_update(
         Read::Ignore => None,
         Read::Skip(why) => {
             let store = r.ctx.desk.store().clone();
-            let at = super::now_secs();
+            let at = r.ctx.desk.now_secs();
             let _ = tokio::task::spawn_blocking(move || {
                 updates::record_skipped(&store, Some(id), &value, &why, at);
             })

@@ -17,6 +17,7 @@
 //!   channel is then asked to deliver it, in order and once. The adapters never call each
 //!   other.
 
+pub mod buttons;
 pub mod relay;
 
 use deskbot_engine::redact::mask_secrets;

@@ -430,7 +430,7 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
         }
         let user = ticket.conversation.clone();
         let event = |kind, note: Option<String>| TicketEvent {
-            at_ms: now_ms(),
+            at_ms: self.desk.now_ms(),
             kind,
             by: author.name.clone(),
             note,
@@ -521,7 +521,7 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
                 let (e, rec, u) = (
                     event(TicketEventKind::Blocked, None),
                     BlockRecord {
-                        at_ms: now_ms(),
+                        at_ms: self.desk.now_ms(),
                         by: author.name.clone(),
                         ticket: Some(number),
                     },
@@ -561,7 +561,7 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
     ) -> Result<(), RelayError> {
         let shown = staff_message_for_user(staff_name, self.config.anonymous_staff, text);
         let line = TranscriptEntry {
-            at_ms: now_ms(),
+            at_ms: self.desk.now_ms(),
             speaker: Speaker::Staff,
             text: cut(&shown, TRANSCRIPT_CHARS),
         };
@@ -582,10 +582,9 @@ pub fn retry_pause(interval: std::time::Duration, failures: u32) -> std::time::D
     if failures == 0 {
         return interval;
     }
-    let factor = 1u32 << failures.min(16);
-    interval
-        .saturating_mul(factor)
-        .min(MAX_RETRY_PAUSE)
+    // `interval` doubled `failures` times is the backoff from twice the interval.
+    crate::backoff::Backoff::new(interval.saturating_mul(2), MAX_RETRY_PAUSE)
+        .delay(failures)
         .max(interval)
 }
 
@@ -616,12 +615,6 @@ fn mentions(text: &str, number: u64) -> bool {
             .next()
             .is_some_and(|c| c.is_ascii_digit())
     })
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
