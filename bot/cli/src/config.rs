@@ -74,8 +74,6 @@ impl Default for PrivacyConfig {
     }
 }
 
-/// `[discord]`.
-
 /// `[handoff]`: where staff answer tickets, who counts as staff, and canned replies.
 ///
 /// A ticket opens on the staff side of the user's own platform when that is configured, else
