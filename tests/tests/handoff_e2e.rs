@@ -4,7 +4,7 @@
 //! answer appears in the thread, and a staff close tells the user and closes the ticket.
 //!
 //! What staff say is queued in the Telegram outbox and the running channel is asked to deliver
-//! it (`run_with_deliveries`). Halfway, the Telegram channel and the relay are restarted with
+//! it (`TelegramChannelBuilder::deliveries`). Halfway, the Telegram channel and the relay are restarted with
 //! the ticket open: relays still work both ways and nothing is sent twice.
 
 use deskbot_tests::fake_telegram as tg_fake;
@@ -38,7 +38,7 @@ const HANG_GUARD: Duration = Duration::from_secs(300);
 
 struct Running {
     stop: watch::Sender<bool>,
-    task: JoinHandle<anyhow::Result<()>>,
+    task: JoinHandle<Result<(), deskbot_telegram::TelegramError>>,
 }
 
 fn start(desk: &Desk, fake: &FakeTelegram, deliveries: mpsc::UnboundedReceiver<i64>) -> Running {
@@ -58,13 +58,12 @@ fn start(desk: &Desk, fake: &FakeTelegram, deliveries: mpsc::UnboundedReceiver<i
         base: Duration::from_millis(50),
         max: Duration::from_millis(400),
     };
-    let task = tokio::spawn(telegram::run_with_deliveries(
-        desk.clone(),
-        config,
-        shutdown,
-        backoff,
-        Some(deliveries),
-    ));
+    let task = tokio::spawn(
+        telegram::TelegramChannel::builder(desk.clone(), config)
+            .backoff(backoff)
+            .deliveries(deliveries)
+            .run(shutdown),
+    );
     Running { stop, task }
 }
 

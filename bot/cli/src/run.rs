@@ -16,8 +16,8 @@ use crate::wiring;
 use deskbot_desk::backoff::Backoff;
 use deskbot_desk::desk::Desk;
 use deskbot_desk::handoff::relay::StaffInbox;
-use deskbot_discord::{DiscordHandoff, StaffPlace};
-use deskbot_telegram::TelegramHandoff;
+use deskbot_discord::{DiscordChannel, DiscordHandoff, StaffPlace};
+use deskbot_telegram::{TelegramChannel, TelegramHandoff};
 
 type ChannelTask = Pin<Box<dyn Future<Output = (&'static str, Result<()>)> + Send>>;
 
@@ -103,7 +103,13 @@ pub async fn run_with_options(
         tasks.push(Box::pin(async move {
             (
                 "telegram",
-                deskbot_telegram::run_full(d, c, s, backoff, telegram_deliveries, handoff).await,
+                TelegramChannel::builder(d, c)
+                    .backoff(backoff)
+                    .deliveries(telegram_deliveries)
+                    .handoff(handoff)
+                    .run(s)
+                    .await
+                    .map_err(anyhow::Error::from),
             )
         }));
     }
@@ -118,7 +124,12 @@ pub async fn run_with_options(
                 .map(|(channel, role)| StaffPlace { channel, role }),
         });
         tasks.push(Box::pin(async move {
-            let result = deskbot_discord::run_full(d, c, s, handoff, discord_deliveries).await;
+            let result = DiscordChannel::builder(d, c)
+                .handoff(handoff)
+                .deliveries(discord_deliveries)
+                .run(s)
+                .await
+                .map_err(anyhow::Error::from);
             deskbot_desk::metrics::global().set_channel_up("discord", false);
             ("discord", result)
         }));

@@ -24,7 +24,7 @@
 //!   event handler, the sweep or a delivery ends only that task (logged, counted).
 //! - The conversation key is (`discord`, user id), shared by DMs and support channels.
 //! - One person's messages in one channel are handled in Discord's order ([`order`]).
-//! - **Human handoff** ([`run_full`]): a person's message in a ticket thread of the staff
+//! - **Human handoff** ([`DiscordChannelBuilder::handoff`]): a person's message in a ticket thread of the staff
 //!   channel goes to the relay (staff by the author's roles), as do the tickets' Claim/Close
 //!   buttons (staff by the interaction member's roles; anyone else is refused privately and
 //!   nothing changes). What staff say to a Discord user is queued in this outbox for the
@@ -37,6 +37,7 @@
 mod commands;
 pub mod config;
 pub mod custom_id;
+pub mod error;
 mod events;
 mod handler;
 mod interactions;
@@ -56,7 +57,6 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
 use serenity::all::{ClientBuilder, GatewayError, GatewayIntents, Http, HttpBuilder};
 
 use crate::config::{DiscordConfig, Shards};
@@ -65,6 +65,7 @@ use deskbot_desk::handoff::relay::StaffInbox;
 use deskbot_desk::shutdown::Shutdown;
 use tokio::sync::mpsc;
 
+pub use error::DiscordError;
 use events::Events;
 use handler::Handler;
 use retry::Policy;
@@ -106,19 +107,17 @@ pub fn proxy_base(api_url: &str) -> String {
 /// Builds the REST client: serenity's ratelimiter in production; with `api_url`, that base and
 /// no ratelimiter, since serenity only honours a custom base then. The handoff relay builds
 /// its own with this (serenity's client takes its `Http` by value).
-pub fn build_http(config: &DiscordConfig) -> Result<Http> {
+pub fn build_http(config: &DiscordConfig) -> Result<Http, DiscordError> {
     let token = config.token.expose().trim();
-    anyhow::ensure!(
-        !token.is_empty(),
-        "no Discord bot token: set DISCORD_BOT_TOKEN"
-    );
+    if token.is_empty() {
+        return Err(DiscordError::NoToken);
+    }
     let mut builder = HttpBuilder::new(token);
     if let Some(api_url) = &config.api_url {
-        let parsed = url::Url::parse(api_url).context("discord.api_url is not a valid URL")?;
-        anyhow::ensure!(
-            matches!(parsed.scheme(), "http" | "https"),
-            "discord.api_url must be an http or https URL"
-        );
+        let parsed = url::Url::parse(api_url).map_err(DiscordError::ApiUrl)?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(DiscordError::ApiUrlScheme);
+        }
         tracing::warn!(
             api = %parsed.origin().ascii_serialization(),
             "discord.api_url is set: using that Discord-compatible API with serenity's ratelimiter OFF (serenity honours a custom base only without it); the gateway URL comes from its /api/v10/gateway"
@@ -156,27 +155,6 @@ impl std::fmt::Debug for DiscordHandoff {
     }
 }
 
-/// Runs the Discord channel until `shutdown`: connects to the gateway, registers the slash
-/// commands, and answers DMs, mentions in support channels, slash commands and buttons.
-///
-/// If Discord refuses the privileged `MESSAGE_CONTENT` intent (not enabled in the developer
-/// portal), the bot says so once in the log and reconnects without it: DMs, mentions and slash
-/// commands still work.
-pub async fn run(desk: Desk, config: DiscordConfig, shutdown: Shutdown) -> Result<()> {
-    run_full(desk, config, shutdown, None, None).await
-}
-
-/// [`run`] with `delivery` instead of [`Policy::DELIVERY`] for queued replies (tests use
-/// short waits to see a reply parked after its attempts).
-pub async fn run_with_policy(
-    desk: Desk,
-    config: DiscordConfig,
-    shutdown: Shutdown,
-    delivery: Policy,
-) -> Result<()> {
-    run_tuned(desk, config, shutdown, None, None, delivery).await
-}
-
 /// Runs `task` in a task of its own: a panic ends only that run, logged and counted as
 /// `task` in `deskbot_panics_total{channel="discord"}`.
 async fn guarded(task: &'static str, work: impl std::future::Future<Output = ()> + Send + 'static) {
@@ -189,25 +167,79 @@ async fn guarded(task: &'static str, work: impl std::future::Future<Output = ()>
     }
 }
 
-/// [`run`] with the human handoff: messages in ticket threads and the tickets' Claim/Close
-/// buttons go to `handoff`'s relay, and every channel id received on `deliveries` has its
-/// outbox sent now (the relay queues staff replies to Discord users there).
-pub async fn run_full(
+/// The Discord channel: connects to the gateway, registers the slash commands, and answers
+/// DMs, mentions in support channels, slash commands and buttons. Start it with its builder:
+/// `DiscordChannel::builder(desk, config).handoff(h).run(shutdown)`.
+///
+/// If Discord refuses the privileged `MESSAGE_CONTENT` intent (not enabled in the developer
+/// portal), the bot says so once in the log and reconnects without it: DMs, mentions and slash
+/// commands still work.
+#[derive(Debug)]
+pub struct DiscordChannel;
+
+impl DiscordChannel {
+    /// A channel serving `desk` as `config` says: no handoff, no deliveries asked from
+    /// outside, queued replies tried as [`Policy::DELIVERY`] says.
+    pub fn builder(desk: Desk, config: DiscordConfig) -> DiscordChannelBuilder {
+        DiscordChannelBuilder {
+            desk,
+            config,
+            handoff: None,
+            deliveries: None,
+            delivery: Policy::DELIVERY,
+        }
+    }
+}
+
+/// Settings of a [`DiscordChannel`] before it runs.
+#[derive(Debug)]
+pub struct DiscordChannelBuilder {
     desk: Desk,
     config: DiscordConfig,
-    shutdown: Shutdown,
     handoff: Option<DiscordHandoff>,
     deliveries: Option<mpsc::UnboundedReceiver<u64>>,
-) -> Result<()> {
-    run_tuned(
-        desk,
-        config,
-        shutdown,
-        handoff,
-        deliveries,
-        Policy::DELIVERY,
-    )
-    .await
+    delivery: Policy,
+}
+
+impl DiscordChannelBuilder {
+    /// With the human handoff: messages in ticket threads and the tickets' Claim/Close buttons
+    /// go to its relay.
+    #[must_use]
+    pub fn handoff(mut self, handoff: impl Into<Option<DiscordHandoff>>) -> Self {
+        self.handoff = handoff.into();
+        self
+    }
+
+    /// Every channel id received on `deliveries` has its outbox sent now (the relay queues
+    /// staff replies to Discord users there).
+    #[must_use]
+    pub fn deliveries(
+        mut self,
+        deliveries: impl Into<Option<mpsc::UnboundedReceiver<u64>>>,
+    ) -> Self {
+        self.deliveries = deliveries.into();
+        self
+    }
+
+    /// How hard a queued reply is tried before it is parked (tests use short waits).
+    #[must_use]
+    pub fn delivery_policy(mut self, delivery: Policy) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// Runs the channel until `shutdown`.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), DiscordError> {
+        run_tuned(
+            self.desk,
+            self.config,
+            shutdown,
+            self.handoff,
+            self.deliveries,
+            self.delivery,
+        )
+        .await
+    }
 }
 
 async fn run_tuned(
@@ -217,7 +249,7 @@ async fn run_tuned(
     handoff: Option<DiscordHandoff>,
     deliveries: Option<mpsc::UnboundedReceiver<u64>>,
     delivery: Policy,
-) -> Result<()> {
+) -> Result<(), DiscordError> {
     let deliveries = deliveries.map(|d| Arc::new(tokio::sync::Mutex::new(d)));
     let mut intents = wanted_intents();
     loop {
@@ -229,9 +261,7 @@ async fn run_tuned(
                 });
                 // Retries take up to a minute and a half: a shutdown must not wait for them.
                 let gateway = tokio::select! {
-                    r = fetch => r.map_err(|e| {
-                        anyhow::anyhow!("cannot get the gateway URL from discord.api_url: {e}")
-                    })?,
+                    r = fetch => r.map_err(DiscordError::GatewayUrl)?,
                     () = shutdown.wait() => return Ok(()),
                 };
                 Some(gateway.url)
@@ -252,7 +282,7 @@ async fn run_tuned(
                 clock: desk.clock(),
             })
             .await
-            .context("cannot set up the Discord client")?;
+            .map_err(DiscordError::Client)?;
         if let Some(url) = ws_url {
             *client.ws_url.lock().await = url;
         }
@@ -324,9 +354,7 @@ async fn run_tuned(
                 intents.remove(GatewayIntents::MESSAGE_CONTENT);
             }
             Some(Err(e)) => {
-                return Err(anyhow::anyhow!(
-                    "the Discord gateway connection failed: {e}"
-                ));
+                return Err(DiscordError::Gateway(e));
             }
         }
     }

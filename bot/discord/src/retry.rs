@@ -81,6 +81,15 @@ impl<E: std::fmt::Display> std::fmt::Display for Failure<E> {
     }
 }
 
+impl<E: std::error::Error + 'static> std::error::Error for Failure<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Error { error, .. } => Some(error),
+            Self::TimedOut { .. } => None,
+        }
+    }
+}
+
 /// Runs `call` until it succeeds, fails with an error `is_transient` rejects, or `policy`'s
 /// attempts run out. `what` names the call in the log (never put a token in it).
 pub async fn retry<T, E, F, Fut>(

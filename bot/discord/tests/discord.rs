@@ -1,4 +1,4 @@
-//! The real Discord adapter (`deskbot_discord::run`, a temp-dir sled store, the built-in
+//! The real Discord adapter (`deskbot_discord::DiscordChannel`, a temp-dir sled store, the built-in
 //! catalog) against a fake Discord on 127.0.0.1: REST plus a gateway websocket. The fake
 //! validates every request as Discord would (content ≤ 2000 characters, well-formed
 //! components, `allowed_mentions` present and empty, interactions acknowledged within 3 s),
@@ -38,7 +38,7 @@ struct Running {
     fake: FakeDiscord,
     desk: Desk,
     stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    task: tokio::task::JoinHandle<Result<(), deskbot_discord::DiscordError>>,
     _dir: tempfile::TempDir,
 }
 
@@ -68,7 +68,8 @@ async fn start_engine(
     let mut cfg = config(&fake.api_url);
     tweak(&mut cfg);
     let (stop, shutdown): (_, Shutdown) = Shutdown::new();
-    let task = tokio::spawn(deskbot_discord::run(desk.clone(), cfg, shutdown));
+    let task =
+        tokio::spawn(deskbot_discord::DiscordChannel::builder(desk.clone(), cfg).run(shutdown));
     fake.wait_ready().await;
     Running {
         fake,
@@ -742,7 +743,9 @@ async fn shutdown_interrupts_startup_retries() {
         let dir = tempfile::tempdir().unwrap();
         let desk = Desk::open(engine(), dir.path()).unwrap();
         let (stop, shutdown) = Shutdown::new();
-        let task = tokio::spawn(deskbot_discord::run(desk, config(&fake.api_url), shutdown));
+        let task = tokio::spawn(
+            deskbot_discord::DiscordChannel::builder(desk, config(&fake.api_url)).run(shutdown),
+        );
         fake.wait_for("a failed gateway request", Duration::from_secs(60), |r| {
             r.iter()
                 .any(|x| x.path == "/api/v10/gateway" && x.status == 503)
@@ -786,11 +789,10 @@ async fn queued_replies_are_sent_after_a_restart() {
             })
             .unwrap();
         let (stop, shutdown) = Shutdown::new();
-        let task = tokio::spawn(deskbot_discord::run(
-            desk.clone(),
-            config(&fake.api_url),
-            shutdown,
-        ));
+        let task = tokio::spawn(
+            deskbot_discord::DiscordChannel::builder(desk.clone(), config(&fake.api_url))
+                .run(shutdown),
+        );
         let sent = fake
             .wait_new("the queued reply", 0, 1, |r| {
                 r.is_channel_message(DM_ANN) && r.ok()

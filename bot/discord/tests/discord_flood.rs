@@ -44,7 +44,8 @@ async fn scenario() {
         ..DiscordConfig::default()
     };
     let (stop, shutdown) = Shutdown::new();
-    let task = tokio::spawn(deskbot_discord::run(desk.clone(), config, shutdown));
+    let task =
+        tokio::spawn(deskbot_discord::DiscordChannel::builder(desk.clone(), config).run(shutdown));
     fake.wait_ready_within(HANG_GUARD).await;
 
     // The first DM is answered, the second told to slow down.

@@ -52,7 +52,7 @@ struct Running {
     fake: FakeDiscord,
     desk: Desk,
     stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    task: tokio::task::JoinHandle<Result<(), deskbot_discord::DiscordError>>,
     _dir: tempfile::TempDir,
 }
 
@@ -67,12 +67,11 @@ async fn start() -> Running {
         ..DiscordConfig::default()
     };
     let (stop, shutdown) = Shutdown::new();
-    let task = tokio::spawn(deskbot_discord::run_with_policy(
-        desk.clone(),
-        cfg,
-        shutdown,
-        FAST,
-    ));
+    let task = tokio::spawn(
+        deskbot_discord::DiscordChannel::builder(desk.clone(), cfg)
+            .delivery_policy(FAST)
+            .run(shutdown),
+    );
     fake.wait_ready().await;
     Running {
         fake,

@@ -2,7 +2,7 @@
 //!
 //! # Flow
 //!
-//! 1. **Receive.** [`run`] long-polls `getUpdates` (or, with `webhook_url`, receives
+//! 1. **Receive.** [`TelegramChannel`] long-polls `getUpdates` (or, with `webhook_url`, receives
 //!    Telegram's POSTs: [`webhook`]). Each batch is classified
 //!    ([`inbound::classify`]: private text, group messages meant for the bot, button presses,
 //!    non-text messages, block/unblock) and written to the store's inbox together with the next
@@ -27,7 +27,7 @@
 //!    by one ([`updates`]): one that cannot be read is confirmed and recorded, and a panic in
 //!    a chat's job ends only that job.
 //!
-//! **The handoff's staff group** ([`run_full`] with a [`TelegramHandoff`]) is not a place for
+//! **The handoff's staff group** ([`TelegramChannelBuilder::handoff`]) is not a place for
 //! bot conversations: its updates are classified apart ([`inbound::classify_with`]). A
 //! message in a ticket's forum topic, or a reply to one of a ticket's messages, goes to the
 //! relay ([`StaffInbox::staff_message`]), with its author counted as staff when they are an
@@ -49,6 +49,7 @@
 
 pub mod config;
 pub mod delivery;
+pub mod error;
 pub mod inbound;
 pub mod limiter;
 pub mod outbound;
@@ -63,7 +64,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
 use deskbot_engine::dialogue::{Input, Reply};
 use deskbot_storage::{ChannelWrite, ConvKey, StorageError, Store};
 use teloxide::Bot;
@@ -82,6 +82,7 @@ use deskbot_desk::outbox::send::Sender;
 use deskbot_desk::outbox::{Address, Delivery};
 use deskbot_desk::shutdown::Shutdown;
 use deskbot_desk::shutdown::pause;
+pub use error::{During, TelegramError};
 use inbound::{BotIdentity, Event, Inbound};
 use limiter::Limits;
 use outbound::{Destination, Outgoing, Route, parse_callback_data};
@@ -118,37 +119,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Attempts at a turn whose storage write fails, before leaving it for the next start.
 const STORAGE_ATTEMPTS: u32 = 3;
 
-/// Runs the Telegram channel until `shutdown`: see the module documentation.
-///
-/// Fails when Telegram rejects the token (at start) or the store fails at start; transient
-/// network trouble is retried, never fatal.
-pub async fn run(desk: Desk, config: TelegramConfig, shutdown: Shutdown) -> Result<()> {
-    run_with(desk, config, shutdown, Backoff::default()).await
-}
-
-/// [`run`] with explicit retry delays (tests use short ones).
-pub async fn run_with(
-    desk: Desk,
-    config: TelegramConfig,
-    shutdown: Shutdown,
-    backoff: Backoff,
-) -> Result<()> {
-    run_with_deliveries(desk, config, shutdown, backoff, None).await
-}
-
-/// [`run_with`], also delivering a chat's outbox whenever `deliveries` names it: others
-/// (the handoff relay) queue messages in the Telegram outbox and ask for them to be sent now,
-/// through the chat's worker so that order is kept and nothing is sent twice.
-pub async fn run_with_deliveries(
-    desk: Desk,
-    config: TelegramConfig,
-    shutdown: Shutdown,
-    backoff: Backoff,
-    deliveries: Option<mpsc::UnboundedReceiver<i64>>,
-) -> Result<()> {
-    run_full(desk, config, shutdown, backoff, deliveries, None).await
-}
-
 /// The Telegram staff group as the channel sees it: messages and button presses there go to
 /// the handoff relay, never to a bot conversation.
 #[derive(Clone)]
@@ -170,16 +140,85 @@ impl std::fmt::Debug for TelegramHandoff {
     }
 }
 
-/// [`run_with_deliveries`], with the handoff's staff group when `handoff` is set: updates
-/// from that group are staff messages for the relay (see [`TelegramHandoff`]).
-pub async fn run_full(
+/// The Telegram channel (see the module documentation). Start it with its builder:
+/// `TelegramChannel::builder(desk, config).handoff(h).run(shutdown)`.
+#[derive(Debug)]
+pub struct TelegramChannel;
+
+impl TelegramChannel {
+    /// A channel serving `desk` as `config` says: default retry delays, no handoff, no
+    /// deliveries asked from outside.
+    pub fn builder(desk: Desk, config: TelegramConfig) -> TelegramChannelBuilder {
+        TelegramChannelBuilder {
+            desk,
+            config,
+            backoff: Backoff::default(),
+            deliveries: None,
+            handoff: None,
+        }
+    }
+}
+
+/// Settings of a [`TelegramChannel`] before it runs.
+#[derive(Debug)]
+pub struct TelegramChannelBuilder {
+    desk: Desk,
+    config: TelegramConfig,
+    backoff: Backoff,
+    deliveries: Option<mpsc::UnboundedReceiver<i64>>,
+    handoff: Option<TelegramHandoff>,
+}
+
+impl TelegramChannelBuilder {
+    /// Retry delays of the channel's calls (tests use short ones).
+    #[must_use]
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Also delivers a chat's outbox whenever `deliveries` names it: others (the handoff
+    /// relay) queue messages in the Telegram outbox and ask for them to be sent now, through
+    /// the chat's worker so that order is kept and nothing is sent twice.
+    #[must_use]
+    pub fn deliveries(
+        mut self,
+        deliveries: impl Into<Option<mpsc::UnboundedReceiver<i64>>>,
+    ) -> Self {
+        self.deliveries = deliveries.into();
+        self
+    }
+
+    /// With the handoff's staff group: updates from that group are staff messages for the
+    /// relay (see [`TelegramHandoff`]).
+    #[must_use]
+    pub fn handoff(mut self, handoff: impl Into<Option<TelegramHandoff>>) -> Self {
+        self.handoff = handoff.into();
+        self
+    }
+
+    /// Runs the channel until `shutdown`. Fails when Telegram rejects the token (at start) or
+    /// the store fails at start; transient network trouble is retried, never fatal.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), TelegramError> {
+        let Self {
+            desk,
+            config,
+            backoff,
+            deliveries,
+            handoff,
+        } = self;
+        run(desk, config, shutdown, backoff, deliveries, handoff).await
+    }
+}
+
+async fn run(
     desk: Desk,
     config: TelegramConfig,
     shutdown: Shutdown,
     backoff: Backoff,
     deliveries: Option<mpsc::UnboundedReceiver<i64>>,
     handoff: Option<TelegramHandoff>,
-) -> Result<()> {
+) -> Result<(), TelegramError> {
     let api = build_api(&config, backoff)?;
     let sender = Arc::new(Sender::new(
         desk.clone(),
@@ -194,23 +233,25 @@ pub async fn run_full(
     sender.save().await;
     desk.store()
         .flush()
-        .context("cannot flush the database when stopping the Telegram channel")?;
+        .map_err(|source| TelegramError::Storage {
+            what: "cannot flush the database when stopping the Telegram channel",
+            source,
+        })?;
     result
 }
 
 /// The Bot API client `config` describes (its token, `api_url` and send limits). Fails
 /// without a token or with an invalid `api_url`.
-pub fn build_api(config: &TelegramConfig, backoff: Backoff) -> Result<Api> {
+pub fn build_api(config: &TelegramConfig, backoff: Backoff) -> Result<Api, TelegramError> {
     let token = config.token.expose().to_string();
     if token.trim().is_empty() {
-        anyhow::bail!("telegram.token is not set (set TELEGRAM_BOT_TOKEN)");
+        return Err(TelegramError::NoToken);
     }
     let mut raw = Bot::new(token.clone());
     if let Some(u) = &config.api_url {
         // teloxide appends `/bot<token>/<method>` as path segments: a trailing slash after a
         // path would give `//bot…`.
-        let url = url::Url::parse(u.trim_end_matches('/'))
-            .context("telegram.api_url is not a valid URL")?;
+        let url = url::Url::parse(u.trim_end_matches('/')).map_err(TelegramError::ApiUrl)?;
         raw = raw.set_api_url(url);
     }
     let limits = Limits {
@@ -227,7 +268,7 @@ struct Ctx {
     desk: Desk,
     api: Api,
     shutdown: Shutdown,
-    /// Chats whose outbox others filled ([`run_with_deliveries`]).
+    /// Chats whose outbox others filled ([`TelegramChannelBuilder::deliveries`]).
     deliveries: tokio::sync::Mutex<Option<mpsc::UnboundedReceiver<i64>>>,
     /// The handoff's staff group, when configured.
     staff: Option<staff::StaffGroup>,
@@ -264,7 +305,7 @@ async fn serve(
     deliveries: Option<mpsc::UnboundedReceiver<i64>>,
     handoff: Option<TelegramHandoff>,
     sender: &Arc<Sender<TelegramSend>>,
-) -> Result<()> {
+) -> Result<(), TelegramError> {
     let polling = config.webhook_url.is_none();
     let Some(me) = start(api, shutdown, polling).await? else {
         return Ok(());
@@ -291,8 +332,14 @@ async fn serve(
         ))
     })
     .await
-    .context("startup task failed")?
-    .context("cannot read the Telegram inbox and outbox")?;
+    .map_err(|source| TelegramError::Task {
+        what: "startup task failed",
+        source,
+    })?
+    .map_err(|source| TelegramError::Storage {
+        what: "cannot read the Telegram inbox and outbox",
+        source,
+    })?;
     for t in targets {
         if let Ok(chat) = t.parse::<i64>() {
             dispatcher.send(chat, Job::Deliver).await;
@@ -338,7 +385,11 @@ async fn serve(
 
 /// getMe (validates the token), removes a webhook that would block polling, registers the
 /// commands. `None` when shutdown came first.
-async fn start(api: &Api, shutdown: &Shutdown, polling: bool) -> Result<Option<BotIdentity>> {
+async fn start(
+    api: &Api,
+    shutdown: &Shutdown,
+    polling: bool,
+) -> Result<Option<BotIdentity>, TelegramError> {
     let mut attempt = 0u32;
     let me = loop {
         let Some(result) = until_shutdown(shutdown, api.raw.get_me().send()).await else {
@@ -353,9 +404,7 @@ async fn start(api: &Api, shutdown: &Shutdown, polling: bool) -> Result<Option<B
                 deskbot_desk::metrics::global().set_channel_up(CHANNEL, false);
                 deskbot_desk::metrics::global().error("telegram_api");
                 let wait = match classify_error(&e) {
-                    Failure::BadToken => anyhow::bail!(
-                        "Telegram rejected the bot token (telegram.token / TELEGRAM_BOT_TOKEN), or telegram.api_url is not a Bot API server"
-                    ),
+                    Failure::BadToken => return Err(TelegramError::TokenRejected(During::Start)),
                     Failure::RetryAfter(d) => d,
                     _ => {
                         attempt += 1;
@@ -425,11 +474,14 @@ async fn poll(
     me: &BotIdentity,
     config: &TelegramConfig,
     dispatcher: &mut Dispatcher,
-) -> Result<()> {
+) -> Result<(), TelegramError> {
     let store = ctx.desk.store().clone();
     let mut offset = store
         .channel_offset(CHANNEL)
-        .context("cannot read the Telegram offset")?;
+        .map_err(|source| TelegramError::Storage {
+            what: "cannot read the Telegram offset",
+            source,
+        })?;
     let mut attempt = 0u32;
     let mut stop = ctx.shutdown.clone();
     let allowed = allowed_updates();
@@ -465,9 +517,7 @@ async fn poll(
                 deskbot_desk::metrics::global().set_channel_up(CHANNEL, false);
                 deskbot_desk::metrics::global().error("telegram_api");
                 let wait = match classify_error(&e) {
-                    Failure::BadToken => {
-                        anyhow::bail!("Telegram rejected the bot token while polling")
-                    }
+                    Failure::BadToken => return Err(TelegramError::TokenRejected(During::Polling)),
                     Failure::RetryAfter(d) => d,
                     _ => {
                         attempt += 1;
@@ -516,7 +566,12 @@ async fn poll(
                 pause(ctx.api.backoff.delay(2), &ctx.shutdown).await;
                 continue;
             }
-            Err(e) => anyhow::bail!("the store task failed: {e}"),
+            Err(source) => {
+                return Err(TelegramError::Task {
+                    what: "the store task failed",
+                    source,
+                });
+            }
         };
         offset = offset.max(next);
         for (id, inbound) in batch {

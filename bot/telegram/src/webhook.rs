@@ -10,7 +10,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,6 +23,7 @@ use super::inbound::{BotIdentity, Inbound};
 use super::updates::{self, Read};
 use super::{CHANNEL, Ctx, Dispatcher, Job, allowed_updates, until_shutdown};
 use crate::config::TelegramConfig;
+use crate::error::{During, TelegramError};
 use deskbot_desk::shutdown::pause;
 
 /// The header carrying the webhook secret.
@@ -46,17 +46,15 @@ pub(super) async fn receive(
     me: &BotIdentity,
     config: &TelegramConfig,
     dispatcher: &mut Dispatcher,
-) -> Result<()> {
+) -> Result<(), TelegramError> {
     let (Some(url), Some(listen)) = (&config.webhook_url, &config.listen) else {
-        anyhow::bail!("webhook mode needs telegram.webhook_url and telegram.listen");
+        return Err(TelegramError::WebhookSettings);
     };
-    let url = url::Url::parse(url).context("telegram.webhook_url is not a valid URL")?;
-    let addr: SocketAddr = listen
-        .parse()
-        .context("telegram.listen is not an address such as 0.0.0.0:8443")?;
+    let url = url::Url::parse(url).map_err(TelegramError::WebhookUrl)?;
+    let addr: SocketAddr = listen.parse().map_err(TelegramError::ListenAddress)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen on {addr} (telegram.listen)"))?;
+        .map_err(|source| TelegramError::Listen { addr, source })?;
     let (tx, mut rx) = mpsc::channel(1024);
     let secret = config.webhook_secret.expose().to_string();
     let receiver = Arc::new(Receiver {
@@ -97,13 +95,12 @@ pub(super) async fn receive(
         };
         let Err(e) = result else { break };
         let wait = match classify_error(&e) {
-            Failure::BadToken => anyhow::bail!("Telegram rejected the bot token (setWebhook)"),
+            Failure::BadToken => return Err(TelegramError::TokenRejected(During::SetWebhook)),
             Failure::RetryAfter(d) => d,
             Failure::Permanent => {
-                anyhow::bail!(
-                    "Telegram refused the webhook (telegram.webhook_url): {}",
-                    ctx.api.describe(&e)
-                )
+                return Err(TelegramError::WebhookRefused {
+                    detail: ctx.api.describe(&e),
+                });
             }
             _ => {
                 attempt += 1;
@@ -133,8 +130,11 @@ pub(super) async fn receive(
     drop(rx);
     match server.await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(anyhow::anyhow!("the webhook server failed: {e}")),
-        Err(e) => Err(anyhow::anyhow!("the webhook server task failed: {e}")),
+        Ok(Err(e)) => Err(TelegramError::Server(e)),
+        Err(source) => Err(TelegramError::Task {
+            what: "the webhook server task failed",
+            source,
+        }),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The handoff's Telegram staff side, end to end against the fake Bot API: Telegram users talk
-//! to the real Telegram channel (`run_full` with the staff group), and a relay
+//! to the real Telegram channel (`TelegramChannelBuilder::handoff` with the staff group), and a relay
 //! (`TelegramStaff` + `TelegramUsers`) runs its sweep loop, as `deskbot run` wires them.
 //!
 //! - Must-show 2: a forum staff group gets a topic per ticket, every message in it sent with
@@ -58,7 +58,7 @@ struct World {
     _dir: tempfile::TempDir,
     config: TelegramConfig,
     stop: watch::Sender<bool>,
-    channel: JoinHandle<anyhow::Result<()>>,
+    channel: JoinHandle<Result<(), deskbot_telegram::TelegramError>>,
     relay_task: JoinHandle<()>,
 }
 
@@ -234,7 +234,7 @@ fn launch(
     desk: &Desk,
 ) -> (
     watch::Sender<bool>,
-    JoinHandle<anyhow::Result<()>>,
+    JoinHandle<Result<(), deskbot_telegram::TelegramError>>,
     JoinHandle<()>,
 ) {
     let relay_config = RelayConfig {
@@ -263,18 +263,17 @@ fn launch(
         r.run(s, Duration::from_millis(200)).await;
     });
     let inbox: Arc<dyn StaffInbox> = relay;
-    let channel = tokio::spawn(telegram::run_full(
-        desk.clone(),
-        config,
-        shutdown,
-        backoff(),
-        Some(deliver_rx),
-        Some(TelegramHandoff {
-            relay: inbox,
-            staff_chat: STAFF,
-            staff_user_ids: vec![LISTED],
-        }),
-    ));
+    let channel = tokio::spawn(
+        telegram::TelegramChannel::builder(desk.clone(), config)
+            .backoff(backoff())
+            .deliveries(deliver_rx)
+            .handoff(TelegramHandoff {
+                relay: inbox,
+                staff_chat: STAFF,
+                staff_user_ids: vec![LISTED],
+            })
+            .run(shutdown),
+    );
     (stop, channel, relay_task)
 }
 

@@ -1,4 +1,4 @@
-//! The real Telegram adapter (`deskbot_telegram::run`, in-process, a sled store in a
+//! The real Telegram adapter (`deskbot_telegram::TelegramChannel`, in-process, a sled store in a
 //! temporary directory, the built-in catalog) against a fake Bot API server on 127.0.0.1.
 //! Every test is bounded by a timeout; the fake never answers 5xx.
 
@@ -50,7 +50,7 @@ fn config(fake: &FakeTelegram) -> TelegramConfig {
 
 struct Running {
     stop: watch::Sender<bool>,
-    task: JoinHandle<anyhow::Result<()>>,
+    task: JoinHandle<Result<(), deskbot_telegram::TelegramError>>,
 }
 
 fn start(desk: Desk, config: TelegramConfig) -> Running {
@@ -59,7 +59,11 @@ fn start(desk: Desk, config: TelegramConfig) -> Running {
         base: Duration::from_millis(50),
         max: Duration::from_millis(400),
     };
-    let task = tokio::spawn(telegram::run_with(desk, config, shutdown, backoff));
+    let task = tokio::spawn(
+        telegram::TelegramChannel::builder(desk, config)
+            .backoff(backoff)
+            .run(shutdown),
+    );
     Running { stop, task }
 }
 
@@ -819,7 +823,8 @@ mod telegram_adapter {
             let mut cfg = config(&fake);
             cfg.token = Secret::new("1:wrong");
             let (_stop, shutdown) = Shutdown::new();
-            let err = telegram::run(desk_in(dir.path()), cfg, shutdown)
+            let err = telegram::TelegramChannel::builder(desk_in(dir.path()), cfg)
+                .run(shutdown)
                 .await
                 .unwrap_err()
                 .to_string();

@@ -62,12 +62,16 @@ fn backoff() -> Backoff {
 
 struct Running {
     stop: watch::Sender<bool>,
-    task: JoinHandle<anyhow::Result<()>>,
+    task: JoinHandle<Result<(), deskbot_telegram::TelegramError>>,
 }
 
 fn start(desk: Desk, fake: &FakeTelegram) -> Running {
     let (stop, shutdown) = Shutdown::new();
-    let task = tokio::spawn(telegram::run_with(desk, config(fake), shutdown, backoff()));
+    let task = tokio::spawn(
+        telegram::TelegramChannel::builder(desk, config(fake))
+            .backoff(backoff())
+            .run(shutdown),
+    );
     Running { stop, task }
 }
 
