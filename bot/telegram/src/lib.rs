@@ -840,6 +840,17 @@ fn sent_ms(date: i64) -> Option<u64> {
     u64::try_from(date).ok().map(|s| s.saturating_mul(1_000))
 }
 
+/// Where the answer to a message goes: the chat; in groups quoting the message, with buttons
+/// for its sender only.
+fn answer_to(chat: i64, origin: &inbound::Origin, sender: u64) -> Route {
+    Route::to(Destination {
+        chat,
+        reply_to: (!origin.private).then_some(origin.message),
+        thread: origin.thread,
+        owner: (!origin.private).then_some(sender),
+    })
+}
+
 /// Decides and records (atomically with the inbox entry's removal) what answers an update:
 /// a turn queues its reply for the chat as the desk's envelope, rendered when it is sent
 /// ([`sending`]); what needs no turn is queued as calls of this channel's own.
@@ -868,29 +879,18 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
     match &inbound.event {
         Event::Text { from, text, origin } => {
             let marks = unblock_if_newer(store, chat, origin.date)?;
-            let to = Route::to(Destination {
-                chat,
-                reply_to: (!origin.private).then_some(origin.message),
-                thread: origin.thread,
-                owner: (!origin.private).then_some(from.id),
-            });
             let key = ConvKey::new(CHANNEL, from.id.to_string());
             let input = Input::Text(text.clone());
             desk.turn(
                 &TurnRequest::new(&key, &input)
                     .name(Some(&from.name))
                     .sent_at(sent_ms(origin.date))
-                    .deliver(delivery(to, marks, false)),
+                    .deliver(delivery(answer_to(chat, origin, from.id), marks, false)),
             )?;
         }
         Event::NonText { from, origin, note } => {
             let marks = unblock_if_newer(store, chat, origin.date)?;
-            let to = Route::to(Destination {
-                chat,
-                reply_to: (!origin.private).then_some(origin.message),
-                thread: origin.thread,
-                owner: (!origin.private).then_some(from.id),
-            });
+            let to = answer_to(chat, origin, from.id);
             let key = ConvKey::new(CHANNEL, from.id.to_string());
             if let Some(note) = note
                 && desk.conversation(&key)?.ticket().is_some()

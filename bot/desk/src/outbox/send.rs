@@ -228,6 +228,23 @@ impl<C: Channel> Sender<C> {
         }
     }
 
+    /// Runs a store write about entry `seq` of `target` off the async workers; false (logged
+    /// with `failed`) when it failed.
+    async fn write_entry(
+        &self,
+        target: &str,
+        seq: u64,
+        failed: &'static str,
+        f: impl FnOnce(&Store, &str) -> Result<(), StorageError> + Send + 'static,
+    ) -> bool {
+        let t = target.to_string();
+        let done = self.blocking(move |s| f(s, &t)).await.is_some();
+        if !done {
+            tracing::error!(channel = self.channel.name(), target, seq, "{failed}");
+        }
+        done
+    }
+
     async fn flush_once(&self, target: &str) -> bool {
         let name = self.channel.name();
         let t = target.to_string();
@@ -281,18 +298,15 @@ impl<C: Channel> Sender<C> {
                         // send it again with the target's next reply.
                         lock(&self.sent).insert(key.clone());
                     }
-                    let t = target.to_string();
-                    if self
-                        .blocking(move |s| s.outbox_remove(name, &t, seq))
-                        .await
-                        .is_none()
-                    {
-                        tracing::error!(
-                            channel = name,
+                    let removed = self
+                        .write_entry(
                             target,
                             seq,
-                            "cannot remove a sent reply from the outbox; it will not be sent again"
-                        );
+                            "cannot remove a sent reply from the outbox; it will not be sent again",
+                            move |s, t| s.outbox_remove(name, t, seq),
+                        )
+                        .await;
+                    if !removed {
                         return false;
                     }
                     lock(&self.sent).remove(&key);
@@ -305,19 +319,17 @@ impl<C: Channel> Sender<C> {
                         reason = %reason,
                         "the platform refused a reply or kept failing it; parked as a dead letter, later replies go on"
                     );
-                    let (t, at) = (target.to_string(), self.desk.now_secs());
-                    if self
-                        .blocking(move |s| s.park_outbox(name, &t, seq, &reason, at))
-                        .await
-                        .is_none()
-                    {
-                        // Not delivered, so trying it again later duplicates nothing.
-                        tracing::error!(
-                            channel = name,
+                    let at = self.desk.now_secs();
+                    // Not delivered, so trying it again later duplicates nothing.
+                    let parked = self
+                        .write_entry(
                             target,
                             seq,
-                            "cannot park an undeliverable reply"
-                        );
+                            "cannot park an undeliverable reply",
+                            move |s, t| s.park_outbox(name, t, seq, &reason, at).map(drop),
+                        )
+                        .await;
+                    if !parked {
                         return false;
                     }
                     crate::metrics::global().dead_letter(name);
@@ -392,19 +404,15 @@ impl<C: Channel> Sender<C> {
                 && i + 1 < total
             {
                 e.done = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                let (t, bytes) = (target.to_string(), e.encode());
-                if self
-                    .blocking(move |s| s.outbox_update(name, &t, seq, &bytes))
-                    .await
-                    .is_none()
-                {
-                    tracing::error!(
-                        channel = name,
-                        target,
-                        seq,
-                        "cannot record how far a reply in parts got; a restart may repeat a part"
-                    );
-                }
+                let bytes = e.encode();
+                // On failure a restart may repeat a part; the reply still goes out.
+                self.write_entry(
+                    target,
+                    seq,
+                    "cannot record how far a reply in parts got; a restart may repeat a part",
+                    move |s, t| s.outbox_update(name, t, seq, &bytes).map(drop),
+                )
+                .await;
             }
         }
         Entry::Sent
