@@ -13,7 +13,9 @@ use deskbot_storage::{ConvKey, StaffLocation, Ticket};
 use tokio::sync::mpsc;
 
 use deskbot_desk::desk::Desk;
-use deskbot_desk::handoff::relay::{Relay, RelayError, StaffSide, UserSide};
+use deskbot_desk::handoff::relay::{
+    NoStaffSide, Relay, RelayError, StaffSide, Unreachable, UserSide,
+};
 use deskbot_discord::staff_side::{self as discord_staff, DiscordStaff};
 use deskbot_discord::users::{self as discord_users, DiscordUsers};
 use deskbot_telegram::staff_side::{self as telegram_staff, TelegramStaff};
@@ -47,13 +49,13 @@ impl Staff {
     fn telegram(&self) -> Result<&TelegramStaff, RelayError> {
         self.telegram
             .as_ref()
-            .ok_or_else(|| RelayError::Platform("the Telegram staff side is not configured".into()))
+            .ok_or_else(|| NoStaffSide::NotConfigured(telegram_staff::PLATFORM.into()).into())
     }
 
     fn discord(&self) -> Result<&DiscordStaff, RelayError> {
         self.discord
             .as_ref()
-            .ok_or_else(|| RelayError::Platform("the Discord staff side is not configured".into()))
+            .ok_or_else(|| NoStaffSide::NotConfigured(discord_staff::PLATFORM.into()).into())
     }
 }
 
@@ -62,9 +64,7 @@ impl StaffSide for Staff {
         match self.config.destination(&ticket.conversation.channel) {
             Some(config::StaffSide::Discord(_)) => self.discord()?.open(ticket, first).await,
             Some(config::StaffSide::Telegram(_)) => self.telegram()?.open(ticket, first).await,
-            None => Err(RelayError::Platform(
-                "no staff side is configured ([handoff])".into(),
-            )),
+            None => Err(NoStaffSide::ForUsersOf(ticket.conversation.channel.clone()).into()),
         }
     }
 
@@ -72,9 +72,7 @@ impl StaffSide for Staff {
         match at.platform.as_str() {
             discord_staff::PLATFORM => self.discord()?.post(at, text, nonce).await,
             telegram_staff::PLATFORM => self.telegram()?.post(at, text, nonce).await,
-            other => Err(RelayError::Platform(format!(
-                "ticket thread on {other:?}, a staff side that is not configured"
-            ))),
+            other => Err(NoStaffSide::NotConfigured(other.to_string()).into()),
         }
     }
 }
@@ -98,9 +96,10 @@ impl UserSide for Users {
         match user.channel.as_str() {
             deskbot_telegram::CHANNEL => self.telegram.send(user, text, nonce).await,
             discord_users::CHANNEL => self.discord.send(user, text, nonce).await,
-            other => Err(RelayError::Platform(format!(
-                "cannot reach a {other} user from here"
-            ))),
+            _ => Err(RelayError::Unreachable {
+                user: user.clone(),
+                why: Unreachable::OtherPlatform,
+            }),
         }
     }
 
@@ -113,9 +112,10 @@ impl UserSide for Users {
         match user.channel.as_str() {
             deskbot_telegram::CHANNEL => self.telegram.send_reply(user, reply, nonce).await,
             discord_users::CHANNEL => self.discord.send_reply(user, reply, nonce).await,
-            other => Err(RelayError::Platform(format!(
-                "cannot reach a {other} user from here"
-            ))),
+            _ => Err(RelayError::Unreachable {
+                user: user.clone(),
+                why: Unreachable::OtherPlatform,
+            }),
         }
     }
 }

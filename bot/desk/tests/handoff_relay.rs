@@ -10,7 +10,7 @@ use deskbot_desk::desk::Desk;
 use deskbot_desk::handoff::StaffCommand;
 use deskbot_desk::handoff::relay::RelayConfig;
 use deskbot_desk::handoff::relay::{
-    Author, Handled, NOT_STAFF, Relay, RelayError, StaffSide, UserSide,
+    Author, BadLocation, Handled, NOT_STAFF, Relay, RelayError, StaffSide, UserSide,
 };
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Input};
@@ -55,7 +55,7 @@ impl StaffSide for FakeStaff {
         let mut threads = self.threads.lock().unwrap();
         let thread = threads
             .get_mut(&id)
-            .ok_or_else(|| RelayError::Platform("unknown thread".into()))?;
+            .ok_or_else(|| RelayError::bad_location("fake staff", at, BadLocation::ThreadGone))?;
         thread.1.push(text.to_string());
         Ok(())
     }

@@ -30,10 +30,15 @@ use serenity::all::{
 
 use crate::render::{escape_markdown, split_message};
 use deskbot_desk::handoff::buttons::TicketButton;
-use deskbot_desk::handoff::relay::{Author, Handled, RelayError, StaffInbox, StaffSide};
+use deskbot_desk::handoff::relay::{
+    Author, BadLocation, Handled, RelayError, StaffInbox, StaffSide,
+};
 
 /// The platform name in [`StaffLocation`]s.
 pub const PLATFORM: &str = "discord";
+
+/// The side named in this staff side's errors.
+const SIDE: &str = "Discord staff channel";
 
 /// Discord's message length limit (characters as Discord counts them).
 const MAX_MESSAGE: usize = 2000;
@@ -117,9 +122,11 @@ impl DiscordStaff {
         match channel.send_message(&*self.http, b).await {
             Ok(m) => Ok(Some(m.id)),
             Err(e) if crate::poison::unreadable_answer("createMessage", &e) => Ok(None),
-            Err(e) => Err(RelayError::Platform(format!(
-                "Discord refused a message: {e}"
-            ))),
+            Err(e) => Err(RelayError::Call {
+                side: SIDE,
+                call: "createMessage",
+                detail: e.to_string(),
+            }),
         }
     }
 
@@ -146,9 +153,11 @@ impl DiscordStaff {
         {
             Ok(thread) => Ok(thread.id),
             Err(e) if thread_already_created(&e) => Ok(ChannelId::new(message.get())),
-            Err(e) => Err(RelayError::Platform(format!(
-                "cannot open a thread in the staff channel: {e}"
-            ))),
+            Err(e) => Err(RelayError::Call {
+                side: SIDE,
+                call: "startThreadFromMessage",
+                detail: e.to_string(),
+            }),
         }
     }
 }
@@ -160,20 +169,16 @@ impl StaffSide for DiscordStaff {
         let parts = split_message(&escape_markdown(first), MAX_MESSAGE);
         let last = parts.len().saturating_sub(1);
         let mut parts = parts.into_iter().enumerate();
-        let (_, head) = parts
-            .next()
-            .ok_or_else(|| RelayError::Platform("nothing to send".into()))?;
+        let (_, head) = parts.next().ok_or(RelayError::Empty)?;
         // The buttons go on the last part, as for any split message.
         let message = self
             .send_part(self.channel, head, (last == 0).then_some(number), &item, 0)
             .await?
             // The thread starts from this message, so its id is needed: the relay tries the
             // open again, and the nonce makes Discord answer with the same message.
-            .ok_or_else(|| {
-                RelayError::Platform(
-                    "Discord took the ticket's first message but its answer could not be read"
-                        .into(),
-                )
+            .ok_or(RelayError::UnreadableAnswer {
+                side: SIDE,
+                call: "createMessage",
             })?;
         let thread = self.start_thread(message, number).await?;
         for (i, part) in parts {
@@ -194,7 +199,7 @@ impl StaffSide for DiscordStaff {
             .as_deref()
             .and_then(|t| t.parse::<u64>().ok())
             .filter(|t| *t != 0)
-            .ok_or_else(|| RelayError::Platform("the ticket's thread id is not stored".into()))?;
+            .ok_or_else(|| RelayError::bad_location(SIDE, at, BadLocation::NoThread))?;
         self.send(ChannelId::new(thread), text, nonce).await
     }
 }
@@ -240,8 +245,7 @@ pub async fn on_guild_message(
             &thread,
         )
     })
-    .await
-    .map_err(|e| RelayError::Task(e.to_string()))??;
+    .await??;
     let Some(number) = number else {
         return Ok(None);
     };

@@ -18,10 +18,13 @@ use tokio::sync::mpsc;
 use crate::outbox::{self, Queued};
 use crate::render;
 use crate::staff_side::nonce_for;
-use deskbot_desk::handoff::relay::{RelayError, UserSide};
+use deskbot_desk::handoff::relay::{RelayError, Unreachable, UserSide};
 
 /// The conversation channel name of Discord users.
 pub const CHANNEL: &str = "discord";
+
+/// The side named in this user side's errors.
+const SIDE: &str = "Discord users";
 
 /// The name of the mark holding `user`'s DM channel id (in the Discord outbox's marks).
 pub fn dm_mark(user: u64) -> String {
@@ -95,27 +98,32 @@ impl DiscordUsers {
         }
     }
 
-    async fn dm_channel(&self, user: u64) -> Result<u64, RelayError> {
+    /// The DM channel of Discord user `user` (`key` is their conversation), opened through
+    /// the REST API when it is not known yet.
+    async fn dm_channel(&self, key: &ConvKey, user: u64) -> Result<u64, RelayError> {
         let store = self.store.clone();
-        let known = tokio::task::spawn_blocking(move || known_dm(&store, user))
-            .await
-            .map_err(|e| RelayError::Task(e.to_string()))??;
+        let known = tokio::task::spawn_blocking(move || known_dm(&store, user)).await??;
         if let Some(c) = known {
             return Ok(c);
         }
-        let http = self.http.as_ref().ok_or_else(|| {
-            RelayError::Platform(format!(
-                "no DM channel is known for Discord user {user} and Discord is not connected"
-            ))
-        })?;
+        let unreachable = |why| RelayError::Unreachable {
+            user: key.clone(),
+            why,
+        };
+        let http = self
+            .http
+            .as_ref()
+            .ok_or_else(|| unreachable(Unreachable::NotConnected))?;
         let id = std::num::NonZeroU64::new(user)
             .map(UserId::from)
-            .ok_or_else(|| RelayError::Platform("Discord user id 0".into()))?;
+            .ok_or_else(|| unreachable(Unreachable::BadId))?;
         let channel = id
             .create_dm_channel(&**http)
             .await
-            .map_err(|e| {
-                RelayError::Platform(format!("cannot open a DM with Discord user {user}: {e}"))
+            .map_err(|e| RelayError::Call {
+                side: SIDE,
+                call: "createDm",
+                detail: e.to_string(),
             })?
             .id
             .get();
@@ -128,8 +136,7 @@ impl DiscordUsers {
                 ..ChannelWrite::default()
             })
         })
-        .await
-        .map_err(|e| RelayError::Task(e.to_string()))??;
+        .await??;
         Ok(channel)
     }
 }
@@ -145,23 +152,24 @@ impl UserSide for DiscordUsers {
         reply: &Reply,
         nonce: &str,
     ) -> Result<(), RelayError> {
+        let unreachable = |why| RelayError::Unreachable {
+            user: user.clone(),
+            why,
+        };
         if user.channel != CHANNEL {
-            return Err(RelayError::Platform(format!(
-                "{user} is not a Discord user"
-            )));
+            return Err(unreachable(Unreachable::OtherPlatform));
         }
         let id: u64 = user
             .user
             .parse()
             .ok()
             .filter(|u| *u != 0)
-            .ok_or_else(|| RelayError::Platform(format!("{user}: not a Discord user id")))?;
-        let channel = self.dm_channel(id).await?;
+            .ok_or_else(|| unreachable(Unreachable::BadId))?;
+        let channel = self.dm_channel(user, id).await?;
         let (store, reply, nonce) = (self.store.clone(), reply.clone(), nonce.to_string());
         let queued =
             tokio::task::spawn_blocking(move || queue_reply(&store, id, channel, &reply, &nonce))
-                .await
-                .map_err(|e| RelayError::Task(e.to_string()))??;
+                .await??;
         if queued > 0
             && let Some(d) = &self.deliver
         {

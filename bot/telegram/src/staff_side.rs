@@ -33,11 +33,14 @@ use crate::delivery::{Api, Failure, with_retries};
 use crate::outbound::{MAX_TEXT, split_text};
 use deskbot_desk::backoff::Backoff;
 use deskbot_desk::handoff::buttons::TicketButton;
-use deskbot_desk::handoff::relay::{RelayError, StaffSide};
+use deskbot_desk::handoff::relay::{BadLocation, RelayError, StaffSide};
 use deskbot_desk::shutdown::Shutdown;
 
 /// The platform name in [`StaffLocation`]s.
 pub const PLATFORM: &str = "telegram";
+
+/// The side named in this staff side's errors.
+const SIDE: &str = "Telegram staff group";
 
 /// The store channel whose marks hold the routes of posted messages (`route:<chat>:<id>` →
 /// ticket number, big-endian).
@@ -218,8 +221,13 @@ impl TelegramStaff {
         self.inner.chat
     }
 
-    fn platform_error(what: &str, error: &str) -> RelayError {
-        RelayError::Platform(format!("Telegram staff group: {what}: {error}"))
+    /// A Bot API call `call` that failed with `detail` (the channel's token-free description).
+    fn call_failed(call: &'static str, detail: String) -> RelayError {
+        RelayError::Call {
+            side: SIDE,
+            call,
+            detail,
+        }
     }
 
     /// Whether the staff group is a forum (asked once; a failed ask is asked again).
@@ -239,7 +247,7 @@ impl TelegramStaff {
                     Err((Failure::Accepted(result), _)) => {
                         return Ok(result["is_forum"].as_bool().unwrap_or(false));
                     }
-                    Err((_, e)) => return Err(Self::platform_error("getChat failed", &e)),
+                    Err((_, e)) => return Err(Self::call_failed("getChat", e)),
                 };
                 Ok(match &info.kind {
                     ChatFullInfoKind::Public(p) => match &p.kind {
@@ -261,18 +269,6 @@ impl TelegramStaff {
         thread: Option<i32>,
         buttons: Option<u64>,
     ) -> Result<Vec<i32>, RelayError> {
-        self.try_send(text, thread, buttons)
-            .await
-            .map_err(|e| Self::platform_error("sendMessage failed", &e))
-    }
-
-    /// [`Self::send`], with the error text (safe to log) as it came.
-    async fn try_send(
-        &self,
-        text: &str,
-        thread: Option<i32>,
-        buttons: Option<u64>,
-    ) -> Result<Vec<i32>, String> {
         let inner = &self.inner;
         let mut parts = split_text(text, MAX_TEXT);
         if parts.is_empty() {
@@ -288,7 +284,10 @@ impl TelegramStaff {
                 ]])
             });
             if !inner.api.limiter.acquire(inner.chat, &inner.shutdown).await {
-                return Err("stopped while waiting for Telegram's send limits".to_string());
+                return Err(Self::call_failed(
+                    "sendMessage",
+                    "stopped while waiting for Telegram's send limits".to_string(),
+                ));
             }
             let sent = with_retries(&inner.api, "sendMessage", ATTEMPTS, &inner.shutdown, || {
                 let mut req = inner.api.raw.send_message(ChatId(inner.chat), part.clone());
@@ -313,7 +312,7 @@ impl TelegramStaff {
                         ids.push(id);
                     }
                 }
-                Err((_, e)) => return Err(e),
+                Err((_, e)) => return Err(Self::call_failed("sendMessage", e)),
             }
         }
         Ok(ids)
@@ -324,10 +323,10 @@ impl TelegramStaff {
             return Ok(());
         };
         let chat = self.inner.chat;
-        tokio::task::spawn_blocking(move || record_routes(&store, chat, &messages, number))
-            .await
-            .map_err(|e| RelayError::Task(e.to_string()))?
-            .map_err(RelayError::from)
+        Ok(
+            tokio::task::spawn_blocking(move || record_routes(&store, chat, &messages, number))
+                .await??,
+        )
     }
 
     /// The ticket of a plain-group location: from the store (its ticket message's route), else
@@ -402,7 +401,7 @@ impl TelegramStaff {
                 );
                 return Ok(None);
             }
-            Err((_, e)) => return Err(Self::platform_error("createForumTopic failed", &e)),
+            Err((_, e)) => return Err(Self::call_failed("createForumTopic", e)),
         };
         let thread = topic.thread_id.0.0;
         inner
@@ -418,13 +417,13 @@ impl TelegramStaff {
     /// A ticket's topic was deleted by someone in the group: opens a new topic for the ticket
     /// (its first message again, with the buttons), moves the ticket there in the store, and
     /// posts `text` in it. Needs the store ([`TelegramStaff::with_store`]).
-    async fn reopen_topic(&self, old: i32, text: &str) -> Result<(), RelayError> {
-        let gone = || {
-            Self::platform_error(
-                "the ticket's topic is gone",
-                "message thread not found (deleted?)",
-            )
-        };
+    async fn reopen_topic(
+        &self,
+        at: &StaffLocation,
+        old: i32,
+        text: &str,
+    ) -> Result<(), RelayError> {
+        let gone = || RelayError::bad_location(SIDE, at, BadLocation::ThreadGone);
         let Some(store) = self.store.clone() else {
             return Err(gone());
         };
@@ -435,8 +434,7 @@ impl TelegramStaff {
                 None => None,
             })
         })
-        .await
-        .map_err(|e| RelayError::Task(e.to_string()))??;
+        .await??;
         let Some(ticket) = ticket else {
             return Err(gone());
         };
@@ -452,8 +450,7 @@ impl TelegramStaff {
         let (store, number, stored) = (self.store.clone(), ticket.number, location.clone());
         if let Some(store) = store {
             tokio::task::spawn_blocking(move || store.set_staff_location(number, &stored))
-                .await
-                .map_err(|e| RelayError::Task(e.to_string()))??;
+                .await??;
         }
         match location.thread.as_deref().and_then(|t| t.parse().ok()) {
             Some(thread) => self.send(text, Some(thread), None).await.map(|_| ()),
@@ -497,19 +494,20 @@ impl StaffSide for TelegramStaff {
 
     async fn post(&self, at: &StaffLocation, text: &str, nonce: &str) -> Result<(), RelayError> {
         if at.platform != PLATFORM || at.chat != self.inner.chat.to_string() {
-            return Err(RelayError::Platform(format!(
-                "ticket thread on {}:{}, not in the Telegram staff group",
-                at.platform, at.chat
-            )));
+            return Err(RelayError::bad_location(SIDE, at, BadLocation::OtherPlace));
         }
         let thread = at.thread.as_deref().and_then(|t| t.parse::<i32>().ok());
         if let Some(t) = thread {
-            return match self.try_send(text, thread, None).await {
+            return match self.send(text, thread, None).await {
                 Ok(_) => Ok(()),
-                Err(e) if e.to_ascii_lowercase().contains("message thread not found") => {
-                    self.reopen_topic(t, text).await
+                Err(RelayError::Call { detail, .. })
+                    if detail
+                        .to_ascii_lowercase()
+                        .contains("message thread not found") =>
+                {
+                    self.reopen_topic(at, t, text).await
                 }
-                Err(e) => Err(Self::platform_error("sendMessage failed", &e)),
+                Err(e) => Err(e),
             };
         }
         match self.number_at(at, nonce).await {

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::CHANNEL;
 use crate::outbound::{Destination, render};
-use deskbot_desk::handoff::relay::{RelayError, UserSide};
+use deskbot_desk::handoff::relay::{RelayError, Unreachable, UserSide};
 
 /// Queues `text` for Telegram chat `chat` in the outbox, durably.
 pub fn queue_text(store: &Store, chat: i64, text: &str) -> Result<(), StorageError> {
@@ -60,22 +60,22 @@ impl TelegramUsers {
 impl TelegramUsers {
     /// The private chat of a Telegram user (their user id).
     fn chat_of(user: &ConvKey) -> Result<i64, RelayError> {
+        let unreachable = |why| RelayError::Unreachable {
+            user: user.clone(),
+            why,
+        };
         if user.channel != CHANNEL {
-            return Err(RelayError::Platform(format!(
-                "{user} is not a Telegram user"
-            )));
+            return Err(unreachable(Unreachable::OtherPlatform));
         }
         user.user
             .parse()
-            .map_err(|_| RelayError::Platform(format!("{user}: not a Telegram user id")))
+            .map_err(|_| unreachable(Unreachable::BadId))
     }
 
     /// Queues `reply` for `chat` off the async runtime, then asks the channel to deliver it.
     async fn queue(&self, chat: i64, reply: Reply) -> Result<(), RelayError> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || queue_reply(&store, chat, &reply))
-            .await
-            .map_err(|e| RelayError::Task(e.to_string()))??;
+        tokio::task::spawn_blocking(move || queue_reply(&store, chat, &reply)).await??;
         if let Some(d) = &self.deliver {
             // The channel may be stopped; what is queued goes out at its next start.
             let _ = d.send(chat);

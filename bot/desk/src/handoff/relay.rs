@@ -58,12 +58,103 @@ pub enum RelayError {
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
-    /// The platform refused or could not be reached.
-    #[error("{0}")]
-    Platform(String),
-    /// A storage task panicked.
+    /// A platform call failed or was refused after the channel's retries.
+    #[error("{side}: {call} failed: {detail}")]
+    Call {
+        /// The platform side that made the call ("Telegram staff group", "Discord", …).
+        side: &'static str,
+        /// The platform's name of the call (`sendMessage`, `createMessage`, …).
+        call: &'static str,
+        /// The platform's answer (or why there was none) as the channel describes it; never
+        /// holds a token.
+        detail: String,
+    },
+    /// The platform did the call, but the part of its answer needed to go on could not be
+    /// read (the call is not made again blindly; the relay retries the step).
+    #[error("{side}: {call} was done but its answer could not be read")]
+    UnreadableAnswer {
+        /// The platform side that made the call.
+        side: &'static str,
+        /// The platform's name of the call.
+        call: &'static str,
+    },
+    /// The user cannot be reached from this user side.
+    #[error("cannot reach {user}: {why}")]
+    Unreachable {
+        /// The user.
+        user: ConvKey,
+        /// Why not.
+        why: Unreachable,
+    },
+    /// The ticket's stored staff location cannot be used by this staff side.
+    #[error("{side}: the ticket's thread on {at:?} cannot be used: {why}")]
+    BadLocation {
+        /// The staff side asked to use it.
+        side: &'static str,
+        /// The stored location's `platform:chat` (shown escaped: it comes from the store).
+        at: String,
+        /// What is wrong with it.
+        why: BadLocation,
+    },
+    /// The relay's wiring has no staff side for the ticket.
+    #[error(transparent)]
+    NoStaffSide(#[from] NoStaffSide),
+    /// There was nothing to send.
+    #[error("nothing to send")]
+    Empty,
+    /// A storage task panicked or was cancelled.
     #[error("a storage task failed: {0}")]
-    Task(String),
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl RelayError {
+    /// [`RelayError::BadLocation`] for the stored location `at`.
+    pub fn bad_location(side: &'static str, at: &StaffLocation, why: BadLocation) -> Self {
+        Self::BadLocation {
+            side,
+            at: format!("{}:{}", at.platform, at.chat),
+            why,
+        }
+    }
+}
+
+/// Why a user cannot be reached (see [`RelayError::Unreachable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum Unreachable {
+    /// The user is on a platform this side does not serve.
+    #[error("they are on a platform this side does not serve")]
+    OtherPlatform,
+    /// Their id is not a valid user id of their platform.
+    #[error("their id is not a valid user id of their platform")]
+    BadId,
+    /// No way to message them is known, and the platform is not connected to open one.
+    #[error("no direct-message channel is known for them and the platform is not connected")]
+    NotConnected,
+}
+
+/// What is wrong with a ticket's stored staff location (see [`RelayError::BadLocation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum BadLocation {
+    /// It is on another platform or in another chat than this staff side's.
+    #[error("it is not in this staff side's chat")]
+    OtherPlace,
+    /// Its thread id is missing or not a valid id.
+    #[error("its thread id is not stored")]
+    NoThread,
+    /// Its thread was deleted and no new one can be opened for it here.
+    #[error("its thread is gone (deleted?) and cannot be replaced")]
+    ThreadGone,
+}
+
+/// Which staff side the relay's wiring lacks (see [`RelayError::NoStaffSide`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NoStaffSide {
+    /// `[handoff]` names no staff side for tickets of users of this platform.
+    #[error("no staff side is configured for {0:?} users ([handoff])")]
+    ForUsersOf(String),
+    /// The ticket is on this staff platform, whose staff side is not configured.
+    #[error("the {0:?} staff side is not configured")]
+    NotConfigured(String),
 }
 
 /// A staff platform: where ticket threads live.
@@ -212,10 +303,7 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
         f: impl FnOnce(&Desk) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, RelayError> {
         let desk = self.desk.clone();
-        tokio::task::spawn_blocking(move || f(&desk))
-            .await
-            .map_err(|e| RelayError::Task(e.to_string()))?
-            .map_err(RelayError::from)
+        Ok(tokio::task::spawn_blocking(move || f(&desk)).await??)
     }
 
     /// Opens missing threads and relays new user lines of every open ticket; returns how many
@@ -637,7 +725,11 @@ mod tests {
         async fn open(&self, ticket: &Ticket, _first: &str) -> Result<StaffLocation, RelayError> {
             if ticket.number == self.broken {
                 self.attempts.fetch_add(1, Ordering::SeqCst);
-                return Err(RelayError::Platform("thread deleted".into()));
+                return Err(RelayError::Call {
+                    side: "test staff",
+                    call: "createThread",
+                    detail: "Unknown Channel".into(),
+                });
             }
             Ok(StaffLocation {
                 platform: "test".into(),
