@@ -1,6 +1,6 @@
 //! [`DiscordError`]: why the Discord channel could not start or had to stop. Transient trouble
 //! (the network, rate limits, an outage) is retried inside the channel and never becomes one
-//! of these.
+//! of these. serenity's errors are boxed: they are large and this type is returned often.
 
 use thiserror::Error;
 
@@ -18,11 +18,11 @@ pub enum DiscordError {
     ApiUrlScheme,
     /// The gateway URL could not be had from `discord.api_url`.
     #[error("cannot get the gateway URL from discord.api_url")]
-    GatewayUrl(#[source] crate::retry::Failure<serenity::Error>),
+    GatewayUrl(#[source] Box<crate::retry::Failure<serenity::Error>>),
     /// serenity could not set up its client.
     #[error("cannot set up the Discord client")]
-    Client(#[source] serenity::Error),
+    Client(#[source] Box<serenity::Error>),
     /// The gateway connection ended with an error serenity does not retry.
     #[error("the Discord gateway connection failed")]
-    Gateway(#[source] serenity::Error),
+    Gateway(#[source] Box<serenity::Error>),
 }

@@ -261,7 +261,7 @@ async fn run_tuned(
                 });
                 // Retries take up to a minute and a half: a shutdown must not wait for them.
                 let gateway = tokio::select! {
-                    r = fetch => r.map_err(DiscordError::GatewayUrl)?,
+                    r = fetch => r.map_err(|e| DiscordError::GatewayUrl(Box::new(e)))?,
                     () = shutdown.wait() => return Ok(()),
                 };
                 Some(gateway.url)
@@ -282,7 +282,7 @@ async fn run_tuned(
                 clock: desk.clock(),
             })
             .await
-            .map_err(DiscordError::Client)?;
+            .map_err(|e| DiscordError::Client(Box::new(e)))?;
         if let Some(url) = ws_url {
             *client.ws_url.lock().await = url;
         }
@@ -354,7 +354,7 @@ async fn run_tuned(
                 intents.remove(GatewayIntents::MESSAGE_CONTENT);
             }
             Some(Err(e)) => {
-                return Err(DiscordError::Gateway(e));
+                return Err(DiscordError::Gateway(Box::new(e)));
             }
         }
     }

@@ -30,6 +30,7 @@ use tokio::sync::{OnceCell, watch};
 
 use crate::config::TelegramConfig;
 use crate::delivery::{Api, Failure, with_retries};
+use crate::error::TelegramError;
 use crate::outbound::{MAX_TEXT, split_text};
 use deskbot_desk::backoff::Backoff;
 use deskbot_desk::handoff::buttons::TicketButton;
@@ -177,10 +178,13 @@ pub struct TelegramStaff {
 }
 
 impl TelegramStaff {
-    /// A staff side for the staff group `staff_chat` (`[handoff] telegram_staff_chat_id`) through its own bot (honouring
-    /// `telegram.api_url` and its rate limits); `None` when no Telegram staff group is
-    /// configured. Needs a running tokio runtime (for the rate limiter's worker).
-    pub fn new(telegram: &TelegramConfig, staff_chat: Option<i64>) -> anyhow::Result<Option<Self>> {
+    /// A staff side for the staff group `staff_chat` (`[handoff] telegram_staff_chat_id`)
+    /// through its own bot (honouring `telegram.api_url` and its rate limits); `None` when no
+    /// Telegram staff group is configured. Needs a running tokio runtime (for the rate limiter's worker).
+    pub fn new(
+        telegram: &TelegramConfig,
+        staff_chat: Option<i64>,
+    ) -> Result<Option<Self>, TelegramError> {
         Self::with_backoff(telegram, staff_chat, Backoff::default())
     }
 
@@ -189,7 +193,7 @@ impl TelegramStaff {
         telegram: &TelegramConfig,
         staff_chat: Option<i64>,
         backoff: Backoff,
-    ) -> anyhow::Result<Option<Self>> {
+    ) -> Result<Option<Self>, TelegramError> {
         let Some(chat) = staff_chat else {
             return Ok(None);
         };
