@@ -600,7 +600,10 @@ fn encode(
     seq: &mut dyn FnMut(u64) -> Result<u64, String>,
 ) -> Result<(String, Vec<u8>, Vec<u8>), String> {
     let conv = |channel: &str, user: &str| {
-        ConvKey::new(channel, user)
+        let platform: crate::Platform = channel
+            .parse()
+            .map_err(|e: crate::UnknownPlatform| e.to_string())?;
+        ConvKey::new(platform, user)
             .encode()
             .map_err(|e| e.to_string())
     };

@@ -358,6 +358,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Platform;
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -484,8 +485,8 @@ mod tests {
     #[test]
     fn transcript_after_a_cursor() {
         let (_dir, store) = store();
-        let key = ConvKey::new("telegram", "1");
-        let other = ConvKey::new("telegram", "10");
+        let key = ConvKey::new(Platform::Telegram, "1");
+        let other = ConvKey::new(Platform::Telegram, "10");
         let line = |t: &str| TranscriptEntry {
             at_ms: 1,
             speaker: crate::Speaker::User,
@@ -516,7 +517,7 @@ mod tests {
     #[test]
     fn block_list() {
         let (_dir, store) = store();
-        let user = ConvKey::new("telegram", "42");
+        let user = ConvKey::new(Platform::Telegram, "42");
         assert_eq!(store.user_block(&user).unwrap(), None);
         let rec = BlockRecord {
             at_ms: 5,
@@ -526,7 +527,9 @@ mod tests {
         store.block_user(&user, &rec).unwrap();
         assert_eq!(store.user_block(&user).unwrap(), Some(rec));
         assert_eq!(
-            store.user_block(&ConvKey::new("discord", "42")).unwrap(),
+            store
+                .user_block(&ConvKey::new(Platform::Discord, "42"))
+                .unwrap(),
             None
         );
         assert!(store.unblock_user(&user).unwrap());

@@ -195,6 +195,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Platform;
 
     #[test]
     fn a_fresh_store_is_healthy_and_the_probe_leaves_no_record() {
@@ -224,7 +225,7 @@ mod tests {
         println!("CHILD healthy: {:?}", store.health_check_within(limit));
         // A state larger than the file-size limit: the write fails (EFBIG).
         let big = "z".repeat(12 << 20);
-        let key = crate::ConvKey::new("health", "big");
+        let key = crate::ConvKey::new(Platform::Console, "big");
         let write = store.commit_turn(&crate::TurnWrite {
             key: &key,
             state: &big,

@@ -36,7 +36,7 @@ pub use dead_letter::{DeadLetter, DeadLetterKind, RetryOutcome};
 pub use error::StorageError;
 pub use handoff::{BlockRecord, RouteKind, StaffLocation, TicketEvent, TicketEventKind};
 pub use health::HealthError;
-pub use keys::ConvKey;
+pub use keys::{ConvKey, Platform, UnknownPlatform};
 pub use privacy::{ForgetSummary, PurgeSummary};
 pub use records::{DELETED, Rating, Speaker, StepTried, Ticket, TicketStatus, TranscriptEntry};
 pub use store::{SCHEMA_VERSION, Store, TurnWrite};

@@ -1,5 +1,6 @@
 //! Export and import (JSON Lines backup) against real sled databases in temporary directories.
 
+use deskbot_storage::Platform;
 use deskbot_storage::{
     BackupError, ChannelWrite, ConvKey, Speaker, Store, Ticket, TicketStatus, TranscriptEntry,
     TurnWrite,
@@ -40,10 +41,10 @@ fn ticket(number: u64, key: &ConvKey, status: TicketStatus) -> Ticket {
 
 fn keys() -> Vec<ConvKey> {
     vec![
-        ConvKey::new("console", "ann"),
-        ConvKey::new("console", "anna"),
-        ConvKey::new("telegram", "42"),
-        ConvKey::new("discord", "üñí \"quoted\" \n newline"),
+        ConvKey::new(Platform::Console, "ann"),
+        ConvKey::new(Platform::Console, "anna"),
+        ConvKey::new(Platform::Telegram, "42"),
+        ConvKey::new(Platform::Discord, "üñí \"quoted\" \n newline"),
     ]
 }
 
@@ -196,7 +197,7 @@ fn round_trip_restores_everything_the_store_holds() {
 
     // Life goes on after a restore: ticket numbers continue, new transcript lines sort last.
     assert_eq!(restored.next_ticket_number().unwrap(), 13);
-    let ann = ConvKey::new("console", "ann");
+    let ann = ConvKey::new(Platform::Console, "ann");
     restored
         .commit_turn(&TurnWrite {
             key: &ann,

@@ -1,5 +1,6 @@
 //! Channel bookkeeping (inbox, outbox, marks) against a real sled database.
 
+use deskbot_storage::Platform;
 use deskbot_storage::{ChannelWrite, ConvKey, StorageError, Store, TurnWrite};
 
 fn reply_for(id: u64, target: &str, texts: &[&str]) -> ChannelWrite {
@@ -45,7 +46,7 @@ fn an_update_is_consumed_at_most_once_with_its_turn() {
     store
         .inbox_accept("telegram", &[(1, b"x".to_vec())], 2)
         .unwrap();
-    let key = ConvKey::new("telegram", "42");
+    let key = ConvKey::new(Platform::Telegram, "42");
     let write = reply_for(1, "42", &["hello", "world"]);
     store
         .commit_turn(&TurnWrite {
@@ -144,7 +145,7 @@ fn concurrent_turns_land_in_batches_and_a_handled_update_fails_alone() {
                 let (store, barrier, contested_wins) = (&store, &barrier, &contested_wins);
                 scope.spawn(move || {
                     // All threads race for one update, each as a different user: one wins.
-                    let rival = ConvKey::new("telegram", format!("rival{t}"));
+                    let rival = ConvKey::new(Platform::Telegram, format!("rival{t}"));
                     barrier.wait();
                     match store.commit_turn(&TurnWrite {
                         key: &rival,
@@ -159,8 +160,8 @@ fn concurrent_turns_land_in_batches_and_a_handled_update_fails_alone() {
                         Err(StorageError::AlreadyHandled { id, .. }) => assert_eq!(id, contested),
                         Err(e) => panic!("contested turn: {e}"),
                     }
-                    let key = ConvKey::new("telegram", format!("u{t}"));
-                    let replay = ConvKey::new("telegram", format!("replay{t}"));
+                    let key = ConvKey::new(Platform::Telegram, format!("u{t}"));
+                    let replay = ConvKey::new(Platform::Telegram, format!("replay{t}"));
                     for n in 0..TURNS {
                         let id = 1 + t * TURNS + n;
                         let lines = [
@@ -210,7 +211,7 @@ fn concurrent_turns_land_in_batches_and_a_handled_update_fails_alone() {
     assert!(store.inbox_pending("telegram").unwrap().is_empty());
     let mut winners = 0;
     for t in 0..THREADS {
-        let key = ConvKey::new("telegram", format!("u{t}"));
+        let key = ConvKey::new(Platform::Telegram, format!("u{t}"));
         assert_eq!(store.conversation::<u64>(&key).unwrap(), Some(TURNS - 1));
         let transcript = store.transcript(&key, usize::MAX).unwrap();
         let texts: Vec<String> = transcript.into_iter().map(|l| l.text).collect();
@@ -223,7 +224,7 @@ fn concurrent_turns_land_in_batches_and_a_handled_update_fails_alone() {
         let expected: Vec<Vec<u8>> = (0..TURNS).map(|n| format!("r{n}").into_bytes()).collect();
         assert_eq!(queued, expected);
         // Refused turns wrote nothing.
-        let replay = ConvKey::new("telegram", format!("replay{t}"));
+        let replay = ConvKey::new(Platform::Telegram, format!("replay{t}"));
         assert_eq!(store.conversation::<u64>(&replay).unwrap(), None);
         assert!(store.transcript(&replay, usize::MAX).unwrap().is_empty());
         assert!(
@@ -232,7 +233,7 @@ fn concurrent_turns_land_in_batches_and_a_handled_update_fails_alone() {
                 .unwrap()
                 .is_empty()
         );
-        let rival = ConvKey::new("telegram", format!("rival{t}"));
+        let rival = ConvKey::new(Platform::Telegram, format!("rival{t}"));
         let won = store.outbox_pending("telegram", &rival.user).unwrap();
         match store.conversation::<u64>(&rival).unwrap() {
             Some(state) => {

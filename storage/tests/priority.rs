@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use deskbot_storage::Platform;
 use deskbot_storage::{ConvKey, Speaker, Store, Ticket, TicketStatus, TranscriptEntry, TurnWrite};
 
 fn ticket(number: u64, key: &ConvKey, status: TicketStatus, priority: bool) -> Ticket {
@@ -77,7 +78,7 @@ fn positions(store: &Store) -> BTreeMap<u64, usize> {
 #[test]
 fn priority_tickets_are_served_first_through_opens_closes_forget_and_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let key = |u: &str| ConvKey::new("telegram", u);
+    let key = |u: &str| ConvKey::new(Platform::Telegram, u);
     let (n1, n2, n3, n4, n5, n6);
     {
         let store = Store::open(dir.path()).unwrap();
@@ -164,7 +165,7 @@ fn concurrent_writers_keep_the_mirror_equal_to_the_records() {
             for w in 0..8u64 {
                 let store = store.clone();
                 s.spawn(move || {
-                    let key = ConvKey::new("discord", format!("user{w}"));
+                    let key = ConvKey::new(Platform::Discord, format!("user{w}"));
                     for i in 0..12u64 {
                         let priority = (w + i) % 3 == 0;
                         let n = open(&store, &key, priority);
@@ -195,8 +196,8 @@ fn concurrent_writers_keep_the_mirror_equal_to_the_records() {
 fn priority_survives_export_and_import_and_the_queue_is_rebuilt() {
     let a = tempfile::tempdir().unwrap();
     let store = Store::open(a.path()).unwrap();
-    let ann = ConvKey::new("telegram", "ann");
-    let bob = ConvKey::new("discord", "bob");
+    let ann = ConvKey::new(Platform::Telegram, "ann");
+    let bob = ConvKey::new(Platform::Discord, "bob");
     let n1 = open(&store, &ann, false);
     let n2 = open(&store, &bob, true);
     let n3 = open(&store, &ann, false);
@@ -273,7 +274,12 @@ fn records_and_backups_from_before_priority_still_load() {
     // A new priority ticket goes before both.
     write(
         &store,
-        &ticket(10, &ConvKey::new("telegram", "5"), TicketStatus::Open, true),
+        &ticket(
+            10,
+            &ConvKey::new(Platform::Telegram, "5"),
+            TicketStatus::Open,
+            true,
+        ),
     );
     assert_eq!(store.queue_position(10).unwrap(), 1);
     assert_eq!(store.queue_position(9).unwrap(), 3);

@@ -1,6 +1,7 @@
 //! `forget_user` and `purge_transcripts_before` against a real sled database, and old ticket
 //! records (before ratings and `/forget`) still loading.
 
+use deskbot_storage::Platform;
 use deskbot_storage::{
     BlockRecord, ChannelWrite, ConvKey, DELETED, Rating, Speaker, StepTried, Store, Ticket,
     TicketEvent, TicketEventKind, TicketStatus, TranscriptEntry, TurnWrite,
@@ -59,8 +60,8 @@ fn dump(store: &Store) -> String {
 fn forget_user_removes_one_users_data_in_every_tree() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let ann = ConvKey::new("discord", "ann-991");
-    let anna = ConvKey::new("discord", "ann-9910");
+    let ann = ConvKey::new(Platform::Discord, "ann-991");
+    let anna = ConvKey::new(Platform::Discord, "ann-9910");
     turn(
         &store,
         &ann,
@@ -171,7 +172,7 @@ fn forget_user_removes_one_users_data_in_every_tree() {
 fn purge_removes_old_lines_everywhere_but_open_tickets() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let a = ConvKey::new("telegram", "1");
+    let a = ConvKey::new(Platform::Telegram, "1");
     turn(
         &store,
         &a,
@@ -204,7 +205,7 @@ fn purge_removes_old_lines_everywhere_but_open_tickets() {
 #[test]
 fn a_rating_is_stored_and_old_tickets_without_one_load() {
     let dir = tempfile::tempdir().unwrap();
-    let key = ConvKey::new("telegram", "5");
+    let key = ConvKey::new(Platform::Telegram, "5");
     // A ticket as written before ratings and /forget existed.
     let old = serde_json::json!({
         "number": 7, "conversation": {"channel": "telegram", "user": "5"},

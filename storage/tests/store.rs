@@ -1,5 +1,6 @@
 //! The store against a real sled database in a temporary directory.
 
+use deskbot_storage::Platform;
 use deskbot_storage::{
     ConvKey, Speaker, StorageError, Store, Ticket, TicketStatus, TranscriptEntry, TurnWrite,
 };
@@ -39,7 +40,7 @@ fn ticket(number: u64, key: &ConvKey, status: TicketStatus) -> Ticket {
 #[test]
 fn turns_survive_reopen_with_transcript_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let key = ConvKey::new("console", "ann");
+    let key = ConvKey::new(Platform::Console, "ann");
     {
         let store = Store::open(dir.path()).unwrap();
         for step in 1..=3 {
@@ -77,7 +78,7 @@ fn turns_survive_reopen_with_transcript_in_order() {
         .collect();
     assert_eq!(last_two, ["u3", "b3"]);
     // Another user's transcript is separate, even with a name that extends this one.
-    let other = ConvKey::new("console", "anna");
+    let other = ConvKey::new(Platform::Console, "anna");
     assert!(store.transcript(&other, 100).unwrap().is_empty());
     assert_eq!(store.conversation::<State>(&other).unwrap(), None);
 }
@@ -85,7 +86,7 @@ fn turns_survive_reopen_with_transcript_in_order() {
 #[test]
 fn ticket_numbers_grow_across_restarts_and_queue_positions_follow_open_tickets() {
     let dir = tempfile::tempdir().unwrap();
-    let key = ConvKey::new("telegram", "42");
+    let key = ConvKey::new(Platform::Telegram, "42");
     let (a, b) = {
         let store = Store::open(dir.path()).unwrap();
         let a = store.next_ticket_number().unwrap();
@@ -178,7 +179,7 @@ fn incompatible_schema_is_refused() {
 #[test]
 fn corrupt_state_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
-    let key = ConvKey::new("console", "bob");
+    let key = ConvKey::new(Platform::Console, "bob");
     let store = Store::open(dir.path()).unwrap();
     store
         .commit_turn(&TurnWrite {
@@ -208,8 +209,8 @@ fn corrupt_state_is_an_error_not_a_panic() {
 fn queue_positions_follow_opens_closes_and_forget() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let ann = ConvKey::new("telegram", "ann");
-    let bob = ConvKey::new("telegram", "bob");
+    let ann = ConvKey::new(Platform::Telegram, "ann");
+    let bob = ConvKey::new(Platform::Telegram, "bob");
     let open = |key: &ConvKey, status| {
         let n = store.next_ticket_number().unwrap();
         store

@@ -13,6 +13,7 @@ use deskbot_desk::flood::FloodLimits;
 use deskbot_desk::outbox::{Address, Delivery, Envelope};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Input, MAX_INPUT_CHARS, Outcome, Phase};
+use deskbot_storage::Platform;
 use deskbot_storage::{
     BlockRecord, ChannelWrite, ConvKey, DELETED, Rating, StorageError, TicketStatus,
 };
@@ -117,8 +118,8 @@ fn flood_gets_one_slow_down_then_is_ignored_then_served_again() {
     let clock = Arc::new(AtomicU64::new(1_000 * DAY_MS));
     let limits = FloodLimits::new(4, 30).unwrap();
     let desk = desk_at(dir.path(), &clock).with_flood(Some(limits));
-    let flo = ConvKey::new("telegram", "501");
-    let calm = ConvKey::new("telegram", "502");
+    let flo = ConvKey::new(Platform::Telegram, "501");
+    let calm = ConvKey::new(Platform::Telegram, "502");
 
     // Four messages within a second are fine: a guide starts and goes on.
     let mut update = 10;
@@ -199,7 +200,7 @@ fn a_backlog_handled_at_once_is_counted_by_when_it_was_sent() {
     let now = 1_000 * DAY_MS;
     let clock = Arc::new(AtomicU64::new(now));
     let desk = desk_at(dir.path(), &clock).with_flood(FloodLimits::new(4, 30));
-    let key = ConvKey::new("telegram", "808");
+    let key = ConvKey::new(Platform::Telegram, "808");
     // Twelve messages sent a minute apart while the bot was down, handled in one instant.
     for i in 0..12u64 {
         let sent = now - (12 - i) * 60_000;
@@ -213,7 +214,7 @@ fn a_backlog_handled_at_once_is_counted_by_when_it_was_sent() {
         );
     }
     // The same twelve really sent within a second are a flood.
-    let fast = ConvKey::new("telegram", "809");
+    let fast = ConvKey::new(Platform::Telegram, "809");
     let outcomes: Vec<Outcome> = (0..12u64)
         .map(|i| {
             let input = Input::Text("hello".into());
@@ -231,7 +232,7 @@ fn flood_control_is_off_unless_asked_for() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(AtomicU64::new(5));
     let desk = desk_at(dir.path(), &clock);
-    let key = ConvKey::new("console", "script");
+    let key = ConvKey::new(Platform::Console, "script");
     for _ in 0..30 {
         let r = say(&desk, &key, "script", "hello");
         assert!(!r.reply.text.is_empty());
@@ -245,7 +246,7 @@ fn a_huge_message_gets_a_clear_answer_and_is_stored_cut() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(AtomicU64::new(5));
     let desk = desk_at(dir.path(), &clock);
-    let key = ConvKey::new("telegram", "77");
+    let key = ConvKey::new(Platform::Telegram, "77");
     let r = say(&desk, &key, "Long", "I forgot my password");
     let step = r.conversation.phase.clone();
     let huge = "my account is locked ".repeat(50_000);
@@ -282,8 +283,8 @@ const ANN_TEXTS: [&str; 3] = [
 ];
 
 fn ann_and_bob(desk: &Desk, clock: &AtomicU64) -> (ConvKey, ConvKey, u64, u64) {
-    let ann = ConvKey::new("telegram", ANN_ID);
-    let bob = ConvKey::new("telegram", "bob-2200");
+    let ann = ConvKey::new(Platform::Telegram, ANN_ID);
+    let bob = ConvKey::new(Platform::Telegram, "bob-2200");
     say(
         desk,
         &bob,
@@ -415,7 +416,7 @@ fn forget_deletes_all_of_the_users_data_and_nobody_elses() {
         assert!(t.forgotten);
         assert_eq!(t.display_name, None);
         assert!(t.transcript.is_empty());
-        assert_eq!(t.conversation, ConvKey::new("telegram", DELETED));
+        assert_eq!(t.conversation, ConvKey::new(Platform::Telegram, DELETED));
         assert!(t.steps_tried.iter().all(|s| s.answer == DELETED));
         assert!(t.closed_at_ms.is_some());
     }
@@ -457,7 +458,7 @@ fn forget_commits_with_the_channel_update_that_confirmed_it() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(AtomicU64::new(10 * DAY_MS));
     let desk = desk_at(dir.path(), &clock);
-    let key = ConvKey::new("telegram", "31337");
+    let key = ConvKey::new(Platform::Telegram, "31337");
     let ask = telegram_text(&desk, &key, 1, "forget me").unwrap();
     let yes = ask.reply.buttons[0].id.clone();
     desk.store()
@@ -482,8 +483,8 @@ fn retention_purges_old_transcripts_and_closed_tickets_copies_only() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(AtomicU64::new(DAY_MS));
     let desk = desk_at(dir.path(), &clock);
-    let old = ConvKey::new("discord", "1");
-    let open = ConvKey::new("discord", "2");
+    let old = ConvKey::new(Platform::Discord, "1");
+    let open = ConvKey::new(Platform::Discord, "2");
     // Day 1: both users talk and escalate; the first ticket is closed on day 2.
     say(&desk, &old, "Old", "ancient walrus problem");
     let closed = say(&desk, &old, "Old", "/human").opened_ticket.unwrap();
@@ -532,7 +533,7 @@ fn a_closed_ticket_can_be_rated_and_guides_run_again() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(AtomicU64::new(DAY_MS));
     let desk = desk_at(dir.path(), &clock);
-    let key = ConvKey::new("telegram", "4242");
+    let key = ConvKey::new(Platform::Telegram, "4242");
     let number = say(&desk, &key, "Rita", "/human").opened_ticket.unwrap();
     let (_, close) = desk.close_ticket(number).unwrap().unwrap();
     assert!(close.text.contains("has been closed"), "{}", close.text);
@@ -581,8 +582,8 @@ fn forget_drops_the_discord_dm_channel_remembered_for_the_user() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(AtomicU64::new(10 * DAY_MS));
     let desk = desk_at(dir.path(), &clock);
-    let dan = ConvKey::new("discord", "31337");
-    let other = ConvKey::new("discord", "31338");
+    let dan = ConvKey::new(Platform::Discord, "31337");
+    let other = ConvKey::new(Platform::Discord, "31338");
     for key in [&dan, &other] {
         let user: u64 = key.user.parse().unwrap();
         desk.store()

@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use deskbot_desk::desk::{Desk, TurnResult};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Input, Outcome, Phase};
+use deskbot_storage::Platform;
 use deskbot_storage::{ConvKey, TicketStatus};
 
 fn engine() -> Arc<Engine> {
@@ -51,7 +52,7 @@ fn guide_step(r: &TurnResult) -> Option<(String, usize)> {
 fn guide_resolved_at_step_two() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk(dir.path());
-    let key = ConvKey::new("console", "resolver");
+    let key = ConvKey::new(Platform::Console, "resolver");
     let r = say(&desk, &key, "I forgot my password and can't get in");
     assert_eq!(guide_step(&r), Some(("password_reset".into(), 1)));
     assert_eq!(r.outcome, Outcome::GuideStarted);
@@ -74,7 +75,7 @@ fn guide_resolved_at_step_two() {
 fn guide_exhausted_then_escalated_stores_a_ticket() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk(dir.path());
-    let key = ConvKey::new("telegram", "1001");
+    let key = ConvKey::new(Platform::Telegram, "1001");
     let mut r = say(&desk, &key, "ACCOUNT_LOCKED error after too many attempts");
     let (guide, _) = guide_step(&r).expect("a guide starts");
     assert_eq!(guide, "account_locked");
@@ -131,7 +132,7 @@ fn guide_exhausted_then_escalated_stores_a_ticket() {
 fn human_request_escalates_at_any_time() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk(dir.path());
-    let key = ConvKey::new("console", "impatient");
+    let key = ConvKey::new(Platform::Console, "impatient");
     let r = say(&desk, &key, "my verification code never arrives");
     assert!(guide_step(&r).is_some());
     let r = say(&desk, &key, "/human");
@@ -148,7 +149,7 @@ fn human_request_escalates_at_any_time() {
 fn switches_between_guides() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk(dir.path());
-    let key = ConvKey::new("console", "switcher");
+    let key = ConvKey::new(Platform::Console, "switcher");
     let r = say(
         &desk,
         &key,
@@ -169,7 +170,7 @@ fn switches_between_guides() {
 fn out_of_scope_then_two_misses_offer_a_person() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk(dir.path());
-    let key = ConvKey::new("console", "lost");
+    let key = ConvKey::new(Platform::Console, "lost");
     let r = say(&desk, &key, "what's the weather in paris tomorrow");
     assert_eq!(r.outcome, Outcome::OutOfScope);
     assert_eq!(r.conversation.phase, Phase::Idle);
@@ -187,7 +188,7 @@ fn out_of_scope_then_two_misses_offer_a_person() {
 #[test]
 fn restart_in_the_middle_of_a_guide_resumes_at_the_same_step() {
     let dir = tempfile::tempdir().unwrap();
-    let key = ConvKey::new("discord", "77");
+    let key = ConvKey::new(Platform::Discord, "77");
     {
         let desk = desk(dir.path());
         say(&desk, &key, "my mi cloud stopped syncing photos");
@@ -211,7 +212,7 @@ fn restart_in_the_middle_of_a_guide_resumes_at_the_same_step() {
 fn stale_buttons_are_refused_and_typed_numbers_press_buttons() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk(dir.path());
-    let key = ConvKey::new("console", "clicker");
+    let key = ConvKey::new(Platform::Console, "clicker");
     let first = say(&desk, &key, "new phone says DEVICE_NOT_RECOGNIZED");
     assert_eq!(
         guide_step(&first).map(|g| g.0).as_deref(),
@@ -240,7 +241,7 @@ fn users_are_isolated_and_concurrent_turns_all_commit() {
             let desk = desk.clone();
             s.spawn(move || {
                 for u in 0..5 {
-                    let key = ConvKey::new("console", format!("user-{t}-{u}"));
+                    let key = ConvKey::new(Platform::Console, format!("user-{t}-{u}"));
                     say(&desk, &key, "I forgot my password");
                     say(&desk, &key, "no");
                 }
@@ -249,7 +250,7 @@ fn users_are_isolated_and_concurrent_turns_all_commit() {
     });
     for t in 0..4 {
         for u in 0..5 {
-            let key = ConvKey::new("console", format!("user-{t}-{u}"));
+            let key = ConvKey::new(Platform::Console, format!("user-{t}-{u}"));
             let conv = desk.conversation(&key).unwrap();
             assert_eq!(
                 conv.phase,
@@ -267,7 +268,7 @@ fn users_are_isolated_and_concurrent_turns_all_commit() {
 fn hostile_text_gets_a_reply_and_keeps_state() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk(dir.path());
-    let key = ConvKey::new("console", "fuzzy");
+    let key = ConvKey::new(Platform::Console, "fuzzy");
     say(&desk, &key, "I forgot my password");
     let inputs = [
         String::new(),
@@ -349,7 +350,7 @@ fn catalog_errors_name_file_intent_and_field() {
 fn secrets_are_masked_in_storage_and_the_user_is_warned_once() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk(dir.path());
-    let key = ConvKey::new("console", "leaky");
+    let key = ConvKey::new(Platform::Console, "leaky");
     let r = say(&desk, &key, "the code 482913 from sms says invalid");
     assert!(
         r.reply.text.contains("nobody from support will ever ask"),
@@ -388,7 +389,7 @@ fn secrets_are_masked_in_storage_and_the_user_is_warned_once() {
 fn ok_in_a_guide_waits_instead_of_leaving() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk(dir.path());
-    let key = ConvKey::new("console", "patient");
+    let key = ConvKey::new(Platform::Console, "patient");
     say(&desk, &key, "my account got locked");
     let r = say(&desk, &key, "ok");
     assert_eq!(guide_step(&r), Some(("account_locked".into(), 1)));
@@ -404,7 +405,7 @@ fn ok_in_a_guide_waits_instead_of_leaving() {
 fn getting_back_into_a_taken_over_account_is_not_the_end_of_its_guide() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk(dir.path());
-    let key = ConvKey::new("console", "taken-over");
+    let key = ConvKey::new(Platform::Console, "taken-over");
     let r = say(
         &desk,
         &key,

@@ -3,7 +3,7 @@
 
 use deskbot_desk::desk::Desk;
 use deskbot_discord::users as discord_users;
-use deskbot_storage::{ConvKey, StorageError, TicketEvent, TicketEventKind};
+use deskbot_storage::{ConvKey, Platform, StorageError, TicketEvent, TicketEventKind};
 
 /// A ticket closed by [`close_ticket`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,12 +41,12 @@ pub fn close_ticket(
         },
     )?;
     let mut queued_for_user = false;
-    if user.channel == deskbot_telegram::CHANNEL
+    if user.platform == Platform::Telegram
         && let Ok(chat) = user.user.parse::<i64>()
     {
         deskbot_telegram::users::queue_reply(desk.store(), chat, &reply)?;
         queued_for_user = true;
-    } else if user.channel == deskbot_discord::outbox::CHANNEL
+    } else if user.platform == Platform::Discord
         && let Ok(id) = user.user.parse::<u64>()
         && let Some(dm) = discord_users::known_dm(desk.store(), id)?
     {
@@ -64,6 +64,7 @@ pub fn close_ticket(
 
 #[cfg(test)]
 mod tests {
+    use deskbot_storage::Platform;
     use std::sync::Arc;
 
     use deskbot_desk::handoff::ticket_summary;
@@ -87,7 +88,7 @@ mod tests {
     #[test]
     fn close_tells_a_telegram_user_through_the_outbox_and_records_who() {
         let (_dir, desk) = desk();
-        let key = ConvKey::new("telegram", "42");
+        let key = ConvKey::new(Platform::Telegram, "42");
         let number = desk
             .handle(&key, Some("Ann"), &text("/human"))
             .unwrap()
@@ -135,7 +136,7 @@ mod tests {
             1
         );
         // A console user is closed but not told through an outbox.
-        let console = ConvKey::new("console", "bob");
+        let console = ConvKey::new(Platform::Console, "bob");
         let n2 = desk
             .handle(&console, None, &text("/human"))
             .unwrap()
@@ -155,7 +156,7 @@ mod tests {
             })
             .unwrap();
         for (user, told) in [("7", true), ("8", false)] {
-            let key = ConvKey::new("discord", user);
+            let key = ConvKey::new(Platform::Discord, user);
             let n = desk
                 .handle(&key, None, &text("/human"))
                 .unwrap()

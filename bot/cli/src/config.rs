@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 pub use deskbot_desk::flood::FloodConfig;
 pub use deskbot_desk::secret::Secret;
 pub use deskbot_discord::config::{DiscordConfig, Shards};
+use deskbot_storage::Platform;
 pub use deskbot_telegram::config::TelegramConfig;
 use serde::Deserialize;
 use thiserror::Error;
@@ -113,12 +114,12 @@ pub enum StaffSide {
 pub const SNIPPET_MAX_CHARS: usize = 1_800;
 
 impl HandoffConfig {
-    /// Where a ticket of a user on `channel` (`telegram`, `discord`, …) opens: that platform's
-    /// staff side when configured, else the other one; `None` when no staff side is set.
-    pub fn destination(&self, channel: &str) -> Option<StaffSide> {
+    /// Where a ticket of a user on `platform` opens: that platform's staff side when
+    /// configured, else the other one; `None` when no staff side is set.
+    pub fn destination(&self, platform: Platform) -> Option<StaffSide> {
         let discord = self.discord_staff_channel_id.map(StaffSide::Discord);
         let telegram = self.telegram_staff_chat_id.map(StaffSide::Telegram);
-        if channel == "telegram" {
+        if platform == Platform::Telegram {
             telegram.or(discord)
         } else {
             discord.or(telegram)
@@ -797,7 +798,7 @@ mod tests {
     fn handoff_settings_are_checked() {
         let cfg = Config::parse("d.toml", "").unwrap();
         assert_eq!(cfg.handoff, HandoffConfig::default());
-        assert_eq!(cfg.handoff.destination("telegram"), None);
+        assert_eq!(cfg.handoff.destination(Platform::Telegram), None);
         let base = "[discord]\nenabled = true\ntoken = \"t\"\n[telegram]\nenabled = true\ntoken = \"1:a\"\n";
         let err = |extra: &str| {
             Config::parse("d.toml", &format!("{base}[handoff]\n{extra}"))
@@ -833,7 +834,7 @@ mod tests {
         let cfg = Config::parse("d.toml", &text).unwrap();
         cfg.validate("d.toml").unwrap();
         assert_eq!(
-            cfg.handoff.destination("telegram"),
+            cfg.handoff.destination(Platform::Telegram),
             Some(StaffSide::Discord(10))
         );
         assert_eq!(
@@ -843,10 +844,13 @@ mod tests {
         let mut both = cfg.handoff.clone();
         both.telegram_staff_chat_id = Some(-100_123);
         assert_eq!(
-            both.destination("telegram"),
+            both.destination(Platform::Telegram),
             Some(StaffSide::Telegram(-100_123))
         );
-        assert_eq!(both.destination("discord"), Some(StaffSide::Discord(10)));
+        assert_eq!(
+            both.destination(Platform::Discord),
+            Some(StaffSide::Discord(10))
+        );
         assert!(Config::parse("d.toml", "[handoff]\nanonymus_staff = true\n").is_err());
     }
 

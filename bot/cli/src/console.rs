@@ -20,9 +20,10 @@ use serde_json::json;
 
 use crate::terminal;
 use deskbot_desk::desk::{Desk, TurnResult};
+use deskbot_storage::Platform;
 
 /// The channel name used in conversation keys.
-pub const CHANNEL: &str = "console";
+pub const CHANNEL: &str = deskbot_storage::Platform::Console.as_str();
 
 /// The longest line read from stdin, in bytes. Bounds memory whatever is piped in: in text
 /// mode the rest of a longer line is skipped (the engine looks at far fewer characters
@@ -46,7 +47,7 @@ pub fn run(
     output: &mut dyn Write,
     options: ConsoleOptions,
 ) -> anyhow::Result<()> {
-    let key = ConvKey::new(CHANNEL, user);
+    let key = ConvKey::new(Platform::Console, user);
     if options.interactive && !options.json {
         writeln!(
             output,
@@ -147,7 +148,7 @@ pub fn run_json_input(
                 continue;
             }
         };
-        let key = ConvKey::new(CHANNEL, user.as_str());
+        let key = ConvKey::new(Platform::Console, user.as_str());
         let result = desk.handle(&key, Some(&user), &Input::Text(text.clone()))?;
         writeln!(
             output,

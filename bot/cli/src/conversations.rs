@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use deskbot_desk::desk::{Desk, TurnResult};
+use deskbot_storage::Platform;
 
 /// Why a suite could not be run (a failing conversation is a result, not an error).
 #[derive(Debug, Error)]
@@ -250,7 +251,7 @@ pub fn run(engine: Arc<Engine>, scripts: &[Script]) -> Result<SuiteReport, Suite
         .with_clock(Arc::new(move || ticks.fetch_add(1_000, Ordering::SeqCst)));
     let mut report = SuiteReport::default();
     for (n, script) in scripts.iter().enumerate() {
-        let key = ConvKey::new("eval", format!("conversation-{n}"));
+        let key = ConvKey::new(Platform::Console, format!("conversation-{n}"));
         let failures = run_script(&desk, &clock, &key, script, &mut report)?;
         let class = report.classes.entry(script.class.clone()).or_default();
         class.total += 1;

@@ -14,7 +14,7 @@ use deskbot::terminal::escape_controls;
 use deskbot_desk::desk::Desk;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
-use deskbot_storage::Store;
+use deskbot_storage::{Platform, Store};
 
 mod eval;
 
@@ -378,10 +378,10 @@ fn check_config(args: CheckConfigArgs) -> Result<()> {
     let catalog = load_catalog(config.catalog.as_deref())?;
     let mut channels = Vec::new();
     if config.telegram.enabled {
-        channels.push("telegram");
+        channels.push(Platform::Telegram.as_str());
     }
     if config.discord.enabled {
-        channels.push("discord");
+        channels.push(Platform::Discord.as_str());
     }
     if channels.is_empty() && !args.allow_no_channel {
         anyhow::bail!(

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use deskbot_desk::shutdown::Shutdown;
+use deskbot_storage::Platform;
 
 use crate::config::Config;
 use crate::wiring;
@@ -102,7 +103,7 @@ pub async fn run_with_options(
             });
         tasks.push(Box::pin(async move {
             (
-                "telegram",
+                Platform::Telegram.as_str(),
                 TelegramChannel::builder(d, c)
                     .backoff(backoff)
                     .deliveries(telegram_deliveries)
@@ -130,8 +131,8 @@ pub async fn run_with_options(
                 .run(s)
                 .await
                 .map_err(anyhow::Error::from);
-            deskbot_desk::metrics::global().set_channel_up("discord", false);
-            ("discord", result)
+            deskbot_desk::metrics::global().set_channel_up(Platform::Discord.as_str(), false);
+            (Platform::Discord.as_str(), result)
         }));
     }
     if tasks.is_empty() {

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use deskbot::close::close_ticket;
 use deskbot::terminal::escape_controls;
 use deskbot_desk::desk::Desk;
-use deskbot_desk::handoff::{self, mask_for_staff, platform_label, relay::initial_cursor};
+use deskbot_desk::handoff::{self, mask_for_staff, relay::initial_cursor};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
 use deskbot_engine::redact::mask_secrets;
@@ -169,7 +169,7 @@ fn show(out: &mut dyn Write, store: &Store, ticket: &Ticket) -> Result<()> {
     writeln!(
         out,
         "Ticket #{number} · {} · {}",
-        escape_controls(platform_label(&ticket.conversation.channel)),
+        escape_controls(ticket.conversation.platform.label()),
         match &ticket.display_name {
             Some(n) => escape_controls(&mask_secrets(n).0).into_owned(),
             None => format!("user {}", escape_controls(&ticket.conversation.user)),

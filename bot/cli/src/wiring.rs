@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use deskbot_engine::dialogue::Reply;
-use deskbot_storage::{ConvKey, StaffLocation, Ticket};
+use deskbot_storage::{ConvKey, Platform, StaffLocation, Ticket};
 use tokio::sync::mpsc;
 
 use deskbot_desk::desk::Desk;
@@ -17,7 +17,7 @@ use deskbot_desk::handoff::relay::{
     NoStaffSide, Relay, RelayError, StaffSide, Unreachable, UserSide,
 };
 use deskbot_discord::staff_side::{self as discord_staff, DiscordStaff};
-use deskbot_discord::users::{self as discord_users, DiscordUsers};
+use deskbot_discord::users::DiscordUsers;
 use deskbot_telegram::staff_side::{self as telegram_staff, TelegramStaff};
 use deskbot_telegram::users::TelegramUsers;
 
@@ -61,10 +61,10 @@ impl Staff {
 
 impl StaffSide for Staff {
     async fn open(&self, ticket: &Ticket, first: &str) -> Result<StaffLocation, RelayError> {
-        match self.config.destination(&ticket.conversation.channel) {
+        match self.config.destination(ticket.conversation.platform) {
             Some(config::StaffSide::Discord(_)) => self.discord()?.open(ticket, first).await,
             Some(config::StaffSide::Telegram(_)) => self.telegram()?.open(ticket, first).await,
-            None => Err(NoStaffSide::ForUsersOf(ticket.conversation.channel.clone()).into()),
+            None => Err(NoStaffSide::ForUsersOf(ticket.conversation.platform).into()),
         }
     }
 
@@ -93,10 +93,10 @@ impl Users {
 
 impl UserSide for Users {
     async fn send(&self, user: &ConvKey, text: &str, nonce: &str) -> Result<(), RelayError> {
-        match user.channel.as_str() {
-            deskbot_telegram::CHANNEL => self.telegram.send(user, text, nonce).await,
-            discord_users::CHANNEL => self.discord.send(user, text, nonce).await,
-            _ => Err(RelayError::Unreachable {
+        match user.platform {
+            Platform::Telegram => self.telegram.send(user, text, nonce).await,
+            Platform::Discord => self.discord.send(user, text, nonce).await,
+            Platform::Console => Err(RelayError::Unreachable {
                 user: user.clone(),
                 why: Unreachable::OtherPlatform,
             }),
@@ -109,10 +109,10 @@ impl UserSide for Users {
         reply: &Reply,
         nonce: &str,
     ) -> Result<(), RelayError> {
-        match user.channel.as_str() {
-            deskbot_telegram::CHANNEL => self.telegram.send_reply(user, reply, nonce).await,
-            discord_users::CHANNEL => self.discord.send_reply(user, reply, nonce).await,
-            _ => Err(RelayError::Unreachable {
+        match user.platform {
+            Platform::Telegram => self.telegram.send_reply(user, reply, nonce).await,
+            Platform::Discord => self.discord.send_reply(user, reply, nonce).await,
+            Platform::Console => Err(RelayError::Unreachable {
                 user: user.clone(),
                 why: Unreachable::OtherPlatform,
             }),

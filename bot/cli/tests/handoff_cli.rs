@@ -1,6 +1,7 @@
 //! `deskbot tickets list|show|close`, driven as an operator would: tickets are opened through
 //! `deskbot chat`, then listed, shown and closed by the binary.
 
+use deskbot_storage::Platform;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -144,7 +145,7 @@ fn priority_tickets_are_listed_first_and_marked() {
             ("14", "Evil\u{1b}[2JName", true, TicketStatus::Open),
         ];
         for (user, name, priority, status) in people {
-            let key = ConvKey::new("telegram", user);
+            let key = ConvKey::new(Platform::Telegram, user);
             let number = store.next_ticket_number().unwrap();
             let ticket = Ticket {
                 number,

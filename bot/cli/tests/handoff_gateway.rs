@@ -40,6 +40,7 @@ use deskbot_desk::desk::Desk;
 use deskbot_desk::shutdown::Shutdown;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
+use deskbot_storage::Platform;
 use deskbot_storage::{ConvKey, TicketEventKind, TicketStatus};
 use fake_discord::{BOT_ID, FakeDiscord, Options};
 use serde_json::Value;
@@ -314,7 +315,7 @@ async fn telegram_user_answered_from_discord_thread() {
 async fn answered_from_discord() {
     let w = World::new().await;
     let running = w.start().await;
-    let ann = ConvKey::new("telegram", ANN.to_string());
+    let ann = ConvKey::new(Platform::Telegram, ANN.to_string());
 
     // The user tells a code and a password, then asks for a person.
     w.tg.push_text(ANN, ANN as u64, "I can't sign in, my code is 492817");
@@ -521,7 +522,7 @@ async fn non_staff_are_refused_and_nothing_changes() {
 async fn non_staff() {
     let w = World::new().await;
     let running = w.start().await;
-    let ann = ConvKey::new("telegram", ANN.to_string());
+    let ann = ConvKey::new(Platform::Telegram, ANN.to_string());
     w.tg.push_text(ANN, ANN as u64, "/human");
     let number = w.ticket_for(&ann).await;
     let (thread, first_id) = w.thread_of(number).await;
@@ -611,10 +612,10 @@ async fn restart_with_an_open_ticket_relays_both_ways_once() {
 async fn restart() {
     let mut w = World::new().await;
     let running = w.start().await;
-    let ann = ConvKey::new("telegram", ANN.to_string());
+    let ann = ConvKey::new(Platform::Telegram, ANN.to_string());
     // A Discord user too, by DM.
     let (dan, dan_dm) = (31_337u64, 41_337u64);
-    let dan_key = ConvKey::new("discord", dan.to_string());
+    let dan_key = ConvKey::new(Platform::Discord, dan.to_string());
     w.tg.push_text(ANN, ANN as u64, "/human");
     w.dc.dispatch("MESSAGE_CREATE", w.dc.dm(dan, dan_dm, "/human"));
     let n_ann = w.ticket_for(&ann).await;
@@ -772,9 +773,9 @@ enum Who {
 impl Who {
     fn key(&self) -> ConvKey {
         match self {
-            Who::Telegram(c) => ConvKey::new("telegram", c.to_string()),
+            Who::Telegram(c) => ConvKey::new(Platform::Telegram, c.to_string()),
             Who::DiscordDm { user, .. } | Who::DiscordSupport { user } => {
-                ConvKey::new("discord", user.to_string())
+                ConvKey::new(Platform::Discord, user.to_string())
             }
         }
     }
@@ -941,7 +942,7 @@ async fn answered_from_telegram() {
     w.tg.set_admins(STAFF_GROUP, &[TG_ADMIN]);
     let running = w.start().await;
     let (dan, dm) = (31_338u64, 41_338u64);
-    let key = ConvKey::new("discord", dan.to_string());
+    let key = ConvKey::new(Platform::Discord, dan.to_string());
     w.dc.dispatch("MESSAGE_CREATE", w.dc.dm(dan, dm, "my code is 492817"));
     w.eventually("a first reply", || !w.dc.posts_in(dm).is_empty())
         .await;
@@ -1061,9 +1062,9 @@ async fn both_sides() {
     w.tg.set_forum(STAFF_GROUP, true);
     w.tg.set_admins(STAFF_GROUP, &[TG_ADMIN]);
     let running = w.start().await;
-    let ann = ConvKey::new("telegram", ANN.to_string());
+    let ann = ConvKey::new(Platform::Telegram, ANN.to_string());
     let (dan, dm) = (31_339u64, 41_339u64);
-    let dan_key = ConvKey::new("discord", dan.to_string());
+    let dan_key = ConvKey::new(Platform::Discord, dan.to_string());
     w.tg.push_text(ANN, ANN as u64, "/human");
     w.dc.dispatch("MESSAGE_CREATE", w.dc.dm(dan, dm, "/human"));
     let n_ann = w.ticket_for(&ann).await;

@@ -25,6 +25,7 @@ use deskbot_desk::shutdown::Shutdown;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Input, Outcome};
 use deskbot_storage::ConvKey;
+use deskbot_storage::Platform;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Generous: a hang fails the test instead of stalling CI; nothing here is timed otherwise.
@@ -136,26 +137,43 @@ fn value(m: &HashMap<String, f64>, series: &str) -> f64 {
     m.get(series).copied().unwrap_or(0.0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_move_as_turns_run() {
-    tokio::time::timeout(HANG_GUARD, metrics_scenario())
-        .await
-        .expect("hang guard");
+/// In a process of its own: the counters are the process's, and other tests of this binary
+/// run turns on the same platforms at the same time.
+#[test]
+fn metrics_move_as_turns_run() {
+    if !in_a_process_of_its_own("metrics_move_as_turns_run") {
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            tokio::time::timeout(HANG_GUARD, metrics_scenario())
+                .await
+                .expect("hang guard");
+        });
 }
 
 async fn metrics_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let desk = Desk::open(engine(), dir.path()).unwrap();
     let (addr, stop, task) = start(desk.clone()).await;
-    let ch = "obs_metrics";
+    let platform = Platform::Console;
+    let ch = platform.as_str();
     let before = scrape(addr).await;
 
     // Turns in a blocking thread (they fsync): a guide resolved at step 2, and a ticket.
     let d = desk.clone();
     let results: Vec<TurnResult> = tokio::task::spawn_blocking(move || {
         let say = |user: &str, text: &str| {
-            d.handle(&ConvKey::new(ch, user), None, &Input::Text(text.into()))
-                .unwrap()
+            d.handle(
+                &ConvKey::new(platform, user),
+                None,
+                &Input::Text(text.into()),
+            )
+            .unwrap()
         };
         let first = say("u1", "I forgot my password and can't get in");
         let no = first
@@ -167,14 +185,14 @@ async fn metrics_scenario() {
             .id
             .clone();
         let second = d
-            .handle(&ConvKey::new(ch, "u1"), None, &Input::Button(no))
+            .handle(&ConvKey::new(platform, "u1"), None, &Input::Button(no))
             .unwrap();
         let third = say("u1", "yes that worked!");
         let fourth = say("u2", "/human");
         // A turn that fails (a key sled cannot store) is counted as an error, not a message.
         assert!(
             d.handle(
-                &ConvKey::new(ch, "bad\0key"),
+                &ConvKey::new(platform, "bad\0key"),
                 None,
                 &Input::Text("hi".into())
             )
@@ -541,7 +559,7 @@ async fn stalled_store_child() {
     let write = tokio::task::spawn_blocking(move || {
         let big = "z".repeat(12 << 20);
         store.commit_turn(&deskbot_storage::TurnWrite {
-            key: &ConvKey::new("observe", "big"),
+            key: &ConvKey::new(Platform::Console, "big"),
             state: &big,
             transcript: &[],
             tickets: &[],

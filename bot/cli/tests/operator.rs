@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use deskbot_storage::Platform;
 use deskbot_storage::{ConvKey, Store, TurnWrite};
 
 /// Runs `deskbot args… --data-dir dir` with `stdin`.
@@ -239,7 +240,7 @@ fn database_with_one_bad_conversation(d: &Path) {
     let store = Store::open(d).unwrap();
     store
         .commit_turn(&TurnWrite {
-            key: &ConvKey::new("console", "broken\u{1b}[2J"),
+            key: &ConvKey::new(Platform::Console, "broken\u{1b}[2J"),
             state: &serde_json::json!({}),
             transcript: &[],
             tickets: &[],

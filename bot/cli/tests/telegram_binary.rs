@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use deskbot_engine::dialogue::{Conversation, Phase};
+use deskbot_storage::Platform;
 use deskbot_storage::{ConvKey, Store};
 use fake::FakeTelegram;
 
@@ -106,7 +107,7 @@ async fn telegram_deskbot_run_answers_a_guide_and_stops_cleanly() {
     // The process is gone, so the store can be opened: the user is at step 2 of the guide.
     let store = Store::open(&dir.path().join("data")).unwrap();
     let conv: Conversation = store
-        .conversation(&ConvKey::new("telegram", "42"))
+        .conversation(&ConvKey::new(Platform::Telegram, "42"))
         .unwrap()
         .unwrap();
     assert_eq!(

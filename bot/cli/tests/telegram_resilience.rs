@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use child::Guard;
+use deskbot_storage::Platform;
 use fake::FakeTelegram;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -319,7 +320,7 @@ async fn a_full_disk_during_deskbot_run_loses_no_turn_and_sends_no_reply_twice()
         assert_eq!(sent.len(), rounds, "chat {u}: {texts:#?}\n{}", read(&log));
         let said = store
             .transcript(
-                &deskbot_storage::ConvKey::new("telegram", u.to_string()),
+                &deskbot_storage::ConvKey::new(Platform::Telegram, u.to_string()),
                 1000,
             )
             .unwrap()

@@ -15,6 +15,7 @@ use deskbot_desk::desk::Desk;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Conversation, Engine, Input};
 use deskbot_storage::ConvKey;
+use deskbot_storage::Platform;
 
 /// What each user says, in order (their turn `n` is `SCRIPT[n % len]`): a guide answered
 /// "no" then "yes", an out-of-scope question, another guide, a request for a person and a
@@ -189,7 +190,7 @@ fn main() {
         Err(e) => panic!("store: {e}"),
     };
     let keys: Vec<ConvKey> = (0..users)
-        .map(|u| ConvKey::new("load", format!("user{u}")))
+        .map(|u| ConvKey::new(Platform::Console, format!("user{u}")))
         .collect();
     let durable = drive(turns, users, threads, |u, text| {
         if let Err(e) = desk.handle(&keys[u], None, &Input::Text(text.into())) {

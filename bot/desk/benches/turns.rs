@@ -11,6 +11,7 @@ use deskbot_desk::desk::Desk;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Conversation, Engine, Input};
 use deskbot_storage::ConvKey;
+use deskbot_storage::Platform;
 
 const SCRIPT: [&str; 3] = ["I forgot my password", "no", "yes it worked"];
 const USERS: usize = 1_000;
@@ -50,7 +51,7 @@ fn bench(c: &mut Criterion) {
         Err(e) => panic!("store: {e}"),
     };
     let keys: Vec<ConvKey> = (0..USERS)
-        .map(|u| ConvKey::new("bench", format!("u{u}")))
+        .map(|u| ConvKey::new(Platform::Console, format!("u{u}")))
         .collect();
     let mut i = 0usize;
     group.bench_function("engine_sled_flush", |b| {

@@ -219,10 +219,10 @@ impl Desk {
         let started = std::time::Instant::now();
         let result = self
             .run_turn(req)
-            .inspect_err(|e| crate::metrics::global().turn_failed(&key.channel, e))?;
-        crate::metrics::global().record_turn(&key.channel, &result, started.elapsed());
+            .inspect_err(|e| crate::metrics::global().turn_failed(key.platform.as_str(), e))?;
+        crate::metrics::global().record_turn(key.platform.as_str(), &result, started.elapsed());
         if matches!(result.outcome, Outcome::Throttled | Outcome::Ignored) {
-            crate::metrics::global().message_dropped(&key.channel, "flood");
+            crate::metrics::global().message_dropped(key.platform.as_str(), "flood");
         }
         Ok(result)
     }

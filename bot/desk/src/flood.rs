@@ -129,6 +129,7 @@ impl FloodGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use deskbot_storage::Platform;
 
     #[test]
     fn a_flood_is_slowed_then_ignored_then_served_again() {
@@ -137,8 +138,8 @@ mod tests {
             window_ms: 10_000,
             mute_ms: 30_000,
         });
-        let ann = ConvKey::new("telegram", "1");
-        let bob = ConvKey::new("telegram", "2");
+        let ann = ConvKey::new(Platform::Telegram, "1");
+        let bob = ConvKey::new(Platform::Telegram, "2");
         for t in [0, 100, 200] {
             assert_eq!(g.check(&ann, t), Verdict::Allow);
         }
@@ -153,7 +154,7 @@ mod tests {
     #[test]
     fn messages_spread_over_the_window_are_fine() {
         let g = FloodGuard::new(FloodLimits::new(3, 30).unwrap());
-        let ann = ConvKey::new("discord", "1");
+        let ann = ConvKey::new(Platform::Discord, "1");
         // Four messages, but never more than three within 10 s.
         for t in [0, 4_000, 9_999, 10_000, 14_000, 19_999, 20_000] {
             assert_eq!(g.check(&ann, t), Verdict::Allow, "at {t}");
@@ -165,11 +166,11 @@ mod tests {
     fn idle_users_are_swept() {
         let g = FloodGuard::new(FloodLimits::new(3, 30).unwrap());
         for i in 0..SWEEP_EVERY - 1 {
-            g.check(&ConvKey::new("telegram", i.to_string()), 0);
+            g.check(&ConvKey::new(Platform::Telegram, i.to_string()), 0);
         }
         assert_eq!(g.users.lock().unwrap().len(), (SWEEP_EVERY - 1) as usize);
         // The next check sweeps: everyone above has been quiet for longer than the window.
-        g.check(&ConvKey::new("telegram", "late"), 100_000);
+        g.check(&ConvKey::new(Platform::Telegram, "late"), 100_000);
         let users = g.users.lock().unwrap().len();
         assert_eq!(users, 1, "only the user checked after the sweep remains");
     }

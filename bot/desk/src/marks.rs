@@ -13,5 +13,8 @@ pub fn private_address(user: &str) -> String {
 /// The marks holding something about the user of `key` (`(channel, name)` pairs), removed by
 /// `/forget`.
 pub fn of_user(key: &deskbot_storage::ConvKey) -> Vec<(String, String)> {
-    vec![(key.channel.clone(), private_address(&key.user))]
+    vec![(
+        key.platform.as_str().to_string(),
+        private_address(&key.user),
+    )]
 }

@@ -64,6 +64,7 @@ pub async fn run_every(desk: Desk, days: u32, interval: Duration, mut shutdown: 
 
 #[cfg(test)]
 mod tests {
+    use deskbot_storage::Platform;
     use std::sync::Arc;
 
     use deskbot_engine::catalog::Catalog;
@@ -87,7 +88,7 @@ mod tests {
         let desk = Desk::open(engine, dir.path())
             .unwrap()
             .with_clock(Arc::new(move || now));
-        let key = ConvKey::new("telegram", "7");
+        let key = ConvKey::new(Platform::Telegram, "7");
         let line = |at_ms, text: &str| TranscriptEntry {
             at_ms,
             speaker: Speaker::User,

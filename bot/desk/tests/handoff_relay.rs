@@ -14,6 +14,7 @@ use deskbot_desk::handoff::relay::{
 };
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Input};
+use deskbot_storage::Platform;
 use deskbot_storage::{ConvKey, RouteKind, StaffLocation, Ticket, TicketEventKind, TicketStatus};
 
 /// A hang guard, not a timing assertion.
@@ -131,7 +132,7 @@ fn telegram_user_to_staff_thread_and_back_then_close() {
     let desk = open_desk(dir.path());
     let (staff_side, users) = (FakeStaff::default(), FakeUsers::default());
     let relay = Relay::new(desk.clone(), config(), staff_side.clone(), users.clone());
-    let user = ConvKey::new("telegram", "4242");
+    let user = ConvKey::new(Platform::Telegram, "4242");
     guarded(async {
         say(&desk, &user, "I can't sign in, my code is 492817");
         say(&desk, &user, "password is hunter2");
@@ -226,7 +227,7 @@ fn non_staff_are_refused_and_nothing_changes() {
     let desk = open_desk(dir.path());
     let (staff_side, users) = (FakeStaff::default(), FakeUsers::default());
     let relay = Relay::new(desk.clone(), config(), staff_side.clone(), users.clone());
-    let user = ConvKey::new("discord", "555");
+    let user = ConvKey::new(Platform::Discord, "555");
     guarded(async {
         let number = say(&desk, &user, "/human").unwrap();
         relay.sweep().await.unwrap();
@@ -269,7 +270,7 @@ fn staff_commands_claim_snippet_block_reopen() {
     let mut cfg = config();
     cfg.anonymous_staff = true;
     let relay = Relay::new(desk.clone(), cfg, staff_side.clone(), users.clone());
-    let user = ConvKey::new("telegram", "7");
+    let user = ConvKey::new(Platform::Telegram, "7");
     guarded(async {
         let number = say(&desk, &user, "/human").unwrap();
         relay.sweep().await.unwrap();
@@ -369,7 +370,7 @@ fn staff_commands_claim_snippet_block_reopen() {
 fn a_restart_resumes_both_ways_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let (staff_side, users) = (FakeStaff::default(), FakeUsers::default());
-    let user = ConvKey::new("telegram", "31");
+    let user = ConvKey::new(Platform::Telegram, "31");
     let number = {
         let desk = open_desk(dir.path());
         let relay = Relay::new(desk.clone(), config(), staff_side.clone(), users.clone());
@@ -413,7 +414,11 @@ fn fifty_tickets_from_both_platforms_never_cross() {
     let keys: Vec<ConvKey> = (0..50)
         .map(|i| {
             ConvKey::new(
-                if i % 2 == 0 { "telegram" } else { "discord" },
+                if i % 2 == 0 {
+                    Platform::Telegram
+                } else {
+                    Platform::Discord
+                },
                 format!("{}", 1000 + i),
             )
         })
@@ -464,7 +469,7 @@ fn the_sweep_loop_opens_threads_until_shutdown() {
     let desk = open_desk(dir.path());
     let (staff_side, users) = (FakeStaff::default(), FakeUsers::default());
     let relay = Relay::new(desk.clone(), config(), staff_side.clone(), users);
-    let user = ConvKey::new("telegram", "5");
+    let user = ConvKey::new(Platform::Telegram, "5");
     guarded(async {
         let (stop, shutdown) = deskbot_desk::shutdown::Shutdown::new();
         let task = tokio::spawn(async move {
@@ -493,7 +498,7 @@ fn a_ticket_whose_user_deleted_their_data_cannot_be_reopened() {
     let desk = open_desk(dir.path());
     let (staff_side, users) = (FakeStaff::default(), FakeUsers::default());
     let relay = Relay::new(desk.clone(), config(), staff_side.clone(), users.clone());
-    let user = ConvKey::new("telegram", "8");
+    let user = ConvKey::new(Platform::Telegram, "8");
     guarded(async {
         let number = say(&desk, &user, "/human").unwrap();
         relay.sweep().await.unwrap();
@@ -547,7 +552,7 @@ fn a_replayed_staff_message_is_relayed_once() {
     let desk = open_desk(dir.path());
     let (staff_side, users) = (FakeStaff::default(), FakeUsers::default());
     let relay = Relay::new(desk.clone(), config(), staff_side.clone(), users.clone());
-    let user = ConvKey::new("telegram", "9");
+    let user = ConvKey::new(Platform::Telegram, "9");
     guarded(async {
         let number = say(&desk, &user, "/human").unwrap();
         relay.sweep().await.unwrap();

@@ -23,7 +23,7 @@ pub struct Route {
 }
 
 /// The outbox channel name in the store.
-pub const CHANNEL: &str = "discord";
+pub const CHANNEL: &str = deskbot_storage::Platform::Discord.as_str();
 
 /// One queued message, as stored (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

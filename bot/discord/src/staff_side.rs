@@ -35,7 +35,7 @@ use deskbot_desk::handoff::relay::{
 };
 
 /// The platform name in [`StaffLocation`]s.
-pub const PLATFORM: &str = "discord";
+pub const PLATFORM: &str = deskbot_storage::Platform::Discord.as_str();
 
 /// The side named in this staff side's errors.
 const SIDE: &str = "Discord staff channel";

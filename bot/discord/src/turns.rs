@@ -27,6 +27,7 @@ use crate::interactions::acknowledge;
 use crate::interactions::defer;
 use crate::interactions::refusal;
 use crate::interactions::refuse;
+use deskbot_storage::Platform;
 
 /// Said when the store fails during a turn: the user hears something rather than nothing.
 pub(crate) const STORAGE_APOLOGY: &str = "Sorry, something went wrong on my side and I couldn't save that. Please try again in a moment.";
@@ -45,7 +46,7 @@ impl Handler {
     /// [`crate::handoff::mask_for_staff`], which keeps Discord attachment links whole.
     pub(crate) async fn note_attachments(&self, user: u64, notes: Vec<String>) {
         let desk = self.desk.clone();
-        let key = ConvKey::new("discord", user.to_string());
+        let key = ConvKey::new(Platform::Discord, user.to_string());
         let at_ms = self.desk.now_ms();
         let lines: Vec<TranscriptEntry> = notes
             .into_iter()
@@ -71,7 +72,7 @@ impl Handler {
     /// logged and answered with an apology, so the user is never left without a reply.
     pub(crate) async fn turn(&self, user: u64, name: Option<String>, input: Input) -> Reply {
         let desk = self.desk.clone();
-        let key = ConvKey::new("discord", user.to_string());
+        let key = ConvKey::new(Platform::Discord, user.to_string());
         let joined = tokio::task::spawn_blocking(move || {
             desk.handle(&key, name.as_deref(), &input)
                 .map(|t| (t.reply, t.opened_ticket, t.conversation))
@@ -182,7 +183,7 @@ impl Handler {
         dm: bool,
     ) -> Result<(), Reply> {
         let desk = self.desk.clone();
-        let key = ConvKey::new("discord", user.to_string());
+        let key = ConvKey::new(Platform::Discord, user.to_string());
         let nonce = nonce.to_string();
         let delivery = Delivery {
             channel: outbox::CHANNEL.to_string(),

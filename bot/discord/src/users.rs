@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use deskbot_engine::dialogue::Reply;
-use deskbot_storage::{ChannelWrite, ConvKey, StorageError, Store};
+use deskbot_storage::{ChannelWrite, ConvKey, Platform, StorageError, Store};
 use serenity::all::{Http, UserId};
 use tokio::sync::mpsc;
 
@@ -19,9 +19,6 @@ use crate::outbox::{self, Queued};
 use crate::render;
 use crate::staff_side::nonce_for;
 use deskbot_desk::handoff::relay::{RelayError, Unreachable, UserSide};
-
-/// The conversation channel name of Discord users.
-pub const CHANNEL: &str = "discord";
 
 /// The side named in this user side's errors.
 const SIDE: &str = "Discord users";
@@ -156,7 +153,7 @@ impl UserSide for DiscordUsers {
             user: user.clone(),
             why,
         };
-        if user.channel != CHANNEL {
+        if user.platform != Platform::Discord {
             return Err(unreachable(Unreachable::OtherPlatform));
         }
         let id: u64 = user
@@ -183,6 +180,7 @@ impl UserSide for DiscordUsers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use deskbot_storage::Platform;
 
     #[tokio::test]
     async fn staff_text_is_queued_for_a_known_dm_in_order() {
@@ -198,7 +196,7 @@ mod tests {
             .unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
         let users = DiscordUsers::new(store.clone(), None, Some(tx));
-        let ann = ConvKey::new("discord", "77");
+        let ann = ConvKey::new(Platform::Discord, "77");
         users
             .send(&ann, "Support (Bob): *one*", "n1")
             .await
@@ -240,9 +238,9 @@ mod tests {
         );
         // Unknown DM without Discord, other platforms, bad ids: errors, nothing queued.
         for key in [
-            ConvKey::new("discord", "78"),
-            ConvKey::new("telegram", "77"),
-            ConvKey::new("discord", "x"),
+            ConvKey::new(Platform::Discord, "78"),
+            ConvKey::new(Platform::Telegram, "77"),
+            ConvKey::new(Platform::Discord, "x"),
         ] {
             assert!(users.send(&key, "x", "n").await.is_err(), "{key}");
         }

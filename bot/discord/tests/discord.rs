@@ -15,6 +15,7 @@ use deskbot_desk::shutdown::Shutdown;
 use deskbot_discord::config::{DiscordConfig, Shards};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Phase};
+use deskbot_storage::Platform;
 use deskbot_storage::{ChannelWrite, ConvKey};
 use fake_discord::{BOT_ID, FakeDiscord, Options, Recorded};
 use serde_json::Value;
@@ -105,7 +106,7 @@ impl Running {
 
     fn conversation(&self, user: u64) -> deskbot_engine::dialogue::Conversation {
         self.desk
-            .conversation(&ConvKey::new("discord", user.to_string()))
+            .conversation(&ConvKey::new(Platform::Discord, user.to_string()))
             .unwrap()
     }
 
@@ -250,7 +251,7 @@ async fn dm_guide_buttons_and_ticket() {
         let stored = bot.desk.store().ticket(ticket).unwrap().unwrap();
         assert_eq!(
             stored.conversation,
-            ConvKey::new("discord", ANN.to_string())
+            ConvKey::new(Platform::Discord, ANN.to_string())
         );
         assert!(stored.steps_tried.len() >= 4);
         bot.finish().await;

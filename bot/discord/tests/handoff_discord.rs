@@ -18,6 +18,7 @@ use deskbot_desk::handoff::relay::{
 use deskbot_discord::staff_side::{DiscordStaff, GuildMessage, on_guild_message};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Engine, Input};
+use deskbot_storage::Platform;
 use deskbot_storage::{ConvKey, RouteKind, StaffLocation, TicketStatus};
 use fake_discord::{FakeDiscord, Options, Recorded};
 use serenity::http::HttpBuilder;
@@ -82,7 +83,7 @@ async fn scenario() {
         DiscordStaff::new(http, STAFF_CHANNEL),
         users.clone(),
     );
-    let user = ConvKey::new("telegram", "4242");
+    let user = ConvKey::new(Platform::Telegram, "4242");
     say(&desk, &user, "I can't sign in, my code is 492817");
     say(&desk, &user, "password is hunter2");
     let number = say(&desk, &user, "/human").expect("a ticket");
@@ -231,7 +232,7 @@ async fn role_scenario() {
         DiscordStaff::new(http, STAFF_CHANNEL),
         users.clone(),
     );
-    let user = ConvKey::new("telegram", "77");
+    let user = ConvKey::new(Platform::Telegram, "77");
     let number = say(&desk, &user, "/human").unwrap();
     relay.sweep().await.unwrap();
     let thread: u64 = desk
@@ -332,7 +333,7 @@ async fn open_world() -> OpenWorld {
     let dir = tempfile::tempdir().unwrap();
     let engine = Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap());
     let desk = Desk::open(engine, dir.path()).unwrap();
-    let user = ConvKey::new("telegram", "5151");
+    let user = ConvKey::new(Platform::Telegram, "5151");
     let number = say(&desk, &user, "/human").expect("a ticket");
     let ticket = desk.store().ticket(number).unwrap().unwrap();
     OpenWorld {

@@ -82,6 +82,7 @@ use deskbot_desk::outbox::send::Sender;
 use deskbot_desk::outbox::{Address, Delivery};
 use deskbot_desk::shutdown::Shutdown;
 use deskbot_desk::shutdown::pause;
+use deskbot_storage::Platform;
 pub use error::{During, TelegramError};
 use inbound::{BotIdentity, Event, Inbound};
 use limiter::Limits;
@@ -90,7 +91,7 @@ use sending::TelegramSend;
 use updates::{RawGetUpdates, Read};
 
 /// The channel name in conversation keys and in the store's channel records.
-pub const CHANNEL: &str = "telegram";
+pub const CHANNEL: &str = deskbot_storage::Platform::Telegram.as_str();
 
 /// What the bot says to a photo, sticker, voice message or file.
 pub const NON_TEXT_REPLY: &str = "Thanks! I can only read text, so I can't look at photos, stickers, voice messages or files. Could you describe the problem in words? For example, tell me what happens when you try to sign in.";
@@ -879,7 +880,7 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
     match &inbound.event {
         Event::Text { from, text, origin } => {
             let marks = unblock_if_newer(store, chat, origin.date)?;
-            let key = ConvKey::new(CHANNEL, from.id.to_string());
+            let key = ConvKey::new(Platform::Telegram, from.id.to_string());
             let input = Input::Text(text.clone());
             desk.turn(
                 &TurnRequest::new(&key, &input)
@@ -891,7 +892,7 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
         Event::NonText { from, origin, note } => {
             let marks = unblock_if_newer(store, chat, origin.date)?;
             let to = answer_to(chat, origin, from.id);
-            let key = ConvKey::new(CHANNEL, from.id.to_string());
+            let key = ConvKey::new(Platform::Telegram, from.id.to_string());
             if let Some(note) = note
                 && desk.conversation(&key)?.ticket().is_some()
             {
@@ -938,7 +939,7 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
                     owner: (!private).then_some(from.id),
                 })
             };
-            let key = ConvKey::new(CHANNEL, from.id.to_string());
+            let key = ConvKey::new(Platform::Telegram, from.id.to_string());
             let input = Input::Button(button.to_string());
             desk.turn(
                 &TurnRequest::new(&key, &input)

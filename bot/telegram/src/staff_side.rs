@@ -38,7 +38,7 @@ use deskbot_desk::handoff::relay::{BadLocation, RelayError, StaffSide};
 use deskbot_desk::shutdown::Shutdown;
 
 /// The platform name in [`StaffLocation`]s.
-pub const PLATFORM: &str = "telegram";
+pub const PLATFORM: &str = deskbot_storage::Platform::Telegram.as_str();
 
 /// The side named in this staff side's errors.
 const SIDE: &str = "Telegram staff group";

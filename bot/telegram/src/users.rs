@@ -5,7 +5,7 @@
 //! queued when it starts.
 
 use deskbot_engine::dialogue::Reply;
-use deskbot_storage::{ChannelWrite, ConvKey, StorageError, Store};
+use deskbot_storage::{ChannelWrite, ConvKey, Platform, StorageError, Store};
 use tokio::sync::mpsc;
 
 use crate::CHANNEL;
@@ -64,7 +64,7 @@ impl TelegramUsers {
             user: user.clone(),
             why,
         };
-        if user.channel != CHANNEL {
+        if user.platform != Platform::Telegram {
             return Err(unreachable(Unreachable::OtherPlatform));
         }
         user.user
@@ -105,6 +105,7 @@ impl UserSide for TelegramUsers {
 mod tests {
     use super::*;
     use crate::outbound::Outgoing;
+    use deskbot_storage::Platform;
 
     #[tokio::test]
     async fn staff_text_is_queued_for_the_private_chat_in_order() {
@@ -112,7 +113,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
         let users = TelegramUsers::new(store.clone(), Some(tx));
-        let ann = ConvKey::new("telegram", "4242");
+        let ann = ConvKey::new(Platform::Telegram, "4242");
         users.send(&ann, "Support (Bob): one", "n1").await.unwrap();
         users
             .send(
@@ -143,13 +144,13 @@ mod tests {
         assert!(texts[1].starts_with("Support (Bob): x"));
         assert!(
             users
-                .send(&ConvKey::new("discord", "1"), "x", "n")
+                .send(&ConvKey::new(Platform::Discord, "1"), "x", "n")
                 .await
                 .is_err()
         );
         assert!(
             users
-                .send(&ConvKey::new("telegram", "abc"), "x", "n")
+                .send(&ConvKey::new(Platform::Telegram, "abc"), "x", "n")
                 .await
                 .is_err()
         );

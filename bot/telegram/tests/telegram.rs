@@ -16,6 +16,7 @@ use deskbot_desk::secret::Secret;
 use deskbot_desk::shutdown::Shutdown;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::{Conversation, Engine, Input, Phase};
+use deskbot_storage::Platform;
 use deskbot_storage::{ConvKey, Speaker, Store};
 use deskbot_telegram::config::TelegramConfig;
 use deskbot_telegram::{self as telegram, NON_TEXT_REPLY, NOT_YOUR_BUTTON};
@@ -91,7 +92,7 @@ async fn bounded(limit: Duration, body: impl Future<Output = ()>) {
 
 fn conversation(store: &Store, user: u64) -> Conversation {
     store
-        .conversation(&ConvKey::new("telegram", user.to_string()))
+        .conversation(&ConvKey::new(Platform::Telegram, user.to_string()))
         .unwrap()
         .unwrap_or_default()
 }
@@ -116,7 +117,7 @@ async fn wait_sent(fake: &FakeTelegram, chat: i64, n: usize) -> Vec<Sent> {
 fn expected_replies(user: u64, inputs: &[&str]) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk_in(dir.path());
-    let key = ConvKey::new("telegram", user.to_string());
+    let key = ConvKey::new(Platform::Telegram, user.to_string());
     inputs
         .iter()
         .map(|t| {
@@ -230,7 +231,7 @@ mod telegram_adapter {
                 panic!("not escalated: {:?}", c.phase);
             };
             let t = store.ticket(ticket).unwrap().unwrap();
-            assert_eq!(t.conversation, ConvKey::new("telegram", "42"));
+            assert_eq!(t.conversation, ConvKey::new(Platform::Telegram, "42"));
             assert_eq!(t.display_name.as_deref(), Some("User42"));
             assert!(!t.steps_tried.is_empty());
             assert_eq!(fake.calls("answercallbackquery").len(), presses);
@@ -560,7 +561,7 @@ mod telegram_adapter {
 
     fn transcript_user_lines(store: &Store, chat: i64) -> Vec<String> {
         store
-            .transcript(&ConvKey::new("telegram", chat.to_string()), 1000)
+            .transcript(&ConvKey::new(Platform::Telegram, chat.to_string()), 1000)
             .unwrap()
             .into_iter()
             .filter(|l| l.speaker == Speaker::User)

@@ -22,6 +22,7 @@ use deskbot_desk::secret::Secret;
 use deskbot_desk::shutdown::Shutdown;
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::dialogue::Engine;
+use deskbot_storage::Platform;
 use deskbot_storage::{ConvKey, DeadLetterKind, RetryOutcome, Ticket, TicketStatus};
 use deskbot_telegram as telegram;
 use deskbot_telegram::config::TelegramConfig;
@@ -204,7 +205,7 @@ const STAFF: i64 = -1_001_234_567_890;
 fn ticket(number: u64) -> Ticket {
     Ticket {
         number,
-        conversation: ConvKey::new("telegram", "42"),
+        conversation: ConvKey::new(Platform::Telegram, "42"),
         display_name: Some("Ann".into()),
         intent: None,
         confidence: None,

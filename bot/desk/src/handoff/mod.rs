@@ -77,16 +77,6 @@ impl StaffCommand {
     }
 }
 
-/// The platform's name as staff see it.
-pub fn platform_label(channel: &str) -> &str {
-    match channel {
-        "telegram" => "Telegram",
-        "discord" => "Discord",
-        "console" => "console",
-        other => other,
-    }
-}
-
 /// The line a priority ticket's staff text starts with ([`staff_ticket_text`]).
 pub const PRIORITY_LINE: &str = "🔴 PRIORITY — high-risk case: answer before other tickets";
 
@@ -109,7 +99,7 @@ pub fn staff_ticket_text(ticket: &Ticket) -> String {
     out.push_str(&format!(
         "Ticket #{} · {} · {}\n",
         ticket.number,
-        platform_label(&ticket.conversation.channel),
+        ticket.conversation.platform.label(),
         ticket
             .display_name
             .as_deref()
@@ -175,34 +165,37 @@ pub fn user_message_for_staff(ticket: &Ticket, text: &str) -> String {
     format!("{}: {}", mask_secrets(who).0, mask_for_staff(text))
 }
 
-/// Where Discord serves attachments: such links (written into a transcript by the Discord
-/// adapter, see [`attachment_note`]) are kept whole when a line is masked for staff, since
-/// their 18-digit ids look like card numbers to [`mask_secrets`].
-const ATTACHMENT_LINKS: [&str; 2] = [
-    "https://cdn.discordapp.com/attachments/",
-    "https://media.discordapp.net/attachments/",
-];
-
-/// Whether `word` is a Discord attachment link whose file name hides no code or password.
+/// Whether `word`, the link of an attachment note ([`attachment_note`]), is kept whole when
+/// a line is masked for staff: an `https` link shaped as chat platforms serve attachments
+/// (`…/<numeric id>/<numeric id>/<file name>`, whose long ids look like card numbers to
+/// [`mask_secrets`]) with a file name that hides no code or password.
 fn is_attachment_link(word: &str) -> bool {
-    let Some(rest) = ATTACHMENT_LINKS.iter().find_map(|p| word.strip_prefix(p)) else {
+    let Some(rest) = word.strip_prefix("https://") else {
         return false;
     };
     let path = rest.split(['?', '#']).next().unwrap_or_default();
     let parts: Vec<&str> = path.split('/').collect();
-    matches!(parts.as_slice(), [channel, id, name]
-        if !channel.is_empty() && channel.bytes().all(|b| b.is_ascii_digit())
-            && !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    matches!(parts.as_slice(), [host, .., channel, id, name]
+        if !host.is_empty() && numeric(channel) && numeric(id)
             && !name.is_empty() && !mask_secrets(name).1)
 }
 
-/// `text` with secrets masked ([`mask_secrets`]) except inside Discord attachment links,
-/// which would otherwise break.
+/// Whether `pending` ends with the head of an attachment note (`📎 name: ` at the start of a
+/// line), so that the next word is the note's link.
+fn ends_with_note_head(pending: &str) -> bool {
+    let line = pending.rsplit('\n').next().unwrap_or_default();
+    line.starts_with("📎 ") && line.ends_with(": ")
+}
+
+/// `text` with secrets masked ([`mask_secrets`]) except the links of attachment notes (the
+/// lines channels write for a user's attachments, [`attachment_note`]), which masking would
+/// break. A link anywhere else is masked like any text.
 pub fn mask_for_staff(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pending = String::new();
     for piece in text.split_inclusive(char::is_whitespace) {
-        if is_attachment_link(piece.trim_end()) {
+        if ends_with_note_head(&pending) && is_attachment_link(piece.trim_end()) {
             out.push_str(&mask_secrets(&pending).0);
             pending.clear();
             out.push_str(piece);
@@ -230,7 +223,7 @@ pub fn ticket_summary(ticket: &Ticket) -> String {
             TicketStatus::Open => "open",
             TicketStatus::Closed => "closed",
         },
-        platform_label(&ticket.conversation.channel),
+        ticket.conversation.platform.label(),
         crate::desk::cut(
             &ticket
                 .display_name
@@ -255,6 +248,7 @@ pub fn in_queue_order(tickets: &mut [Ticket]) {
 
 #[cfg(test)]
 mod tests {
+    use deskbot_storage::Platform;
     use std::sync::Arc;
 
     use deskbot_engine::catalog::Catalog;
@@ -346,7 +340,7 @@ mod tests {
     #[test]
     fn staff_ticket_text_has_the_facts_and_masks_secrets() {
         let (_dir, desk) = desk();
-        let key = ConvKey::new("telegram", "42");
+        let key = ConvKey::new(Platform::Telegram, "42");
         desk.handle(&key, Some("Ann"), &text("my code is 492817"))
             .unwrap();
         desk.handle(&key, Some("Ann"), &text("password is hunter2"))
@@ -385,7 +379,7 @@ mod tests {
     #[test]
     fn a_priority_ticket_is_marked_first_for_staff_and_in_listings() {
         let (_dir, desk) = desk();
-        let key = ConvKey::new("discord", "314");
+        let key = ConvKey::new(Platform::Discord, "314");
         // A normal ticket (asked for with /human, no problem described) made priority by hand:
         // what the engine marks priority is its concern, how staff see it is this one's.
         let number = desk

@@ -150,8 +150,8 @@ pub enum BadLocation {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum NoStaffSide {
     /// `[handoff]` names no staff side for tickets of users of this platform.
-    #[error("no staff side is configured for {0:?} users ([handoff])")]
-    ForUsersOf(String),
+    #[error("no staff side is configured for {} users ([handoff])", .0.label())]
+    ForUsersOf(deskbot_storage::Platform),
     /// The ticket is on this staff platform, whose staff side is not configured.
     #[error("the {0:?} staff side is not configured")]
     NotConfigured(String),
@@ -707,6 +707,7 @@ fn mentions(text: &str, number: u64) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use deskbot_storage::Platform;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
@@ -759,7 +760,7 @@ mod tests {
         let desk = Desk::open(engine, dir.path()).unwrap();
         let human = |user: &str| {
             desk.handle(
-                &ConvKey::new("telegram", user),
+                &ConvKey::new(Platform::Telegram, user),
                 None,
                 &Input::Text("/human".into()),
             )
