@@ -120,7 +120,7 @@ async fn scenario() {
                 ..HandoffConfig::default()
             }
             .relay(),
-            DiscordStaff::new(http.clone(), STAFF_CHANNEL),
+            DiscordStaff::new(http.clone(), STAFF_CHANNEL, Arc::clone(desk.metrics())),
             TelegramUsers::new(desk.store().clone(), Some(deliver)),
         )
     };

@@ -11,8 +11,9 @@
 //!   `"status":"degraded"`, when a channel reports its platform connection down (restarting
 //!   the bot would not bring Telegram back); `503` and `"status":"unavailable"` when the store
 //!   fails, which is what a restart or an operator must fix.
-//! - `GET /metrics`: [`crate::metrics`] in the Prometheus text format, with the open-ticket
-//!   gauge read from the store at scrape time.
+//! - `GET /metrics`: the desk's metrics ([`Desk::metrics`]) in the Prometheus text format,
+//!   with the open-ticket gauge read from the store at scrape time. `/healthz` reads the
+//!   channels' status from the same registry.
 //!
 //! ## Secrets
 //! Tokens are held in [`Secret`](crate::config::Secret), which never prints; as a second line
@@ -25,7 +26,7 @@
 use std::borrow::Cow;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -95,8 +96,9 @@ pub async fn spawn(
         .context("http.listen: no local address")?;
     let health_timeout = Duration::from_secs(u64::from(config.health_timeout_secs));
     let task = tokio::spawn(async move {
+        let metrics = Arc::clone(desk.metrics());
         if let Err(e) = serve_with(listener, desk, shutdown, health_timeout).await {
-            deskbot_desk::metrics::global().error("http");
+            metrics.error("http");
             tracing::error!(error = %format!("{e:#}"), "the http endpoint stopped");
         }
     });
@@ -148,14 +150,16 @@ async fn healthz(State(endpoint): State<Endpoint>) -> Response {
         Ok(Err(e)) => Err(e.to_string()),
         Err(e) => Err(format!("the health check did not finish: {e}")),
     };
-    let channels: std::collections::BTreeMap<_, _> = deskbot_desk::metrics::global()
+    let channels: std::collections::BTreeMap<_, _> = endpoint
+        .desk
+        .metrics()
         .channels()
         .into_iter()
         .map(|(name, up)| (name, if up { "up" } else { "down" }))
         .collect();
     let (code, status, store) = match store_status {
         Err(why) => {
-            deskbot_desk::metrics::global().error("store_health");
+            endpoint.desk.metrics().error("store_health");
             tracing::error!(error = %why, "health check: the store is unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable", why)
         }
@@ -175,7 +179,7 @@ async fn healthz(State(endpoint): State<Endpoint>) -> Response {
 
 async fn metrics(State(endpoint): State<Endpoint>) -> Response {
     let store = endpoint.desk.store().clone();
-    let m = deskbot_desk::metrics::global();
+    let m = endpoint.desk.metrics();
     match tokio::task::spawn_blocking(move || store.open_ticket_count()).await {
         Ok(Ok(n)) => m.set_open_tickets(n),
         // The gauge keeps its last value; the failure is counted and logged.

@@ -116,6 +116,7 @@ pub async fn run_with_options(
     }
     if config.discord.enabled {
         let (d, c, s) = (desk.clone(), config.discord.clone(), shutdown.clone());
+        let metrics = Arc::clone(desk.metrics());
         let handoff = relay.as_ref().map(|r| DiscordHandoff {
             relay: Arc::clone(r) as Arc<dyn StaffInbox>,
             staff: config
@@ -131,7 +132,7 @@ pub async fn run_with_options(
                 .run(s)
                 .await
                 .map_err(anyhow::Error::from);
-            deskbot_desk::metrics::global().set_channel_up(Platform::Discord.as_str(), false);
+            metrics.set_channel_up(Platform::Discord.as_str(), false);
             (Platform::Discord.as_str(), result)
         }));
     }

@@ -152,7 +152,11 @@ pub fn build(config: &Config, desk: &Desk, backoff: Backoff) -> anyhow::Result<O
         None
     };
     let discord_staff = match (config.handoff.discord_staff_channel_id, &http) {
-        (Some(channel), Some(http)) => Some(DiscordStaff::new(Arc::clone(http), channel)),
+        (Some(channel), Some(http)) => Some(DiscordStaff::new(
+            Arc::clone(http),
+            channel,
+            Arc::clone(desk.metrics()),
+        )),
         (Some(_), None) => anyhow::bail!(
             "handoff.discord_staff_channel_id is set but the Discord channel is not enabled"
         ),
@@ -162,6 +166,7 @@ pub fn build(config: &Config, desk: &Desk, backoff: Backoff) -> anyhow::Result<O
         &config.telegram,
         config.handoff.telegram_staff_chat_id,
         backoff,
+        Arc::clone(desk.metrics()),
     )? {
         Some(_) if !config.telegram.enabled => anyhow::bail!(
             "handoff.telegram_staff_chat_id is set but the Telegram channel is not enabled"

@@ -3,14 +3,11 @@
 //! 200 while the store takes durable writes, reports channels, and 503 once the database
 //! directory is gone from under the running store; `[http]` settings are checked.
 //!
-//! The metrics are process-wide, and this test binary holds all of the deskbot crate's
-//! integration tests (`handoff_gateway` runs both channels in-process). So
-//! `metrics_move_as_turns_run` compares exact before/after values only of series no other test
-//! moves (its own channel and error kinds), and `healthz_follows_the_store_and_the_channels`,
-//! whose `/healthz` reports every channel of the process, runs in a process of its own (the
-//! test binary again, with that test only).
-//! `deskbot_run_serves_healthz_and_metrics` does the same through the real `deskbot run`
-//! process, its Telegram channel on the fake Bot API.
+//! The metrics are the desk's own registry ([`Desk::metrics`]), not the process's: each test
+//! here serves and reads only what its own desk counted, so they run in-process beside the
+//! rest of this test binary (`handoff_gateway` runs both channels in-process) without seeing
+//! its turns or channels. `deskbot_run_serves_healthz_and_metrics` does the same through the
+//! real `deskbot run` process, its Telegram channel on the fake Bot API.
 
 use deskbot_tests::fake_telegram as fake;
 
@@ -137,23 +134,13 @@ fn value(m: &HashMap<String, f64>, series: &str) -> f64 {
     m.get(series).copied().unwrap_or(0.0)
 }
 
-/// In a process of its own: the counters are the process's, and other tests of this binary
-/// run turns on the same platforms at the same time.
-#[test]
-fn metrics_move_as_turns_run() {
-    if !in_a_process_of_its_own("metrics_move_as_turns_run") {
-        return;
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            tokio::time::timeout(HANG_GUARD, metrics_scenario())
-                .await
-                .expect("hang guard");
-        });
+/// In-process: the counters are this test's desk's, so other tests of this binary running
+/// turns on the same platforms at the same time move none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_move_as_turns_run() {
+    tokio::time::timeout(HANG_GUARD, metrics_scenario())
+        .await
+        .expect("hang guard");
 }
 
 async fn metrics_scenario() {
@@ -204,7 +191,7 @@ async fn metrics_scenario() {
     .unwrap();
     assert_eq!(results[2].outcome, Outcome::Resolved);
     assert!(results[3].opened_ticket.is_some());
-    let m = deskbot_desk::metrics::global();
+    let m = desk.metrics();
     m.message_out(ch);
     m.message_out(ch);
     m.error("obs_test_error");
@@ -220,7 +207,7 @@ async fn metrics_scenario() {
     assert_eq!(delta("deskbot_errors_total{kind=\"invalid_key\"}"), 1.0);
     // The gauge is read from this desk's store at scrape time.
     assert_eq!(value(&after, "deskbot_open_tickets"), 1.0);
-    // Intents: each turn that named one counted it once (this binary's only turns).
+    // Intents: each turn that named one counted it once (this desk's only turns).
     let mut expected: HashMap<String, f64> = HashMap::new();
     for r in &results {
         if let Some(g) = &r.intent {
@@ -256,25 +243,49 @@ async fn metrics_scenario() {
     assert!(buckets.len() > 5, "{buckets:?}");
     assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{buckets:?}");
 
+    // A desk given this registry (`with_metrics`) counts into the same page; a desk of its
+    // own (`Desk::open`) does not.
+    let (dir2, dir3) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let sharing = Desk::open(engine(), dir2.path())
+        .unwrap()
+        .with_metrics(Arc::clone(desk.metrics()));
+    let apart = Desk::open(engine(), dir3.path()).unwrap();
+    let messages_in = format!("deskbot_messages_in_total{l}");
+    let apart_page = vec![format!("{messages_in} 1")];
+    tokio::task::spawn_blocking(move || {
+        for d in [&sharing, &apart] {
+            let key = ConvKey::new(platform, "u3");
+            d.handle(&key, None, &Input::Text("cant get the sms code".into()))
+                .unwrap();
+        }
+        assert_eq!(
+            apart
+                .metrics()
+                .encode()
+                .lines()
+                .filter(|l| l.starts_with("deskbot_messages_in_total"))
+                .collect::<Vec<_>>(),
+            apart_page
+        );
+    })
+    .await
+    .unwrap();
+    let shared = scrape(addr).await;
+    assert_eq!(
+        value(&shared, &messages_in) - value(&before, &messages_in),
+        5.0
+    );
+
     let _ = stop.send(true);
     task.await.unwrap().unwrap();
 }
 
-#[test]
-fn healthz_follows_the_store_and_the_channels() {
-    if !in_a_process_of_its_own("healthz_follows_the_store_and_the_channels") {
-        return;
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            tokio::time::timeout(HANG_GUARD, health_scenario())
-                .await
-                .expect("hang guard");
-        });
+/// In-process: `/healthz` reports the channels of this test's desk's registry only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_follows_the_store_and_the_channels() {
+    tokio::time::timeout(HANG_GUARD, health_scenario())
+        .await
+        .expect("hang guard");
 }
 
 /// The path of this module's test `name` in the test binary (`observe::name`), as `--exact`
@@ -284,44 +295,6 @@ fn test_path(name: &str) -> String {
         .split_once("::")
         .map_or(module_path!(), |(_, m)| m);
     format!("{module}::{name}")
-}
-
-/// Set in the child process [`in_a_process_of_its_own`] starts.
-const ALONE: &str = "DESKBOT_OBSERVE_ALONE";
-
-/// Runs this module's test `name` again in a child process, the test binary with that test
-/// only, and fails unless it ran and passed there. Returns `true` in that child, where the
-/// caller runs the test's body; `false` in the parent, once the child passed.
-fn in_a_process_of_its_own(name: &str) -> bool {
-    if std::env::var_os(ALONE).is_some() {
-        return true;
-    }
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            &test_path(name),
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ALONE, "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + HANG_GUARD;
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the child did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let all = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{all}");
-    assert!(stdout.contains("test result: ok. 1 passed"), "{all}");
-    false
 }
 
 async fn health(addr: SocketAddr) -> (u16, serde_json::Value) {
@@ -341,7 +314,7 @@ async fn health_scenario() {
     assert_eq!(json["status"], "ok");
     assert_eq!(json["store"], "ok");
 
-    let m = deskbot_desk::metrics::global();
+    let m = desk.metrics();
     m.set_channel_up("obs_chan_a", true);
     m.set_channel_up("obs_chan_b", true);
     let (status, json) = health(addr).await;

@@ -14,6 +14,7 @@ use deskbot_storage::{
 };
 
 use crate::flood::{FloodGuard, FloodLimits, Verdict};
+use crate::metrics::Metrics;
 use crate::outbox::Delivery;
 
 /// How many characters of a user's message are kept in the transcript. Messages are cut,
@@ -117,6 +118,7 @@ pub struct Desk {
     stripes: Arc<[Mutex<()>]>,
     clock: Clock,
     flood: Option<Arc<FloodGuard>>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -141,6 +143,7 @@ impl Desk {
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             clock: crate::clock::system(),
             flood: None,
+            metrics: Arc::new(Metrics::new()),
         }
     }
 
@@ -148,6 +151,14 @@ impl Desk {
     #[must_use]
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Counts into `metrics` (shared with whoever else holds them, such as `/metrics`) instead
+    /// of the fresh registry [`Desk::new`] makes.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
         self
     }
 
@@ -182,6 +193,11 @@ impl Desk {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The metrics this desk and everything serving it count into (served by `/metrics`).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The current state of a conversation (the default for a new one).
@@ -219,10 +235,11 @@ impl Desk {
         let started = std::time::Instant::now();
         let result = self
             .run_turn(req)
-            .inspect_err(|e| crate::metrics::global().turn_failed(key.platform.as_str(), e))?;
-        crate::metrics::global().record_turn(key.platform.as_str(), &result, started.elapsed());
+            .inspect_err(|e| self.metrics.turn_failed(key.platform.as_str(), e))?;
+        self.metrics
+            .record_turn(key.platform.as_str(), &result, started.elapsed());
         if matches!(result.outcome, Outcome::Throttled | Outcome::Ignored) {
-            crate::metrics::global().message_dropped(key.platform.as_str(), "flood");
+            self.metrics.message_dropped(key.platform.as_str(), "flood");
         }
         Ok(result)
     }

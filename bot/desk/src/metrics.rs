@@ -1,8 +1,11 @@
-//! Process-wide metrics, exposed in the Prometheus text format by `/metrics` (see
-//! [`crate::observe`]).
+//! The desk's metrics, exposed in the Prometheus text format by `deskbot run`'s `/metrics`.
+//! A [`Metrics`] is a registry passed in, not a process-wide global: the
+//! [`Desk`](crate::desk::Desk) owns one (fresh from [`Desk::new`](crate::desk::Desk::new), or
+//! shared with [`Desk::with_metrics`](crate::desk::Desk::with_metrics)) and whatever counts
+//! gets it from the handle it already has (the desk, or the platform client built with it).
 //!
 //! Every turn of every channel is counted by one call at the end of
-//! [`Desk::handle_with`](crate::desk::Desk::handle_with) ([`Metrics::record_turn`]); adapters
+//! [`Desk::turn`](crate::desk::Desk::turn) ([`Metrics::record_turn`]); adapters
 //! add what only they see: replies actually delivered ([`Metrics::message_out`]), messages
 //! dropped before a turn ([`Metrics::message_dropped`]), failures ([`Metrics::error`]) and
 //! whether their platform connection is up ([`Metrics::set_channel_up`]). The open-ticket
@@ -14,7 +17,7 @@
 //! reasons callers pass.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use deskbot_engine::dialogue::Outcome;
@@ -71,9 +74,10 @@ fn turn_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_5, 2.0, 15))
 }
 
-/// deskbot's counters, gauges and histogram. One per process ([`global`]); tests may make
-/// their own with [`Metrics::new`].
-#[derive(Debug)]
+/// deskbot's counters, gauges and histogram: a registry the [`Desk`](crate::desk::Desk) owns
+/// ([`Desk::metrics`](crate::desk::Desk::metrics)) and hands to whatever counts for it;
+/// `/metrics` serves the desk's. Each [`Metrics::new`] is a registry of its own, so a test
+/// counts only what its own desk did.
 pub struct Metrics {
     registry: Registry,
     messages_in: Family<ChannelLabel, Counter>,
@@ -100,10 +104,12 @@ impl Default for Metrics {
     }
 }
 
-/// The process-wide metrics, created on first use.
-pub fn global() -> &'static Metrics {
-    static GLOBAL: OnceLock<Metrics> = OnceLock::new();
-    GLOBAL.get_or_init(Metrics::new)
+/// Short: the holders of a registry (the desk, the channels' clients) derive `Debug`, and
+/// every series in it would only clutter theirs.
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
 }
 
 fn channel(name: &str) -> ChannelLabel {

@@ -3,13 +3,16 @@
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 
-/// Counts an unreadable `ok: true` answer to `method` on `channel`, and logs it once per
-/// method and field (the same change in the Bot API would otherwise log every call).
-pub fn note_unreadable(channel: &str, method: &'static str, field: &str) {
+use crate::metrics::Metrics;
+
+/// Counts an unreadable `ok: true` answer to `method` on `channel` in `metrics`, and logs it
+/// once per method and field in the process (the same change in the Bot API would otherwise
+/// log every call).
+pub fn note_unreadable(metrics: &Metrics, channel: &str, method: &'static str, field: &str) {
     /// (channel, method, field) already logged.
     type Seen = Mutex<HashSet<(String, &'static str, String)>>;
     static SEEN: OnceLock<Seen> = OnceLock::new();
-    crate::metrics::global().unparsed_answer(channel, method);
+    metrics.unparsed_answer(channel, method);
     let first = SEEN
         .get_or_init(Default::default)
         .lock()

@@ -45,7 +45,11 @@ impl Handler {
             match r {
                 Ok(c) => tracing::info!(commands = c.len(), "slash commands registered globally"),
                 Err(Failure::Error { error, .. })
-                    if poison::unreadable_answer("setGlobalCommands", &error) =>
+                    if poison::unreadable_answer(
+                        self.desk.metrics(),
+                        "setGlobalCommands",
+                        &error,
+                    ) =>
                 {
                     tracing::info!("slash commands registered globally (answer unreadable)")
                 }
@@ -68,7 +72,11 @@ impl Handler {
             match r {
                 Ok(c) => tracing::info!(guild = g, commands = c.len(), "slash commands registered"),
                 Err(Failure::Error { error, .. })
-                    if poison::unreadable_answer("setGuildCommands", &error) =>
+                    if poison::unreadable_answer(
+                        self.desk.metrics(),
+                        "setGuildCommands",
+                        &error,
+                    ) =>
                 {
                     tracing::info!(guild = g, "slash commands registered (answer unreadable)")
                 }

@@ -29,7 +29,10 @@ impl Events {
         {
             let why = deskbot_desk::panic::panic_text(&*e.into_panic());
             tracing::error!(event, panic = %why, "a Discord event handler panicked; the channel goes on");
-            deskbot_desk::metrics::global().panic_caught(outbox::CHANNEL, "handler");
+            self.0
+                .desk
+                .metrics()
+                .panic_caught(outbox::CHANNEL, "handler");
         }
     }
 }
@@ -72,7 +75,7 @@ impl EventHandler for Events {
 impl Handler {
     async fn on_ready(&self, ctx: Context, ready: Ready) {
         self.bot_id.store(ready.user.id.get(), Ordering::SeqCst);
-        deskbot_desk::metrics::global().set_channel_up(outbox::CHANNEL, true);
+        self.desk.metrics().set_channel_up(outbox::CHANNEL, true);
         tracing::info!(
             bot = %ready.user.name,
             bot_id = ready.user.id.get(),
@@ -137,7 +140,10 @@ mod tests {
             Policy::DELIVERY,
         )));
         let count = || {
-            deskbot_desk::metrics::global()
+            events
+                .0
+                .desk
+                .metrics()
                 .encode()
                 .lines()
                 .filter(|l| {

@@ -104,7 +104,8 @@ impl Handler {
 
     /// Sends queued replies through `http` from now on.
     pub(super) fn start_sending(&self, http: Arc<Http>) {
-        let sender = Sender::new(self.desk.clone(), DiscordSend::new(http, self.delivery));
+        let send = DiscordSend::new(http, self.delivery, Arc::clone(self.desk.metrics()));
+        let sender = Sender::new(self.desk.clone(), send);
         let _ = self.sender.set(Arc::new(sender));
     }
 

@@ -1,6 +1,7 @@
 //! Answering interactions: acknowledging within Discord's 3 seconds, refusing, and
 //! delivering a reply to a command or button press.
 
+use deskbot_desk::metrics::Metrics;
 use deskbot_engine::dialogue::Reply;
 use serenity::all::{
     ChannelId, CreateInteractionResponse, CreateInteractionResponseFollowup,
@@ -67,6 +68,8 @@ where
 
 /// Where an interaction's answer goes.
 pub(crate) struct Respond<'a> {
+    /// Where unreadable answers are counted (the desk's).
+    pub(crate) metrics: &'a Metrics,
     pub(crate) token: &'a str,
     pub(crate) acked: bool,
     pub(crate) ephemeral: bool,
@@ -80,7 +83,16 @@ impl Respond<'_> {
     /// interaction cannot be used.
     pub(crate) async fn deliver(&self, http: &Http, reply: &Reply, owner: u64) {
         if !self.acked {
-            send_reply(http, self.channel, reply, owner, None, &self.nonce).await;
+            send_reply(
+                http,
+                self.metrics,
+                self.channel,
+                reply,
+                owner,
+                None,
+                &self.nonce,
+            )
+            .await;
             return;
         }
         let messages = rendered(reply, owner);
@@ -124,7 +136,7 @@ impl Respond<'_> {
             } else {
                 "createFollowupMessage"
             };
-            if let Some(e) = undelivered(method, r) {
+            if let Some(e) = undelivered(self.metrics, method, r) {
                 tracing::error!(
                     user = owner,
                     channel = self.channel.get(),
@@ -134,8 +146,16 @@ impl Respond<'_> {
                     if self.ephemeral { "" } else { "; sending the rest to the channel" }
                 );
                 if !self.ephemeral {
-                    send_messages(http, self.channel, &messages[i..], owner, None, &self.nonce)
-                        .await;
+                    send_messages(
+                        http,
+                        self.metrics,
+                        self.channel,
+                        &messages[i..],
+                        owner,
+                        None,
+                        &self.nonce,
+                    )
+                    .await;
                 }
                 return;
             }

@@ -62,6 +62,7 @@ use serenity::all::{ClientBuilder, GatewayError, GatewayIntents, Http, HttpBuild
 use crate::config::{DiscordConfig, Shards};
 use deskbot_desk::desk::Desk;
 use deskbot_desk::handoff::relay::StaffInbox;
+use deskbot_desk::metrics::Metrics;
 use deskbot_desk::shutdown::Shutdown;
 use tokio::sync::mpsc;
 
@@ -156,14 +157,18 @@ impl std::fmt::Debug for DiscordHandoff {
 }
 
 /// Runs `task` in a task of its own: a panic ends only that run, logged and counted as
-/// `task` in `deskbot_panics_total{channel="discord"}`.
-async fn guarded(task: &'static str, work: impl std::future::Future<Output = ()> + Send + 'static) {
+/// `task` in `metrics`' `deskbot_panics_total{channel="discord"}`.
+async fn guarded(
+    metrics: Arc<Metrics>,
+    task: &'static str,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) {
     if let Err(e) = tokio::spawn(work).await
         && e.is_panic()
     {
         let why = deskbot_desk::panic::panic_text(&*e.into_panic());
         tracing::error!(task, panic = %why, "a Discord task panicked; the channel goes on");
-        deskbot_desk::metrics::global().panic_caught(outbox::CHANNEL, task);
+        metrics.panic_caught(outbox::CHANNEL, task);
     }
 }
 
@@ -277,10 +282,7 @@ async fn run_tuned(
         ));
         let mut client = ClientBuilder::new_with_http(http, intents)
             .event_handler(Events(Arc::clone(&handler)))
-            .raw_event_handler(poison::SkipWatch {
-                store: desk.store().clone(),
-                clock: desk.clock(),
-            })
+            .raw_event_handler(poison::SkipWatch { desk: desk.clone() })
             .await
             .map_err(|e| DiscordError::Client(Box::new(e)))?;
         if let Some(url) = ws_url {
@@ -299,7 +301,8 @@ async fn run_tuned(
             AbortOnDrop(tokio::spawn(async move {
                 loop {
                     let h = Arc::clone(&h);
-                    guarded("sweep", async move { h.sweep().await }).await;
+                    let metrics = Arc::clone(h.desk.metrics());
+                    guarded(metrics, "sweep", async move { h.sweep().await }).await;
                     tokio::time::sleep(SWEEP_EVERY).await;
                 }
             }))
@@ -311,7 +314,10 @@ async fn run_tuned(
                 let mut d = d.lock().await;
                 while let Some(channel) = d.recv().await {
                     let h = Arc::clone(&h);
-                    tokio::spawn(guarded("delivery", async move { h.flush(channel).await }));
+                    let metrics = Arc::clone(h.desk.metrics());
+                    tokio::spawn(guarded(metrics, "delivery", async move {
+                        h.flush(channel).await
+                    }));
                 }
             }))
         });

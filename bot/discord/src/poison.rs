@@ -24,9 +24,10 @@ use serde_json::Value;
 use serenity::all::{Context, Event, HttpError, Interaction, Message, RawEventHandler};
 
 use super::retry::Failure;
+use deskbot_desk::desk::Desk;
+use deskbot_desk::metrics::Metrics;
 use deskbot_desk::outbox::send::Sent;
 use deskbot_desk::unreadable::note_unreadable;
-use deskbot_storage::Store;
 
 /// The channel name in metrics and dead letters.
 const CHANNEL: &str = super::outbox::CHANNEL;
@@ -55,12 +56,12 @@ pub fn unreadable_field(e: &serenity::Error) -> Option<String> {
     }
 }
 
-/// When a call ended with an answer serenity could not read: counts and logs it (once per
-/// method and field) and returns true, the call being done.
-pub fn unreadable_answer(method: &'static str, e: &serenity::Error) -> bool {
+/// When a call ended with an answer serenity could not read: counts it in `metrics`, logs it
+/// (once per method and field) and returns true, the call being done.
+pub fn unreadable_answer(metrics: &Metrics, method: &'static str, e: &serenity::Error) -> bool {
     match unreadable_field(e) {
         Some(field) => {
-            note_unreadable(CHANNEL, method, &field);
+            note_unreadable(metrics, CHANNEL, method, &field);
             true
         }
         None => false,
@@ -68,11 +69,17 @@ pub fn unreadable_answer(method: &'static str, e: &serenity::Error) -> bool {
 }
 
 /// Sorts how one reply's sending (with its retries) ended; `method` names the call for the
-/// unreadable-answer count.
-pub fn outcome<T>(method: &'static str, r: Result<T, Failure<serenity::Error>>) -> Sent {
+/// unreadable-answer count in `metrics`.
+pub fn outcome<T>(
+    metrics: &Metrics,
+    method: &'static str,
+    r: Result<T, Failure<serenity::Error>>,
+) -> Sent {
     match r {
         Ok(_) => Sent::Done,
-        Err(Failure::Error { error, .. }) if unreadable_answer(method, &error) => Sent::Done,
+        Err(Failure::Error { error, .. }) if unreadable_answer(metrics, method, &error) => {
+            Sent::Done
+        }
         Err(e @ Failure::TimedOut { .. }) => Sent::Later(e.to_string()),
         Err(
             ref e @ Failure::Error {
@@ -140,13 +147,14 @@ pub fn why_unreadable(kind: &str, value: &Value) -> String {
     }
 }
 
-/// Counts, logs (once per kind and reason) and, for a person's message or interaction,
-/// records as a dead letter a gateway event serenity could not read.
-pub fn skipped(store: &Store, kind: &str, value: &Value, at: i64) {
+/// Counts (in `desk`'s metrics), logs (once per kind and reason) and, for a person's message
+/// or interaction, records as a dead letter in `desk`'s store a gateway event serenity could
+/// not read.
+pub fn skipped(desk: &Desk, kind: &str, value: &Value, at: i64) {
     use std::collections::HashSet;
     use std::sync::{Mutex, OnceLock};
     static SEEN: OnceLock<Mutex<HashSet<(String, String)>>> = OnceLock::new();
-    deskbot_desk::metrics::global().update_skipped(CHANNEL);
+    desk.metrics().update_skipped(CHANNEL);
     let reason = why_unreadable(kind, value);
     let first = SEEN
         .get_or_init(Default::default)
@@ -172,7 +180,9 @@ pub fn skipped(store: &Store, kind: &str, value: &Value, at: i64) {
         .and_then(Value::as_str)
         .map_or_else(|| "?".to_string(), str::to_string);
     let target = format!("{kind}:{id}");
-    if let Err(e) = store.record_skipped_update(CHANNEL, &target, &masked(kind, value), &reason, at)
+    if let Err(e) =
+        desk.store()
+            .record_skipped_update(CHANNEL, &target, &masked(kind, value), &reason, at)
     {
         tracing::error!(event = kind, error = %e, "cannot record a skipped Discord event");
     }
@@ -180,10 +190,9 @@ pub fn skipped(store: &Store, kind: &str, value: &Value, at: i64) {
 
 /// Sees every gateway event serenity read as `Unknown` ([`skipped`]).
 pub struct SkipWatch {
-    /// Where dead letters go.
-    pub store: Store,
-    /// When they are recorded.
-    pub clock: deskbot_desk::clock::Clock,
+    /// The desk whose store keeps the dead letters, whose clock dates them and whose metrics
+    /// count them.
+    pub desk: Desk,
 }
 
 #[serenity::async_trait]
@@ -192,13 +201,13 @@ impl RawEventHandler for SkipWatch {
         let Event::Unknown(u) = ev else {
             return;
         };
-        let store = self.store.clone();
-        let at = deskbot_desk::clock::secs((self.clock)());
-        let done = tokio::task::spawn_blocking(move || skipped(&store, &u.kind, &u.value, at));
+        let desk = self.desk.clone();
+        let at = self.desk.now_secs();
+        let done = tokio::task::spawn_blocking(move || skipped(&desk, &u.kind, &u.value, at));
         if let Err(e) = done.await
             && e.is_panic()
         {
-            deskbot_desk::metrics::global().panic_caught(CHANNEL, "gateway");
+            self.desk.metrics().panic_caught(CHANNEL, "gateway");
             tracing::error!("recording an unreadable Discord event panicked");
         }
     }
@@ -235,9 +244,17 @@ mod tests {
             transient: false,
             attempts: 1,
         });
-        assert_eq!(outcome("test", unreadable), Sent::Done);
+        let metrics = Metrics::new();
+        assert_eq!(outcome(&metrics, "test", unreadable), Sent::Done);
+        assert!(
+            metrics.encode().contains(
+                "deskbot_platform_unparsed_answers_total{channel=\"discord\",method=\"test\"} 1"
+            ),
+            "{}",
+            metrics.encode()
+        );
         assert!(matches!(
-            outcome::<()>("test", Err(Failure::TimedOut { attempts: 3 })),
+            outcome::<()>(&metrics, "test", Err(Failure::TimedOut { attempts: 3 })),
             Sent::Later(_)
         ));
         let other: Result<(), _> = Err(Failure::Error {
@@ -245,6 +262,8 @@ mod tests {
             transient: false,
             attempts: 1,
         });
-        assert!(matches!(outcome("test", other), Sent::Park(r) if r.starts_with("test:")));
+        assert!(
+            matches!(outcome(&metrics, "test", other), Sent::Park(r) if r.starts_with("test:"))
+        );
     }
 }

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use deskbot_desk::metrics::Metrics;
 use deskbot_desk::outbox::send::{Channel, Sent};
 use deskbot_engine::dialogue::Reply;
 use serenity::all::{
@@ -23,13 +24,18 @@ use crate::retry::{self, Failure, Policy};
 pub struct DiscordSend {
     http: Arc<Http>,
     policy: Policy,
+    metrics: Arc<Metrics>,
 }
 
 impl DiscordSend {
     /// Posts through `http`, trying each message as hard as `policy` says before it is
-    /// parked (or left for the next sweep).
-    pub fn new(http: Arc<Http>, policy: Policy) -> Self {
-        Self { http, policy }
+    /// parked (or left for the next sweep); unreadable answers are counted in `metrics`.
+    pub fn new(http: Arc<Http>, policy: Policy, metrics: Arc<Metrics>) -> Self {
+        Self {
+            http,
+            policy,
+            metrics,
+        }
     }
 }
 
@@ -57,7 +63,7 @@ impl Channel for DiscordSend {
     }
 
     async fn send(&self, call: &mut Queued) -> Sent {
-        deliver_queued(&self.http, call, self.policy).await
+        deliver_queued(&self.http, &self.metrics, call, self.policy).await
     }
 }
 
@@ -116,9 +122,11 @@ pub(crate) fn rendered(reply: &Reply, owner: u64) -> Vec<OutMessage> {
 
 /// Sends `reply` to `channel` as one or more messages (buttons on the last), the first one
 /// replying to `reference` when set. Each message carries a nonce derived from `nonce_base`
-/// with `enforce_nonce`, so a retry after a lost response cannot post it twice.
+/// with `enforce_nonce`, so a retry after a lost response cannot post it twice. Unreadable
+/// answers are counted in `metrics`.
 pub(crate) async fn send_reply(
     http: &Http,
+    metrics: &Metrics,
     channel: ChannelId,
     reply: &Reply,
     owner: u64,
@@ -126,12 +134,16 @@ pub(crate) async fn send_reply(
     nonce_base: &str,
 ) {
     let messages = rendered(reply, owner);
-    send_messages(http, channel, &messages, owner, reference, nonce_base).await;
+    send_messages(
+        http, metrics, channel, &messages, owner, reference, nonce_base,
+    )
+    .await;
 }
 
 /// Sends rendered messages in order; stops at the first that cannot be delivered.
 pub(crate) async fn send_messages(
     http: &Http,
+    metrics: &Metrics,
     channel: ChannelId,
     messages: &[OutMessage],
     owner: u64,
@@ -156,7 +168,7 @@ pub(crate) async fn send_messages(
             channel.send_message(http, b.clone())
         })
         .await;
-        if let Some(e) = undelivered("createMessage", r) {
+        if let Some(e) = undelivered(metrics, "createMessage", r) {
             tracing::error!(
                 channel = channel.get(),
                 user = owner,
@@ -169,8 +181,14 @@ pub(crate) async fn send_messages(
     }
 }
 
-/// Sends one queued message (retrying transient failures up to `policy`).
-pub(crate) async fn deliver_queued(http: &Http, q: &Queued, policy: Policy) -> Sent {
+/// Sends one queued message (retrying transient failures up to `policy`; an unreadable answer
+/// is counted in `metrics`).
+pub(crate) async fn deliver_queued(
+    http: &Http,
+    metrics: &Metrics,
+    q: &Queued,
+    policy: Policy,
+) -> Sent {
     let Some(channel) = std::num::NonZeroU64::new(q.channel).map(ChannelId::from) else {
         return Sent::Park("createMessage: channel id 0".into());
     };
@@ -191,19 +209,22 @@ pub(crate) async fn deliver_queued(http: &Http, q: &Queued, policy: Policy) -> S
         channel.send_message(http, b.clone())
     })
     .await;
-    poison::outcome("createMessage", r)
+    poison::outcome(metrics, "createMessage", r)
 }
 
 /// Why a `method` call did not go through, or `None` when it did. A response serenity could
 /// not decode still means Discord accepted the message: sending it again (or elsewhere) would
-/// duplicate it; it is counted and logged once ([`poison::unreadable_answer`]).
+/// duplicate it; it is counted in `metrics` and logged once ([`poison::unreadable_answer`]).
 pub(crate) fn undelivered<T>(
+    metrics: &Metrics,
     method: &'static str,
     r: Result<T, Failure<serenity::Error>>,
 ) -> Option<String> {
     match r {
         Ok(_) => None,
-        Err(Failure::Error { error, .. }) if poison::unreadable_answer(method, &error) => None,
+        Err(Failure::Error { error, .. }) if poison::unreadable_answer(metrics, method, &error) => {
+            None
+        }
         Err(e) => Some(e.to_string()),
     }
 }

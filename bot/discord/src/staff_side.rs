@@ -33,6 +33,7 @@ use deskbot_desk::handoff::buttons::TicketButton;
 use deskbot_desk::handoff::relay::{
     Author, BadLocation, Handled, RelayError, StaffInbox, StaffSide,
 };
+use deskbot_desk::metrics::Metrics;
 
 /// The platform name in [`StaffLocation`]s.
 pub const PLATFORM: &str = deskbot_storage::Platform::Discord.as_str();
@@ -82,14 +83,17 @@ fn thread_already_created(e: &serenity::Error) -> bool {
 pub struct DiscordStaff {
     http: Arc<Http>,
     channel: ChannelId,
+    metrics: Arc<Metrics>,
 }
 
 impl DiscordStaff {
-    /// Opens ticket threads in `staff_channel` through `http`.
-    pub fn new(http: Arc<Http>, staff_channel: u64) -> Self {
+    /// Opens ticket threads in `staff_channel` through `http`, counting unreadable answers
+    /// in `metrics` (the desk's).
+    pub fn new(http: Arc<Http>, staff_channel: u64, metrics: Arc<Metrics>) -> Self {
         Self {
             http,
             channel: ChannelId::new(staff_channel),
+            metrics,
         }
     }
 
@@ -121,7 +125,9 @@ impl DiscordStaff {
         }
         match channel.send_message(&*self.http, b).await {
             Ok(m) => Ok(Some(m.id)),
-            Err(e) if crate::poison::unreadable_answer("createMessage", &e) => Ok(None),
+            Err(e) if crate::poison::unreadable_answer(&self.metrics, "createMessage", &e) => {
+                Ok(None)
+            }
             Err(e) => Err(RelayError::Call {
                 side: SIDE,
                 call: "createMessage",

@@ -163,7 +163,16 @@ impl Handler {
                     r.fail_if_not_exists = Some(false);
                     r
                 });
-                send_reply(http, msg.channel_id, &apology, user, reference, &nonce).await;
+                send_reply(
+                    http,
+                    self.desk.metrics(),
+                    msg.channel_id,
+                    &apology,
+                    user,
+                    reference,
+                    &nonce,
+                )
+                .await;
             }
         }
     }
@@ -275,6 +284,7 @@ impl Handler {
             .turn(presser, display_name(&c.user), Input::Button(engine_id))
             .await;
         let to = Respond {
+            metrics: self.desk.metrics(),
             token: &c.token,
             acked,
             ephemeral,
@@ -309,6 +319,7 @@ impl Handler {
             .turn(user, display_name(&cmd.user), Input::Text(text))
             .await;
         let to = Respond {
+            metrics: self.desk.metrics(),
             token: &cmd.token,
             acked,
             ephemeral,

@@ -80,7 +80,7 @@ async fn scenario() {
     let relay = Relay::new(
         desk.clone(),
         RelayConfig::default(),
-        DiscordStaff::new(http, STAFF_CHANNEL),
+        DiscordStaff::new(http, STAFF_CHANNEL, Arc::clone(desk.metrics())),
         users.clone(),
     );
     let user = ConvKey::new(Platform::Telegram, "4242");
@@ -229,7 +229,7 @@ async fn role_scenario() {
     let relay = Relay::new(
         desk.clone(),
         config,
-        DiscordStaff::new(http, STAFF_CHANNEL),
+        DiscordStaff::new(http, STAFF_CHANNEL, Arc::clone(desk.metrics())),
         users.clone(),
     );
     let user = ConvKey::new(Platform::Telegram, "77");
@@ -338,7 +338,7 @@ async fn open_world() -> OpenWorld {
     let ticket = desk.store().ticket(number).unwrap().unwrap();
     OpenWorld {
         fake,
-        staff: DiscordStaff::new(http, STAFF_CHANNEL),
+        staff: DiscordStaff::new(http, STAFF_CHANNEL, Arc::clone(desk.metrics())),
         ticket,
         _dir: dir,
     }

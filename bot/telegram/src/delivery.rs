@@ -34,6 +34,7 @@ use teloxide::{ApiError, Bot, RequestError};
 use super::limiter::{Limiter, Limits};
 use super::outbound::Outgoing;
 use deskbot_desk::backoff::Backoff;
+use deskbot_desk::metrics::Metrics;
 use deskbot_desk::outbox::send::Sent;
 use deskbot_desk::shutdown::Shutdown;
 use deskbot_desk::shutdown::pause;
@@ -64,6 +65,8 @@ pub struct Api {
     pub backoff: Backoff,
     /// Attempts at a failing reply before it is parked ([`DELIVERY_ATTEMPTS`]).
     pub attempts: u32,
+    /// Where unreadable answers are counted (the desk's, so `/metrics` shows them).
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Api {
@@ -76,14 +79,22 @@ impl std::fmt::Debug for Api {
 }
 
 impl Api {
-    /// Wraps the bot with send `limits`; `token` is only used to redact error text.
-    pub fn new(raw: Bot, limits: Limits, token: &str, backoff: Backoff) -> Self {
+    /// Wraps the bot with send `limits`, counting into `metrics`; `token` is only used to
+    /// redact error text.
+    pub fn new(
+        raw: Bot,
+        limits: Limits,
+        token: &str,
+        backoff: Backoff,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             raw,
             limiter: Arc::new(Limiter::new(limits)),
             token: Arc::from(token),
             backoff,
             attempts: DELIVERY_ATTEMPTS,
+            metrics,
         }
     }
 
@@ -232,7 +243,7 @@ pub async fn deliver(api: &Api, item: &mut Outgoing, shutdown: &Shutdown) -> Sen
                     Outgoing::Answer { .. } => unreadable_field::<True>(&result),
                     _ => unreadable_field::<Message>(&result),
                 };
-                note_unreadable(crate::CHANNEL, op_name(item), &field);
+                note_unreadable(&api.metrics, crate::CHANNEL, op_name(item), &field);
                 return Sent::Done;
             }
             Failure::RetryAfter(d) => {
@@ -321,7 +332,12 @@ where
         let error = api.describe(&e);
         let wait = match failure {
             Failure::Accepted(result) => {
-                note_unreadable(crate::CHANNEL, op, &unreadable_field::<T>(&result));
+                note_unreadable(
+                    &api.metrics,
+                    crate::CHANNEL,
+                    op,
+                    &unreadable_field::<T>(&result),
+                );
                 return Err((Failure::Accepted(result), error));
             }
             Failure::RetryAfter(d) => d.min(MAX_RETRY_AFTER),

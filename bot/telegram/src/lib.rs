@@ -78,6 +78,7 @@ use delivery::{Api, Failure, classify_error};
 use deskbot_desk::backoff::Backoff;
 use deskbot_desk::desk::{Desk, TurnRequest};
 use deskbot_desk::handoff::relay::StaffInbox;
+use deskbot_desk::metrics::Metrics;
 use deskbot_desk::outbox::send::Sender;
 use deskbot_desk::outbox::{Address, Delivery};
 use deskbot_desk::shutdown::Shutdown;
@@ -220,7 +221,7 @@ async fn run(
     deliveries: Option<mpsc::UnboundedReceiver<i64>>,
     handoff: Option<TelegramHandoff>,
 ) -> Result<(), TelegramError> {
-    let api = build_api(&config, backoff)?;
+    let api = build_api(&config, backoff, Arc::clone(desk.metrics()))?;
     let sender = Arc::new(Sender::new(
         desk.clone(),
         TelegramSend::new(api.clone(), shutdown.clone()),
@@ -229,7 +230,7 @@ async fn run(
         &desk, &api, &config, &shutdown, deliveries, handoff, &sender,
     )
     .await;
-    deskbot_desk::metrics::global().set_channel_up(CHANNEL, false);
+    desk.metrics().set_channel_up(CHANNEL, false);
     drop(api);
     sender.save().await;
     desk.store()
@@ -241,9 +242,13 @@ async fn run(
     result
 }
 
-/// The Bot API client `config` describes (its token, `api_url` and send limits). Fails
-/// without a token or with an invalid `api_url`.
-pub fn build_api(config: &TelegramConfig, backoff: Backoff) -> Result<Api, TelegramError> {
+/// The Bot API client `config` describes (its token, `api_url` and send limits), counting
+/// into `metrics`. Fails without a token or with an invalid `api_url`.
+pub fn build_api(
+    config: &TelegramConfig,
+    backoff: Backoff,
+    metrics: Arc<Metrics>,
+) -> Result<Api, TelegramError> {
     let token = config.token.expose().to_string();
     if token.trim().is_empty() {
         return Err(TelegramError::NoToken);
@@ -261,7 +266,7 @@ pub fn build_api(config: &TelegramConfig, backoff: Backoff) -> Result<Api, Teleg
         per_min_group: config.messages_per_min_group,
         per_sec_overall: config.messages_per_sec_overall,
     };
-    Ok(Api::new(raw, limits, &token, backoff))
+    Ok(Api::new(raw, limits, &token, backoff, metrics))
 }
 
 /// Shared by the poller and the chat workers.
@@ -398,12 +403,12 @@ async fn start(
         };
         match result {
             Ok(me) => {
-                deskbot_desk::metrics::global().set_channel_up(CHANNEL, true);
+                api.metrics.set_channel_up(CHANNEL, true);
                 break me;
             }
             Err(e) => {
-                deskbot_desk::metrics::global().set_channel_up(CHANNEL, false);
-                deskbot_desk::metrics::global().error("telegram_api");
+                api.metrics.set_channel_up(CHANNEL, false);
+                api.metrics.error("telegram_api");
                 let wait = match classify_error(&e) {
                     Failure::BadToken => return Err(TelegramError::TokenRejected(During::Start)),
                     Failure::RetryAfter(d) => d,
@@ -511,12 +516,12 @@ async fn poll(
         };
         let updates = match result {
             Ok(u) => {
-                deskbot_desk::metrics::global().set_channel_up(CHANNEL, true);
+                ctx.desk.metrics().set_channel_up(CHANNEL, true);
                 u
             }
             Err(e) => {
-                deskbot_desk::metrics::global().set_channel_up(CHANNEL, false);
-                deskbot_desk::metrics::global().error("telegram_api");
+                ctx.desk.metrics().set_channel_up(CHANNEL, false);
+                ctx.desk.metrics().error("telegram_api");
                 let wait = match classify_error(&e) {
                     Failure::BadToken => return Err(TelegramError::TokenRejected(During::Polling)),
                     Failure::RetryAfter(d) => d,
@@ -542,11 +547,11 @@ async fn poll(
         let (batch, skipped) = decide(&updates, me, offset, ctx.staff_chat());
         if !skipped.is_empty() {
             // Recorded before the batch is confirmed (by the offset below).
-            let s = store.clone();
+            let desk = ctx.desk.clone();
             let at = ctx.desk.now_secs();
             let _ = tokio::task::spawn_blocking(move || {
                 for (id, raw, why) in &skipped {
-                    updates::record_skipped(&s, *id, raw, why, at);
+                    updates::record_skipped(&desk, *id, raw, why, at);
                 }
             })
             .await;
@@ -563,7 +568,7 @@ async fn poll(
             Ok(Err(e)) => {
                 // Not confirmed to Telegram: the batch comes again.
                 tracing::error!(error = %e, "cannot record received updates; retrying");
-                deskbot_desk::metrics::global().error("storage");
+                ctx.desk.metrics().error("storage");
                 pause(ctx.api.backoff.delay(2), &ctx.shutdown).await;
                 continue;
             }
@@ -744,7 +749,7 @@ async fn chat_worker(
         {
             let why = deskbot_desk::panic::panic_text(&*e.into_panic());
             tracing::error!(chat, panic = %why, "a Telegram job panicked; the chat goes on");
-            deskbot_desk::metrics::global().panic_caught(CHANNEL, "worker");
+            ctx.desk.metrics().panic_caught(CHANNEL, "worker");
         }
     }
 }

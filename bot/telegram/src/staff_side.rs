@@ -35,6 +35,7 @@ use crate::outbound::{MAX_TEXT, split_text};
 use deskbot_desk::backoff::Backoff;
 use deskbot_desk::handoff::buttons::TicketButton;
 use deskbot_desk::handoff::relay::{BadLocation, RelayError, StaffSide};
+use deskbot_desk::metrics::Metrics;
 use deskbot_desk::shutdown::Shutdown;
 
 /// The platform name in [`StaffLocation`]s.
@@ -180,12 +181,14 @@ pub struct TelegramStaff {
 impl TelegramStaff {
     /// A staff side for the staff group `staff_chat` (`[handoff] telegram_staff_chat_id`)
     /// through its own bot (honouring `telegram.api_url` and its rate limits); `None` when no
-    /// Telegram staff group is configured. Needs a running tokio runtime (for the rate limiter's worker).
+    /// Telegram staff group is configured. Its calls are counted in `metrics` (the desk's).
+    /// Needs a running tokio runtime (for the rate limiter's worker).
     pub fn new(
         telegram: &TelegramConfig,
         staff_chat: Option<i64>,
+        metrics: Arc<Metrics>,
     ) -> Result<Option<Self>, TelegramError> {
-        Self::with_backoff(telegram, staff_chat, Backoff::default())
+        Self::with_backoff(telegram, staff_chat, Backoff::default(), metrics)
     }
 
     /// [`TelegramStaff::new`] with explicit retry delays (tests use short ones).
@@ -193,11 +196,12 @@ impl TelegramStaff {
         telegram: &TelegramConfig,
         staff_chat: Option<i64>,
         backoff: Backoff,
+        metrics: Arc<Metrics>,
     ) -> Result<Option<Self>, TelegramError> {
         let Some(chat) = staff_chat else {
             return Ok(None);
         };
-        let api = crate::build_api(telegram, backoff)?;
+        let api = crate::build_api(telegram, backoff, metrics)?;
         let (stop, shutdown) = Shutdown::new();
         Ok(Some(Self {
             inner: Arc::new(Inner {
@@ -553,19 +557,24 @@ mod tests {
     #[tokio::test]
     async fn built_only_for_a_staff_group_and_never_shows_the_token() {
         let token = "123456:SECRET-token-value";
+        let metrics = Arc::new(Metrics::new());
         let telegram = TelegramConfig {
             token: deskbot_desk::secret::Secret::new(token),
             // Nothing listens there: every call fails fast.
             api_url: Some("http://127.0.0.1:9".into()),
             ..TelegramConfig::default()
         };
-        assert!(TelegramStaff::new(&telegram, None).unwrap().is_none());
+        assert!(
+            TelegramStaff::new(&telegram, None, metrics.clone())
+                .unwrap()
+                .is_none()
+        );
         let handoff = Some(-1005);
         let fast = Backoff {
             base: Duration::from_millis(1),
             max: Duration::from_millis(2),
         };
-        let staff = TelegramStaff::with_backoff(&telegram, handoff, fast)
+        let staff = TelegramStaff::with_backoff(&telegram, handoff, fast, metrics.clone())
             .unwrap()
             .unwrap();
         assert_eq!(staff.chat(), -1005);
@@ -577,7 +586,7 @@ mod tests {
             token: deskbot_desk::secret::Secret::new(""),
             ..telegram
         };
-        assert!(TelegramStaff::new(&no_token, handoff).is_err());
+        assert!(TelegramStaff::new(&no_token, handoff, metrics).is_err());
     }
 
     #[test]

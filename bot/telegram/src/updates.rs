@@ -13,7 +13,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use deskbot_storage::Store;
+use deskbot_desk::desk::Desk;
 use serde::Serialize;
 use serde_json::Value;
 use teloxide::requests::Payload;
@@ -81,10 +81,11 @@ pub fn read(v: &Value, me: &BotIdentity, staff_chat: Option<i64>) -> Read {
     })
 }
 
-/// Records a skipped update as a dead letter (its JSON with secrets masked), counts it and
-/// logs it. A failure to record is logged, not fatal: the update is confirmed either way.
-pub fn record_skipped(store: &Store, id: Option<u64>, raw: &Value, reason: &str, at: i64) {
-    deskbot_desk::metrics::global().update_skipped(CHANNEL);
+/// Records a skipped update as a dead letter in `desk`'s store (its JSON with secrets
+/// masked), counts it in the desk's metrics and logs it. A failure to record is logged, not
+/// fatal: the update is confirmed either way.
+pub fn record_skipped(desk: &Desk, id: Option<u64>, raw: &Value, reason: &str, at: i64) {
+    desk.metrics().update_skipped(CHANNEL);
     let (masked, _) = deskbot_engine::redact::mask_secrets(&raw.to_string());
     let shown = id.map_or_else(|| "?".to_string(), |i| i.to_string());
     tracing::warn!(
@@ -92,7 +93,10 @@ pub fn record_skipped(store: &Store, id: Option<u64>, raw: &Value, reason: &str,
         reason,
         "a Telegram update could not be read; confirmed and recorded as a dead letter"
     );
-    if let Err(e) = store.record_skipped_update(CHANNEL, &shown, &masked, reason, at) {
+    if let Err(e) = desk
+        .store()
+        .record_skipped_update(CHANNEL, &shown, &masked, reason, at)
+    {
         tracing::error!(update = %shown, error = %e, "cannot record a skipped update");
     }
 }

@@ -180,10 +180,10 @@ async fn on_update(
         Read::Handle(i) => Some(i),
         Read::Ignore => None,
         Read::Skip(why) => {
-            let store = r.ctx.desk.store().clone();
+            let desk = r.ctx.desk.clone();
             let at = r.ctx.desk.now_secs();
             let _ = tokio::task::spawn_blocking(move || {
-                updates::record_skipped(&store, Some(id), &value, &why, at);
+                updates::record_skipped(&desk, Some(id), &value, &why, at);
             })
             .await;
             None

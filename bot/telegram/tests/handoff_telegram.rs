@@ -245,10 +245,11 @@ fn launch(
         ..RelayConfig::default()
     };
     let config = config.clone();
-    let staff = TelegramStaff::with_backoff(&config, Some(STAFF), backoff())
-        .unwrap()
-        .expect("a staff group is configured")
-        .with_store(desk.store().clone());
+    let staff =
+        TelegramStaff::with_backoff(&config, Some(STAFF), backoff(), Arc::clone(desk.metrics()))
+            .unwrap()
+            .expect("a staff group is configured")
+            .with_store(desk.store().clone());
     let (deliver_tx, deliver_rx) = mpsc::unbounded_channel();
     let relay: Arc<TgRelay> = Arc::new(Relay::new(
         desk.clone(),

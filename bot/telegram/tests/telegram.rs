@@ -856,6 +856,7 @@ mod telegram_adapter {
                 telegram::limiter::Limits::default(),
                 token,
                 Backoff::default(),
+                Arc::new(deskbot_desk::metrics::Metrics::new()),
             );
             let shown = api.describe(&err);
             assert!(

@@ -373,7 +373,7 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
                     }
                 }
                 Err(e) => {
-                    crate::metrics::global().error("relay");
+                    self.desk.metrics().error("relay");
                     tracing::warn!(error = %e, "handoff sweep failed; retrying");
                 }
             }

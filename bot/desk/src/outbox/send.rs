@@ -221,7 +221,7 @@ impl<C: Channel> Sender<C> {
             Ok(Ok(v)) => Some(v),
             Ok(Err(e)) => {
                 tracing::error!(channel = self.channel.name(), error = %e, "outbox storage failed");
-                crate::metrics::global().error("storage");
+                self.desk.metrics().error("storage");
                 None
             }
             Err(_) => None,
@@ -332,7 +332,7 @@ impl<C: Channel> Sender<C> {
                     if !parked {
                         return false;
                     }
-                    crate::metrics::global().dead_letter(name);
+                    self.desk.metrics().dead_letter(name);
                 }
                 Entry::Later(why) => {
                     tracing::warn!(
@@ -367,7 +367,7 @@ impl<C: Channel> Sender<C> {
                         seq,
                         "unreadable route; reply dropped"
                     );
-                    crate::metrics::global().error(C::DROPPED);
+                    self.desk.metrics().error(C::DROPPED);
                     return Entry::Dropped;
                 }
             },
@@ -380,7 +380,7 @@ impl<C: Channel> Sender<C> {
                         seq,
                         "unreadable outbox entry dropped"
                     );
-                    crate::metrics::global().error(C::DROPPED);
+                    self.desk.metrics().error(C::DROPPED);
                     return Entry::Dropped;
                 }
             },
@@ -389,13 +389,13 @@ impl<C: Channel> Sender<C> {
         let total = calls.len();
         for (i, call) in calls.iter_mut().enumerate().skip(skip) {
             match self.channel.send(call).await {
-                Sent::Done => crate::metrics::global().message_out(name),
-                Sent::Dropped => crate::metrics::global().error(C::DROPPED),
+                Sent::Done => self.desk.metrics().message_out(name),
+                Sent::Dropped => self.desk.metrics().error(C::DROPPED),
                 Sent::Park(why) => return Entry::Park(why),
                 Sent::Later(why) => return Entry::Later(why),
                 Sent::TargetGone => {
                     tracing::info!(channel = name, target, "target no longer reachable");
-                    crate::metrics::global().error(C::GONE);
+                    self.desk.metrics().error(C::GONE);
                     return Entry::TargetGone;
                 }
                 Sent::Stopped => return Entry::Stopped,
