@@ -93,14 +93,8 @@ impl Users {
 
 impl UserSide for Users {
     async fn send(&self, user: &ConvKey, text: &str, nonce: &str) -> Result<(), RelayError> {
-        match user.platform {
-            Platform::Telegram => self.telegram.send(user, text, nonce).await,
-            Platform::Discord => self.discord.send(user, text, nonce).await,
-            Platform::Console => Err(RelayError::Unreachable {
-                user: user.clone(),
-                why: Unreachable::OtherPlatform,
-            }),
-        }
+        // Both user sides send a text as a reply without buttons.
+        self.send_reply(user, &Reply::text(text), nonce).await
     }
 
     async fn send_reply(
