@@ -263,9 +263,12 @@ impl Catalog {
     ) -> Result<Self, CatalogError> {
         let files: Vec<(&str, &str)> = files.into_iter().collect();
         let mut settings = Settings::default();
+        // The settings file's name as given (`intents/catalog.toml`), for its errors.
+        let mut settings_file = SETTINGS_FILE.to_string();
         for (name, text) in &files {
             if base_name(name) == SETTINGS_FILE {
                 settings = toml::from_str(text).map_err(|e| parse_error(name, "catalog", &e))?;
+                settings_file = name.to_string();
                 check_settings(name, &settings)?;
             }
         }
@@ -335,7 +338,7 @@ impl Catalog {
                 .any(|i| &i.id == id && i.kind == IntentKind::Guide)
             {
                 return Err(CatalogError::Invalid {
-                    file: SETTINGS_FILE.to_string(),
+                    file: settings_file.clone(),
                     intent: "catalog".into(),
                     field: "common_topics",
                     message: format!("`{id}` is not a guide of this catalog"),
@@ -487,6 +490,22 @@ mod tests {
         assert!(err.contains("dir/login.toml"), "{err}");
         assert!(err.contains("login"), "{err}");
         assert!(err.contains("exmaples"), "{err}");
+    }
+
+    #[test]
+    fn a_common_topic_that_is_no_guide_names_the_settings_file_as_given() {
+        let g = guide("login");
+        let err = load(&[
+            ("dir/login.toml", &g),
+            ("dir/catalog.toml", "common_topics = [\"nope\"]\n"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("dir/catalog.toml"), "{err}");
+        assert!(
+            err.contains("common_topics") && err.contains("nope"),
+            "{err}"
+        );
     }
 
     #[test]
