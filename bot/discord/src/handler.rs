@@ -103,10 +103,19 @@ impl Handler {
     }
 
     /// Sends queued replies through `http` from now on.
-    pub(super) fn start_sending(&self, http: Arc<Http>) {
+    /// Replies sent before a restart whose removal failed are removed first, never resent.
+    pub(super) async fn start_sending(&self, http: Arc<Http>) {
         let send = DiscordSend::new(http, self.delivery, Arc::clone(self.desk.metrics()));
-        let sender = Sender::new(self.desk.clone(), send);
-        let _ = self.sender.set(Arc::new(sender));
+        let sender = Arc::new(Sender::new(self.desk.clone(), send));
+        sender.restore().await;
+        let _ = self.sender.set(sender);
+    }
+
+    /// Records the replies sent whose removal still fails, for the next start (at shutdown).
+    pub(super) async fn stop_sending(&self) {
+        if let Some(sender) = self.sender.get() {
+            sender.save().await;
+        }
     }
 
     pub(crate) fn relay(&self) -> Option<&dyn StaffInbox> {

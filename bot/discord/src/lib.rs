@@ -288,7 +288,7 @@ async fn run_tuned(
         if let Some(url) = ws_url {
             *client.ws_url.lock().await = url;
         }
-        handler.start_sending(Arc::clone(&client.http));
+        handler.start_sending(Arc::clone(&client.http)).await;
         tracing::info!(
             message_content = intents.contains(GatewayIntents::MESSAGE_CONTENT),
             support_channels = config.support_channel_ids.len(),
@@ -348,6 +348,7 @@ async fn run_tuned(
                         "Discord: stopped with events still being handled"
                     );
                 }
+                handler.stop_sending().await;
                 return Ok(());
             }
             Some(Ok(())) => return Ok(()),
