@@ -101,8 +101,13 @@ mod tests {
         assert_eq!(closed.user, key);
         let queued = desk.store().outbox_pending("telegram", "42").unwrap();
         assert_eq!(queued.len(), 1);
-        let call: deskbot_telegram::outbound::Outgoing =
-            serde_json::from_slice(&queued[0].1).unwrap();
+        // As the send loop will render it for Telegram.
+        let envelope = deskbot_desk::outbox::Envelope::decode(&queued[0].1).unwrap();
+        let calls = serde_json::from_value::<deskbot_telegram::outbound::Route>(envelope.route)
+            .unwrap()
+            .calls(&envelope.reply);
+        assert_eq!(calls.len(), 1);
+        let call = calls[0].clone();
         assert!(
             matches!(&call, deskbot_telegram::outbound::Outgoing::Send { chat: 42, text, .. } if text.contains(&format!("#{number}"))),
             "{call:?}"
@@ -167,7 +172,8 @@ mod tests {
         }
         let queued = store.outbox_pending("discord", "900").unwrap();
         assert!(!queued.is_empty());
-        let first = deskbot_discord::outbox::Queued::decode(&queued[0].1).unwrap();
+        let envelope = deskbot_desk::outbox::Envelope::decode(&queued[0].1).unwrap();
+        let first = deskbot_discord::outbox::render_envelope(&envelope).unwrap()[0].clone();
         assert!(format!("{first:?}").contains("closed"), "{first:?}");
     }
 }

@@ -55,6 +55,19 @@ impl Queued {
     }
 }
 
+/// The messages a queued envelope stands for, rendered now: its reply for its [`Route`], the
+/// first part answering `reply_to`, nonces from the envelope's; `None` when the route cannot
+/// be read.
+pub fn render_envelope(e: &deskbot_desk::outbox::Envelope) -> Option<Vec<Queued>> {
+    let route: Route = serde_json::from_value(e.route.clone()).ok()?;
+    Some(queue(
+        route.channel,
+        crate::sending::rendered(&e.reply, route.owner),
+        route.reply_to,
+        &e.nonce,
+    ))
+}
+
 /// The queued messages for one reply: its rendered parts, the first replying to
 /// `reply_to`, with nonces `<nonce_base>.<part>`.
 pub fn queue(

@@ -14,7 +14,7 @@ use serenity::all::{
     Http, HttpError, MessageId, MessageReference, Nonce,
 };
 
-use crate::outbox::{self, Queued, Route};
+use crate::outbox::{self, Queued};
 use crate::poison;
 use crate::render::{self, ButtonSpec, OutMessage, Style};
 use crate::retry::{self, Failure, Policy};
@@ -49,13 +49,13 @@ impl Channel for DiscordSend {
     }
 
     fn render(&self, route: &serde_json::Value, reply: &Reply, nonce: &str) -> Option<Vec<Queued>> {
-        let route: Route = serde_json::from_value(route.clone()).ok()?;
-        Some(outbox::queue(
-            route.channel,
-            rendered(reply, route.owner),
-            route.reply_to,
-            nonce,
-        ))
+        outbox::render_envelope(&deskbot_desk::outbox::Envelope {
+            envelope: deskbot_desk::outbox::ENVELOPE_VERSION,
+            route: route.clone(),
+            reply: reply.clone(),
+            nonce: nonce.to_string(),
+            done: 0,
+        })
     }
 
     fn decode(&self, payload: &[u8]) -> Option<Queued> {

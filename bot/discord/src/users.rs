@@ -15,10 +15,11 @@ use deskbot_storage::{ChannelWrite, ConvKey, Platform, StorageError, Store};
 use serenity::all::{Http, UserId};
 use tokio::sync::mpsc;
 
-use crate::outbox::{self, Queued};
+use crate::outbox::{self, Route};
 use crate::render;
 use crate::staff_side::nonce_for;
 use deskbot_desk::handoff::relay::{RelayError, Unreachable, UserSide};
+use deskbot_desk::outbox::{Address, Delivery};
 
 /// The side named in this user side's errors.
 const SIDE: &str = "Discord users";
@@ -40,9 +41,9 @@ pub fn known_dm(store: &Store, user: u64) -> Result<Option<u64>, StorageError> {
         .and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()))
 }
 
-/// Queues `reply` for DM channel `channel` of `user` in the Discord outbox, durably, with
-/// nonces derived from `nonce`; returns how many messages were queued (none for a silent
-/// reply).
+/// Queues `reply` for DM channel `channel` of `user` in the Discord outbox, durably, as the
+/// desk's envelope (rendered into messages when it is sent, nonces derived from `nonce`);
+/// returns how many entries were queued (none for a silent reply).
 pub fn queue_reply(
     store: &Store,
     user: u64,
@@ -53,22 +54,24 @@ pub fn queue_reply(
     if render::is_silent(reply) {
         return Ok(0);
     }
-    let (messages, dropped) = render::render_reply(reply, user);
-    if dropped > 0 {
-        tracing::warn!(dropped, "buttons left out of a relayed message");
-    }
-    let queued = outbox::queue(channel, messages, None, &nonce_for(nonce));
-    if queued.is_empty() {
-        return Ok(0);
-    }
-    store.channel_commit(&ChannelWrite {
+    let route = Route {
+        channel,
+        reply_to: None,
+        owner: user,
+    };
+    let delivery = Delivery {
         channel: outbox::CHANNEL.to_string(),
-        target: channel.to_string(),
-        outbox: queued.iter().map(Queued::encode).collect(),
+        consumed: None,
+        address: Address {
+            target: channel.to_string(),
+            route: serde_json::to_value(route)?,
+        },
+        nonce: nonce_for(nonce),
+        always: false,
         marks: vec![remember_dm(user, channel)],
-        ..ChannelWrite::default()
-    })?;
-    Ok(queued.len())
+    };
+    deskbot_desk::outbox::queue(store, &delivery, reply)?;
+    Ok(1)
 }
 
 /// The Discord user side of the relay.
@@ -180,6 +183,7 @@ impl UserSide for DiscordUsers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbox::Queued;
     use deskbot_storage::Platform;
 
     #[tokio::test]
@@ -210,11 +214,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rx.recv().await, Some(555));
-        let queued: Vec<Queued> = store
-            .outbox_pending(outbox::CHANNEL, "555")
-            .unwrap()
+        // What the send loop will make of the queue: each envelope rendered for Discord.
+        let entries = store.outbox_pending(outbox::CHANNEL, "555").unwrap();
+        let queued: Vec<Queued> = entries
             .iter()
-            .map(|(_, p)| Queued::decode(p).unwrap())
+            .flat_map(|(_, p)| {
+                outbox::render_envelope(&deskbot_desk::outbox::Envelope::decode(p).unwrap())
+                    .unwrap()
+            })
             .collect();
         assert_eq!(queued.len(), 3, "the long one is split in two");
         assert_eq!(queued[0].message.content, "Support (Bob): \\*one\\*");
@@ -234,7 +241,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             store.outbox_pending(outbox::CHANNEL, "555").unwrap().len(),
-            3
+            entries.len()
         );
         // Unknown DM without Discord, other platforms, bad ids: errors, nothing queued.
         for key in [

@@ -1,15 +1,16 @@
 //! The Telegram user side of the relay: what staff say to a Telegram user is queued in the
-//! Telegram outbox (durably, as `sendMessage` calls to the user's private chat, split under
-//! Telegram's limit), where the Telegram channel's delivery sends it in order with its
-//! retries and flood control. A queued message survives a restart: the channel sends what is
+//! Telegram outbox (durably, as the desk's envelope for the user's private chat, rendered into
+//! `sendMessage` calls split under Telegram's limit when it is sent), where the Telegram
+//! channel's send loop sends it in order with its retries and flood control. A queued message survives a restart: the channel sends what is
 //! queued when it starts.
 
+use deskbot_desk::outbox::{Address, Delivery};
 use deskbot_engine::dialogue::Reply;
-use deskbot_storage::{ChannelWrite, ConvKey, Platform, StorageError, Store};
+use deskbot_storage::{ConvKey, Platform, StorageError, Store};
 use tokio::sync::mpsc;
 
 use crate::CHANNEL;
-use crate::outbound::{Destination, render};
+use crate::outbound::{Destination, Route};
 use deskbot_desk::handoff::relay::{RelayError, Unreachable, UserSide};
 
 /// Queues `text` for Telegram chat `chat` in the outbox, durably.
@@ -21,25 +22,24 @@ pub fn queue_text(store: &Store, chat: i64, text: &str) -> Result<(), StorageErr
 /// private chat `chat` in the outbox, durably. The buttons carry the engine's ids, so a press
 /// comes back to the user's conversation like any other button.
 pub fn queue_reply(store: &Store, chat: i64, reply: &Reply) -> Result<(), StorageError> {
-    let calls = render(
-        reply,
-        Destination {
-            chat,
-            reply_to: None,
-            thread: None,
-            owner: None,
-        },
-    );
-    let mut outbox = Vec::with_capacity(calls.len());
-    for c in &calls {
-        outbox.push(serde_json::to_vec(c)?);
-    }
-    store.channel_commit(&ChannelWrite {
+    let route = Route::to(Destination {
+        chat,
+        reply_to: None,
+        thread: None,
+        owner: None,
+    });
+    let delivery = Delivery {
         channel: CHANNEL.to_string(),
-        target: chat.to_string(),
-        outbox,
-        ..ChannelWrite::default()
-    })
+        consumed: None,
+        address: Address {
+            target: chat.to_string(),
+            route: serde_json::to_value(&route)?,
+        },
+        nonce: String::new(),
+        always: false,
+        marks: Vec::new(),
+    };
+    deskbot_desk::outbox::queue(store, &delivery, reply)
 }
 
 /// The Telegram user side: queues in the outbox, then names the chat on `deliver` (if set)
@@ -124,21 +124,30 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rx.recv().await, Some(4242));
-        let queued = store.outbox_pending("telegram", "4242").unwrap();
+        // What the send loop will make of the queue: each envelope rendered for Telegram.
+        let queued: Vec<Outgoing> = store
+            .outbox_pending("telegram", "4242")
+            .unwrap()
+            .iter()
+            .flat_map(|(_, p)| {
+                let e = deskbot_desk::outbox::Envelope::decode(p).unwrap();
+                serde_json::from_value::<Route>(e.route)
+                    .unwrap()
+                    .calls(&e.reply)
+            })
+            .collect();
         assert_eq!(queued.len(), 3, "the long one is split in two");
         let texts: Vec<String> = queued
-            .iter()
-            .map(
-                |(_, p)| match serde_json::from_slice::<Outgoing>(p).unwrap() {
-                    Outgoing::Send {
-                        chat: 4242,
-                        text,
-                        thread: None,
-                        ..
-                    } => text,
-                    other => panic!("{other:?}"),
-                },
-            )
+            .into_iter()
+            .map(|call| match call {
+                Outgoing::Send {
+                    chat: 4242,
+                    text,
+                    thread: None,
+                    ..
+                } => text,
+                other => panic!("{other:?}"),
+            })
             .collect();
         assert_eq!(texts[0], "Support (Bob): one");
         assert!(texts[1].starts_with("Support (Bob): x"));

@@ -3,9 +3,10 @@
 //! A turn's reply is queued here by the desk, in the turn's own transaction, as an
 //! [`Envelope`]: the platform-neutral [`Reply`] and the channel's [`Address`] for it. The
 //! channel renders it into platform calls only when it sends ([`send`]), so the desk never
-//! calls into a channel. A channel may also queue entries of its own format (acknowledging a
-//! button press without a turn, entries written by earlier versions); its
-//! [`send::Channel::decode`] reads those.
+//! calls into a channel. What staff say to a user (the relay's user sides) and a ticket's close
+//! message are queued the same way ([`queue`]). A channel may also queue entries of its own
+//! format (acknowledging a button press without a turn, entries written by earlier versions);
+//! its [`send::Channel::decode`] reads those.
 //!
 //! Store layout: the storage crate's channel outbox (`channel NUL target NUL seq`), one entry
 //! per envelope; marks beside it (see [`crate::marks`]).
