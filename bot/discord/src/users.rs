@@ -26,7 +26,10 @@ const SIDE: &str = "Discord users";
 
 /// The name of the mark holding `user`'s DM channel id (in the Discord outbox's marks).
 pub fn dm_mark(user: u64) -> String {
-    format!("dm:{user}")
+    deskbot_desk::marks::Mark::PrivateAddress {
+        user: &user.to_string(),
+    }
+    .name()
 }
 
 /// The mark to write with a turn that came from `user`'s DM channel `channel`.

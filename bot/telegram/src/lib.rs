@@ -809,7 +809,10 @@ type Mark = (String, Option<Vec<u8>>);
 
 /// The mark of a chat that blocked the bot (or removed it from the group).
 pub(crate) fn blocked_mark(chat: i64) -> String {
-    format!("blocked:{chat}")
+    deskbot_desk::marks::Mark::Blocked {
+        target: &chat.to_string(),
+    }
+    .name()
 }
 
 /// Whether `chat` blocked the bot (or removed it from the group) and has not come back.

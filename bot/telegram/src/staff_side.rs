@@ -35,6 +35,7 @@ use crate::outbound::{MAX_TEXT, split_text};
 use deskbot_desk::backoff::Backoff;
 use deskbot_desk::handoff::buttons::TicketButton;
 use deskbot_desk::handoff::relay::{BadLocation, RelayError, StaffSide};
+use deskbot_desk::marks::Mark;
 use deskbot_desk::metrics::Metrics;
 use deskbot_desk::shutdown::Shutdown;
 
@@ -85,7 +86,11 @@ fn marked(number: u64, text: &str) -> String {
 }
 
 fn route_mark(chat: i64, message: i32) -> String {
-    format!("route:{chat}:{message}")
+    Mark::Route {
+        chat: &chat.to_string(),
+        message: &message.to_string(),
+    }
+    .name()
 }
 
 /// Records that `messages` in staff `chat` belong to ticket `number`.

@@ -24,6 +24,7 @@ use thiserror::Error;
 
 use super::{StaffCommand, staff_message_for_user, staff_ticket_text, user_message_for_staff};
 use crate::desk::{Desk, TRANSCRIPT_CHARS, cut};
+use crate::marks::{Mark, RELAY_SEEN};
 
 /// What the relay needs of the `[handoff]` settings: how staff are named to users and the
 /// canned replies.
@@ -44,9 +45,6 @@ impl RelayConfig {
             .map(|(_, v)| v.as_str())
     }
 }
-
-/// The channel name under which handled staff messages are marked in the store.
-const SEEN_CHANNEL: &str = "relay_seen";
 
 /// What the relay tells someone who is not staff and writes in a ticket's thread.
 pub const NOT_STAFF: &str =
@@ -457,10 +455,14 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
         author: &Author,
         text: &str,
     ) -> Result<Handled, RelayError> {
-        let mark = format!("staff:{number}:{}", author.message_id);
+        let mark = Mark::StaffSeen {
+            ticket: number,
+            message: &author.message_id,
+        }
+        .name();
         let seen = mark.clone();
         if self
-            .blocking(move |d| d.store().channel_mark(SEEN_CHANNEL, &seen))
+            .blocking(move |d| d.store().channel_mark(RELAY_SEEN, &seen))
             .await?
             .is_some()
         {
@@ -470,7 +472,7 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
         let handled = self.staff_message_once(number, author, text).await?;
         self.blocking(move |d| {
             d.store().channel_commit(&ChannelWrite {
-                channel: SEEN_CHANNEL.to_string(),
+                channel: RELAY_SEEN.to_string(),
                 target: String::new(),
                 marks: vec![(mark, Some(Vec::new()))],
                 ..ChannelWrite::default()
