@@ -180,11 +180,6 @@ impl Desk {
         crate::clock::secs(self.now_ms())
     }
 
-    /// The desk's clock, for tasks that need the time without the desk.
-    pub fn clock(&self) -> Clock {
-        self.clock.clone()
-    }
-
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine

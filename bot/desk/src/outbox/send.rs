@@ -133,11 +133,6 @@ impl<C: Channel> Sender<C> {
         }
     }
 
-    /// The channel.
-    pub fn channel(&self) -> &C {
-        &self.channel
-    }
-
     /// Removes what an earlier run recorded as sent but could not remove (call before
     /// anything is sent); what still cannot be removed is kept in memory, never sent.
     pub async fn restore(&self) {
