@@ -6,9 +6,10 @@
 
 use deskbot_tests::fake_discord;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::engine;
 use deskbot_desk::desk::Desk;
 use deskbot_desk::secret::Secret;
 use deskbot_desk::shutdown::Shutdown;
@@ -30,11 +31,6 @@ const OTHER: u64 = 7_002;
 const TOKEN: &str = "fake-bot-token-do-not-log";
 
 /// One engine for the whole file: training the classifier takes seconds.
-fn engine() -> Arc<Engine> {
-    static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
-    Arc::clone(ENGINE.get_or_init(|| Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap())))
-}
-
 struct Running {
     fake: FakeDiscord,
     desk: Desk,

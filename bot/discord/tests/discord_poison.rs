@@ -13,17 +13,15 @@
 
 use deskbot_tests::fake_discord;
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::common::engine;
 use deskbot_desk::desk::Desk;
 use deskbot_desk::metrics::Metrics;
 use deskbot_desk::secret::Secret;
 use deskbot_desk::shutdown::Shutdown;
 use deskbot_discord::config::DiscordConfig;
 use deskbot_discord::retry::Policy;
-use deskbot_engine::catalog::Catalog;
-use deskbot_engine::dialogue::Engine;
 use deskbot_storage::{DeadLetterKind, RetryOutcome};
 use fake_discord::{FakeDiscord, Options, Recorded};
 use serde_json::json;
@@ -33,11 +31,6 @@ const BOB: u64 = 322_222_222_222_222_222;
 const DM_ANN: u64 = 6_001;
 const DM_BOB: u64 = 6_002;
 const TOKEN: &str = "fake-bot-token-poison";
-
-fn engine() -> Arc<Engine> {
-    static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
-    Arc::clone(ENGINE.get_or_init(|| Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap())))
-}
 
 /// Three attempts a few milliseconds apart: a failing reply is parked within a second.
 const FAST: Policy = Policy {

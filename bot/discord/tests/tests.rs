@@ -1,5 +1,6 @@
 //! deskbot-discord's integration tests: one test binary, a module per file.
 
+mod common;
 mod discord;
 mod discord_flood;
 mod discord_poison;

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::config as telegram_config;
 use deskbot_desk::backoff::Backoff;
 use deskbot_desk::desk::Desk;
 use deskbot_desk::handoff::relay::{NOT_STAFF, Relay, RelayConfig, StaffInbox};
@@ -60,20 +61,6 @@ struct World {
     stop: watch::Sender<bool>,
     channel: JoinHandle<Result<(), deskbot_telegram::TelegramError>>,
     relay_task: JoinHandle<()>,
-}
-
-fn telegram_config(fake: &FakeTelegram) -> TelegramConfig {
-    TelegramConfig {
-        enabled: true,
-        token: Secret::new(tg_fake::TOKEN),
-        api_url: Some(fake.url.clone()),
-        poll_timeout_secs: 1,
-        messages_per_sec_overall: 1000,
-        messages_per_sec_chat: 100,
-        messages_per_min_chat: 100_000,
-        messages_per_min_group: 100_000,
-        ..TelegramConfig::default()
-    }
 }
 
 fn backoff() -> Backoff {

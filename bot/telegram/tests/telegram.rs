@@ -7,9 +7,10 @@ use deskbot_tests::fake_telegram as fake;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::{config, engine};
 use deskbot_desk::backoff::Backoff;
 use deskbot_desk::desk::Desk;
 use deskbot_desk::secret::Secret;
@@ -27,27 +28,6 @@ use tokio::task::JoinHandle;
 /// How long a test waits for something before it fails: a guard against hangs, generous so
 /// a loaded CI machine never trips it (conditions are normally met in milliseconds).
 const WAIT: Duration = Duration::from_secs(60);
-
-fn engine() -> Arc<Engine> {
-    static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
-    ENGINE
-        .get_or_init(|| Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap()))
-        .clone()
-}
-
-fn config(fake: &FakeTelegram) -> TelegramConfig {
-    TelegramConfig {
-        enabled: true,
-        token: Secret::new(fake::TOKEN),
-        api_url: Some(fake.url.clone()),
-        poll_timeout_secs: 1,
-        messages_per_sec_overall: 1000,
-        messages_per_sec_chat: 100,
-        messages_per_min_chat: 100_000,
-        messages_per_min_group: 100_000,
-        ..TelegramConfig::default()
-    }
-}
 
 struct Running {
     stop: watch::Sender<bool>,

@@ -12,48 +12,24 @@
 use deskbot_tests::fake_telegram as fake;
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{config, engine};
 use deskbot_desk::backoff::Backoff;
 use deskbot_desk::desk::Desk;
 use deskbot_desk::handoff::relay::StaffSide;
 use deskbot_desk::metrics::Metrics;
-use deskbot_desk::secret::Secret;
 use deskbot_desk::shutdown::Shutdown;
-use deskbot_engine::catalog::Catalog;
-use deskbot_engine::dialogue::Engine;
 use deskbot_storage::Platform;
 use deskbot_storage::{ConvKey, DeadLetterKind, RetryOutcome, Ticket, TicketStatus};
 use deskbot_telegram as telegram;
-use deskbot_telegram::config::TelegramConfig;
 use deskbot_telegram::staff_side::TelegramStaff;
 use fake::{FakeTelegram, Fault, Sent};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn engine() -> Arc<Engine> {
-    static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
-    ENGINE
-        .get_or_init(|| Arc::new(Engine::new(Catalog::builtin().unwrap()).unwrap()))
-        .clone()
-}
-
-fn config(fake: &FakeTelegram) -> TelegramConfig {
-    TelegramConfig {
-        enabled: true,
-        token: Secret::new(fake::TOKEN),
-        api_url: Some(fake.url.clone()),
-        poll_timeout_secs: 1,
-        messages_per_sec_overall: 1000,
-        messages_per_sec_chat: 100,
-        messages_per_min_chat: 100_000,
-        messages_per_min_group: 100_000,
-        ..TelegramConfig::default()
-    }
-}
 
 fn backoff() -> Backoff {
     Backoff {

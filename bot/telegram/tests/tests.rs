@@ -1,5 +1,6 @@
 //! deskbot-telegram's integration tests: one test binary, a module per file.
 
+mod common;
 mod handoff_telegram;
 mod telegram;
 mod telegram_poison;
