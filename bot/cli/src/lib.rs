@@ -16,6 +16,7 @@ pub mod config;
 pub mod console;
 pub mod conversations;
 pub mod dead_letters;
+pub mod model;
 pub mod observe;
 pub mod run;
 pub mod terminal;

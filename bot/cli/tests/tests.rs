@@ -8,6 +8,7 @@ mod discord_binary;
 mod handoff_cli;
 mod handoff_gateway;
 mod logs;
+mod model_fetch;
 mod observe;
 mod operator;
 mod prop;
