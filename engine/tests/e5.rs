@@ -241,6 +241,16 @@ fn synthetic_model_loads_and_embeds_unit_deterministic_vectors() {
 }
 
 #[test]
+fn the_model_can_be_shared_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<E5Model>();
+    let m = load(synth(7).bytes).expect("loads");
+    let here = m.embed("ab xy");
+    let there = std::thread::scope(|s| s.spawn(|| m.embed("ab xy")).join().expect("thread"));
+    assert_eq!(here, there);
+}
+
+#[test]
 fn odd_and_huge_inputs_embed_without_panicking() {
     let m = load(synth(7).bytes).expect("loads");
     let emoji = "😡".repeat(1 << 18); // 1 MiB
@@ -604,6 +614,9 @@ fn real_model_matches_the_c_engine() {
     let mut m = m;
     m.set_kernel(Kernel::Scalar);
     for (text, cos) in fixture_agreement(&m, FIXTURE).expect("fixture") {
-        assert!(cos >= FIXTURE_MIN_COSINE, "scalar kernel: cosine {cos} for {text:?}");
+        assert!(
+            cos >= FIXTURE_MIN_COSINE,
+            "scalar kernel: cosine {cos} for {text:?}"
+        );
     }
 }
