@@ -12,5 +12,7 @@ pub mod acts;
 pub mod catalog;
 pub mod classifier;
 pub mod dialogue;
+pub mod embed;
+pub mod language;
 pub mod normalize;
 pub mod redact;

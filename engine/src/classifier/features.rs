@@ -118,6 +118,19 @@ impl FeatureExtractor {
         (mix(h) as u32) & self.mask
     }
 
+    /// The word-block buckets of `text`'s words (unigrams only, in order).
+    pub fn word_buckets(&self, text: &str) -> Vec<u32> {
+        text.unicode_words()
+            .map(|word| {
+                let stem = match &self.stemmer {
+                    Some(s) => s.stem(word),
+                    None => std::borrow::Cow::Borrowed(word),
+                };
+                self.bucket(fnv1a(FNV_OFFSET ^ 0x57, stem.as_bytes()))
+            })
+            .collect()
+    }
+
     /// Extracts the features of `text` into `out` (cleared first), sorted by (block, bucket)
     /// with duplicates merged into counts.
     pub fn extract(&self, text: &str, out: &mut Vec<RawFeature>) {

@@ -1,12 +1,17 @@
 //! The engine: a catalog plus the classifier trained from it, and message analysis that
 //! combines the classifier with the catalog's exact patterns.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
 use thiserror::Error;
 
 use super::IntentGuess;
 use crate::acts::{ActGuess, ActModel};
 use crate::catalog::{Catalog, Intent, IntentKind};
-use crate::classifier::{Classifier, ClassifierError, Scored};
+use crate::classifier::{Classifier, ClassifierConfig, ClassifierError, Scored};
+use crate::embed::Embed;
+use crate::embed::recent::Recent;
 use crate::normalize::normalize;
 
 /// Why an engine could not be built.
@@ -60,6 +65,42 @@ impl Analysis {
     }
 }
 
+/// A short answer ("ok", "no", "yes it worked") the act model recognises at least this surely
+/// needs no sentence vector.
+pub const ACT_SURE: f32 = 0.8;
+
+/// Answers of at most this many words can skip the vector (see [`ACT_SURE`]).
+pub const SHORT_ANSWER_WORDS: usize = 4;
+
+/// How the engine's messages were understood since start-up (for the load bench and
+/// `/metrics`).
+#[derive(Debug, Default)]
+pub struct EmbedStats {
+    /// Messages classified.
+    pub messages: AtomicU64,
+    /// Messages whose vector was computed.
+    pub embedded: AtomicU64,
+    /// Messages whose vector came from the cache of recent messages.
+    pub cached: AtomicU64,
+}
+
+/// An encoder and its vectors of the training texts.
+type Embedding = (Arc<dyn Embed>, Vec<Vec<f32>>);
+
+/// The sentence encoder and its cache of recent messages.
+struct Encoder {
+    model: Arc<dyn Embed>,
+    recent: Mutex<Recent>,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("model_id", &self.model.model_id())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A catalog and its trained classifier: everything needed to run conversations.
 /// Build it once at start-up and share it (it is `Send + Sync`).
 #[derive(Debug)]
@@ -67,19 +108,52 @@ pub struct Engine {
     pub(crate) catalog: Catalog,
     classifier: Classifier,
     acts: Option<ActModel>,
+    encoder: Option<Encoder>,
+    stats: EmbedStats,
 }
 
 impl Engine {
     /// Trains the classifiers from the catalog: intents and dialogue acts, side by side on
     /// two threads (start-up time is what a restart costs).
     pub fn new(catalog: Catalog) -> Result<Self, EngineError> {
+        Self::build(catalog, None)
+    }
+
+    /// The normalised texts the intent classifier trains on, in the order
+    /// [`Engine::with_vectors`] expects their vectors: the intents' examples, then the
+    /// out-of-scope ones.
+    pub fn training_texts(catalog: &Catalog) -> Vec<String> {
+        let data = catalog.training_data();
+        data.examples
+            .into_iter()
+            .map(|(t, _)| t)
+            .chain(data.out_of_scope)
+            .collect()
+    }
+
+    /// Trains with sentence vectors: `vectors` are `encoder`'s vectors of
+    /// [`Engine::training_texts`], in that order (the binary keeps them cached on disk, so a
+    /// restart does not recompute them). Messages are then understood by meaning too, in any
+    /// language the encoder knows.
+    pub fn with_vectors(
+        catalog: Catalog,
+        encoder: Arc<dyn Embed>,
+        vectors: Vec<Vec<f32>>,
+    ) -> Result<Self, EngineError> {
+        Self::build(catalog, Some((encoder, vectors)))
+    }
+
+    fn build(catalog: Catalog, embedding: Option<Embedding>) -> Result<Self, EngineError> {
         let (classifier, acts) = std::thread::scope(|s| {
             let acts = s.spawn(|| Self::train_acts(&catalog));
-            let classifier = Classifier::train(&catalog.training_data()).map_err(|source| {
-                EngineError::Training {
-                    origin: catalog.origin.clone(),
-                    source,
-                }
+            let classifier = Classifier::train_with_vectors(
+                &catalog.training_data(),
+                &ClassifierConfig::default(),
+                embedding.as_ref().map(|(_, v)| v.as_slice()),
+            )
+            .map_err(|source| EngineError::Training {
+                origin: catalog.origin.clone(),
+                source,
             });
             // A panic in the act trainer is a bug; surface it as the training error it is.
             let acts = acts.join().unwrap_or_else(|_| {
@@ -94,7 +168,23 @@ impl Engine {
             classifier: classifier?,
             acts: acts?,
             catalog,
+            encoder: embedding.map(|(model, _)| Encoder {
+                model,
+                recent: Mutex::new(Recent::default()),
+            }),
+            stats: EmbedStats::default(),
         })
+    }
+
+    /// True when messages are understood with sentence vectors too.
+    pub fn has_embeddings(&self) -> bool {
+        self.encoder.is_some() && self.classifier.has_vectors()
+    }
+
+    /// How many messages were classified, embedded and served from the cache of recent
+    /// messages since start-up.
+    pub fn embed_stats(&self) -> &EmbedStats {
+        &self.stats
     }
 
     /// Trains the act classifier: the catalog's act examples, against the intents' and the
@@ -148,13 +238,13 @@ impl Engine {
                 id: intent.id.clone(),
                 confidence: 1.0,
             }];
+            let act = self.acts.as_ref().and_then(|m| m.classify(&normalised));
             ranked.extend(
-                self.classify(&normalised)
+                self.classify(&normalised, act)
                     .0
                     .into_iter()
                     .filter(|g| g.id != intent.id),
             );
-            let act = self.acts.as_ref().and_then(|m| m.classify(&normalised));
             return Analysis {
                 normalised,
                 ranked,
@@ -164,8 +254,8 @@ impl Engine {
                 unknown_code: None,
             };
         }
-        let (ranked, out_of_scope) = self.classify(&normalised);
         let act = self.acts.as_ref().and_then(|m| m.classify(&normalised));
+        let (ranked, out_of_scope) = self.classify(&normalised, act);
         Analysis {
             normalised,
             ranked,
@@ -176,11 +266,12 @@ impl Engine {
         }
     }
 
-    fn classify(&self, normalised: &str) -> (Vec<IntentGuess>, bool) {
+    fn classify(&self, normalised: &str, act: Option<ActGuess>) -> (Vec<IntentGuess>, bool) {
         if normalised.is_empty() {
             return (Vec::new(), true);
         }
-        let mut p = self.classifier.predict(normalised);
+        self.stats.messages.fetch_add(1, Ordering::Relaxed);
+        let mut p = self.predict(normalised, act);
         let labels = self.classifier.labels();
         prefer_specific(&self.catalog, labels, &mut p.ranked);
         let ranked: Vec<IntentGuess> = p
@@ -194,6 +285,40 @@ impl Engine {
             })
             .collect();
         (ranked, p.out_of_scope)
+    }
+
+    /// Classifies through the classifier's cascade ([`crate::classifier::cascade`]): a
+    /// short answer the act model knows, or an English message the n-grams are sure of, needs
+    /// no sentence vector.
+    fn predict(&self, normalised: &str, act: Option<ActGuess>) -> crate::classifier::Prediction {
+        let Some(encoder) = &self.encoder else {
+            return self.classifier.predict(normalised);
+        };
+        let short_answer = act.is_some_and(|a| a.confidence >= ACT_SURE)
+            && normalised.split_whitespace().count() <= SHORT_ANSWER_WORDS;
+        self.classifier
+            .predict_cascade(normalised, short_answer, || {
+                self.vector(encoder, normalised)
+            })
+            .0
+    }
+
+    /// `normalised`'s vector, from the cache of recent messages or computed.
+    fn vector(&self, encoder: &Encoder, normalised: &str) -> Arc<[f32]> {
+        let recent = || {
+            encoder
+                .recent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some(v) = recent().get(normalised) {
+            self.stats.cached.fetch_add(1, Ordering::Relaxed);
+            return v;
+        }
+        let v: Arc<[f32]> = Arc::from(encoder.model.embed(normalised));
+        self.stats.embedded.fetch_add(1, Ordering::Relaxed);
+        recent().insert(normalised, v.clone());
+        v
     }
 
     fn pattern_match(&self, normalised: &str) -> Option<&Intent> {
