@@ -35,6 +35,29 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// The observability endpoint (`/healthz`, `/metrics`).
     pub http: HttpConfig,
+    /// Sentence embeddings (the multilingual model the classifier reads messages with).
+    pub embeddings: EmbeddingsConfig,
+}
+
+/// `[embeddings]`: the sentence-embedding model (see [`crate::embedding`]).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingsConfig {
+    /// Understand messages with the model too (fetched once into the cache on first start);
+    /// `false` runs on n-grams alone.
+    pub enabled: bool,
+    /// Where the model and the catalog's vectors are cached (default: `$DESKBOT_CACHE_DIR`,
+    /// else `$XDG_CACHE_HOME/deskbot`, else `~/.cache/deskbot`).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for EmbeddingsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            cache_dir: None,
+        }
+    }
 }
 
 /// `[http]`: the endpoint serving `/healthz` and `/metrics` while `deskbot run` runs (see

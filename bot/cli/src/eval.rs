@@ -8,26 +8,23 @@
 //! alone; the test set is only ever used for the report.
 
 mod acts;
+mod intents;
 mod masking;
 mod progress;
 mod suite;
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use deskbot_engine::catalog::Catalog;
-use deskbot_engine::classifier::metrics::{self, Metrics, OOS_LABEL, Outcome};
+use deskbot_engine::classifier::metrics::OOS_LABEL;
 use deskbot_engine::classifier::threshold::ThresholdRule;
-use deskbot_engine::classifier::{Classifier, ClassifierConfig, Prediction, Scored, TrainingData};
-use deskbot_engine::dialogue::prefer_specific;
+use deskbot_engine::classifier::{ClassifierConfig, TrainingData};
 use deskbot_engine::normalize::normalize;
 use serde::Deserialize;
-use serde_json::json;
 
-use progress::Progress;
+pub use intents::FeatureChoice;
 
 /// Arguments of `deskbot eval`.
 #[derive(Debug, clap::Args)]
@@ -71,6 +68,15 @@ pub struct EvalArgs {
     /// The assumed share of out-of-scope traffic the threshold is chosen for (0..1).
     #[arg(long, default_value_t = ThresholdRule::default().oos_share)]
     pub oos_share: f32,
+    /// How the intent classifier reads messages, side by side (comma-separated): `ngram`,
+    /// `embed` (the sentence vector alone), `both` (one model over both), `auto` (the bot's
+    /// choice per message). Default: all four when the embedding model can be had, else
+    /// `ngram`. The full report is of the first.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub features: Vec<FeatureChoice>,
+    /// Run on n-grams alone: no model fetch (as `--features ngram`).
+    #[arg(long)]
+    pub no_embeddings: bool,
     /// Model tuning (for experiments): SGD epochs.
     #[arg(long, hide = true)]
     pub epochs: Option<usize>,
@@ -115,12 +121,16 @@ struct Row {
     text: String,
     intent: String,
     line: usize,
+    lang: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct RawRow {
     text: String,
     intent: String,
+    /// The message's language, when the data set records it (for per-language figures).
+    #[serde(default)]
+    lang: Option<String>,
 }
 
 /// Reads a JSON Lines file of `T` records, with their 1-based line numbers (blank lines
@@ -160,6 +170,7 @@ fn read_jsonl(path: &Path) -> Result<Vec<Row>> {
                 text: raw.text,
                 intent: raw.intent,
                 line,
+                lang: raw.lang,
             })
             .collect(),
     )
@@ -263,19 +274,6 @@ fn training_data(rows: &[Row]) -> TrainingData {
     data
 }
 
-/// Everything measured in one run.
-struct Report {
-    metrics: Metrics,
-    labels: Vec<String>,
-    threshold: f32,
-    threshold_source: String,
-    train_seconds: f64,
-    features: usize,
-    pattern_hits: usize,
-    latency_us: Vec<f64>,
-    errors: Vec<(String, String, String, f32)>,
-}
-
 /// Runs `deskbot eval`: each report asked for, one after the other (one JSON object with a
 /// key per report under `--json`).
 pub fn run(args: EvalArgs) -> Result<()> {
@@ -312,7 +310,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         json_out.insert("masking".into(), v);
     }
     if let Some(test) = &args.test {
-        let v = run_intents(&args, test)?;
+        let v = intents::run_intents(&args, test)?;
         json_out.insert("intents".into(), v);
     }
     if args.json {
@@ -331,288 +329,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// Intent accuracy on a labelled test set; returns the JSON report (printed as text unless
-/// `--json`).
-fn run_intents(args: &EvalArgs, test_path: &Path) -> Result<serde_json::Value> {
-    let config = config_from(args);
-    // With a catalog, its exact patterns decide first, as in the bot (`Engine::analyze`).
-    let mut catalog = None;
-    let (data, source) = match (&args.train, &args.catalog) {
-        (Some(train), _) => (
-            training_data(&read_jsonl(train)?),
-            train.display().to_string(),
-        ),
-        (None, Some(dir)) => {
-            let loaded = Catalog::load_dir(dir)
-                .with_context(|| format!("{}: cannot load the catalog", dir.display()))?;
-            let data = loaded.training_data();
-            catalog = Some(loaded);
-            (data, dir.display().to_string())
-        }
-        (None, None) => {
-            let loaded = Catalog::builtin().context("the built-in catalog does not load")?;
-            let data = loaded.training_data();
-            catalog = Some(loaded);
-            (data, "the built-in catalog".to_string())
-        }
-    };
-    let test_rows = read_jsonl(test_path)?;
-    let test = labelled(&test_rows, &data.labels, test_path)?;
-    let val = match &args.val {
-        Some(p) => Some(labelled(&read_jsonl(p)?, &data.labels, p)?),
-        None => None,
-    };
-
-    let progress = Progress::new(!args.json);
-    progress.message(&format!(
-        "training on {} examples ({} intents, {} out of scope) from {source}",
-        data.examples.len() + data.out_of_scope.len(),
-        data.labels.len(),
-        data.out_of_scope.len()
-    ));
-    let start = Instant::now();
-    let mut classifier = progress
-        .timed("training", || Classifier::train_with(&data, &config))
-        .context("training failed")?;
-    let train_seconds = start.elapsed().as_secs_f64();
-    let threshold_source = match (&val, args.threshold) {
-        (_, Some(_)) => "fixed by --threshold".to_string(),
-        (Some(val), None) => {
-            let choice = classifier.tune_threshold(val, config.rule);
-            format!(
-                "chosen on val ({} rows): in-scope acc {:.1} %, OOS recall {:.1} %, in-scope rejected {:.1} %",
-                val.len(),
-                100.0 * choice.in_scope_accuracy,
-                100.0 * choice.oos_recall,
-                100.0 * choice.in_scope_rejection
-            )
-        }
-        (None, None) => {
-            let n = data.examples.len() + data.out_of_scope.len();
-            if !data.out_of_scope.is_empty() && n <= config.cv_max_examples {
-                format!(
-                    "chosen by {}-fold cross-validation on train",
-                    config.cv_folds
-                )
-            } else {
-                "default (no --val)".to_string()
-            }
-        }
-    };
-
-    if let Some(path) = &args.dump_scores {
-        let mut out = String::new();
-        for (text, truth) in &test {
-            let p = classifier.probabilities(text);
-            let line = json!({"truth": truth, "in_scope": p.in_scope, "oos": p.out_of_scope});
-            let _ = writeln!(out, "{line}");
-        }
-        std::fs::write(path, out).with_context(|| format!("{}: cannot write", path.display()))?;
-    }
-    // Warm up caches and the allocator, then time each message on its own.
-    for (t, _) in test.iter().take(200) {
-        std::hint::black_box(classifier.predict(t));
-    }
-    let mut outcomes = Vec::with_capacity(test.len());
-    let mut latency_us = Vec::with_capacity(test.len());
-    let mut errors = Vec::new();
-    let mut pattern_hits = 0usize;
-    let mut bar = progress.bar("classifying", test.len());
-    for (i, ((_, truth), row)) in test.iter().zip(&test_rows).enumerate() {
-        let start = Instant::now();
-        let normalised = normalize(&row.text);
-        let by_pattern = catalog.as_ref().and_then(|c| pattern_match(c, &normalised));
-        let prediction = match by_pattern {
-            Some(label) => Prediction {
-                ranked: vec![Scored {
-                    label,
-                    confidence: 1.0,
-                }],
-                out_of_scope: false,
-            },
-            None => {
-                let mut p = classifier.predict(&normalised);
-                // As the bot does (`Engine::analyze`): a plausible guide before a vague guess.
-                if let Some(c) = &catalog {
-                    prefer_specific(c, &data.labels, &mut p.ranked);
-                }
-                p
-            }
-        };
-        latency_us.push(start.elapsed().as_secs_f64() * 1e6);
-        pattern_hits += usize::from(by_pattern.is_some());
-        let closed = prediction.ranked.first().map(|s| s.label);
-        let predicted = if prediction.out_of_scope {
-            None
-        } else {
-            closed
-        };
-        if predicted != *truth {
-            let name =
-                |l: Option<usize>| l.map_or(OOS_LABEL.to_string(), |l| data.labels[l].clone());
-            let conf = prediction.ranked.first().map_or(0.0, |s| s.confidence);
-            errors.push((row.text.clone(), name(*truth), name(predicted), conf));
-        }
-        outcomes.push(Outcome {
-            truth: *truth,
-            predicted,
-            closed,
-        });
-        bar.set(i + 1);
-    }
-    bar.finish();
-    let report = Report {
-        metrics: metrics::evaluate(&data.labels, &outcomes),
-        labels: data.labels.clone(),
-        threshold: classifier.threshold(),
-        threshold_source,
-        train_seconds,
-        features: classifier.features(),
-        pattern_hits,
-        latency_us,
-        errors,
-    };
-    if !args.json {
-        print!("{}", to_text(&report, args.show_errors));
-    }
-    Ok(to_json(&report))
-}
-
 /// The first intent (catalog order = label order) with a pattern matching the message.
 fn pattern_match(catalog: &Catalog, normalised: &str) -> Option<usize> {
     catalog
         .intents
         .iter()
         .position(|i| i.patterns.iter().any(|p| p.is_match(normalised)))
-}
-
-fn to_json(r: &Report) -> serde_json::Value {
-    let m = &r.metrics;
-    let per_intent: serde_json::Map<String, serde_json::Value> = m
-        .per_class
-        .iter()
-        .map(|c| {
-            (
-                c.label.clone(),
-                json!({"precision": c.precision, "recall": c.recall, "f1": c.f1, "support": c.support}),
-            )
-        })
-        .collect();
-    let confusions: Vec<serde_json::Value> = m
-        .confusions
-        .iter()
-        .take(50)
-        .map(|c| json!({"truth": c.truth, "predicted": c.predicted, "count": c.count}))
-        .collect();
-    json!({
-        "accuracy": m.accuracy,
-        "in_scope_accuracy": m.in_scope_accuracy,
-        "closed_in_scope_accuracy": m.closed_in_scope_accuracy,
-        "oos_precision": m.oos_precision,
-        "oos_recall": m.oos_recall,
-        "macro_f1": m.macro_f1,
-        "train_seconds": r.train_seconds,
-        "latency_us_p50": metrics::percentile(&r.latency_us, 0.5),
-        "latency_us_p99": metrics::percentile(&r.latency_us, 0.99),
-        "threshold": r.threshold,
-        "threshold_source": r.threshold_source,
-        "n_test": m.n_test,
-        "n_in_scope": m.n_in_scope,
-        "n_oos": m.n_oos,
-        "n_intents": r.labels.len(),
-        "n_features": r.features,
-        "pattern_hits": r.pattern_hits,
-        "per_intent": per_intent,
-        "confusions": confusions,
-    })
-}
-
-fn pct(x: f64) -> String {
-    format!("{:5.1} %", 100.0 * x)
-}
-
-fn to_text(r: &Report, show_errors: usize) -> String {
-    let m = &r.metrics;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "Test set: {} messages ({} in scope, {} out of scope), {} intents\n",
-        m.n_test,
-        m.n_in_scope,
-        m.n_oos,
-        r.labels.len()
-    );
-    let _ = writeln!(s, "  accuracy (incl. out of scope)   {}", pct(m.accuracy));
-    let _ = writeln!(
-        s,
-        "  in-scope accuracy               {}",
-        pct(m.in_scope_accuracy)
-    );
-    let _ = writeln!(
-        s,
-        "  closed-set in-scope accuracy    {}",
-        pct(m.closed_in_scope_accuracy)
-    );
-    let _ = writeln!(
-        s,
-        "  out-of-scope precision          {}",
-        pct(m.oos_precision)
-    );
-    let _ = writeln!(s, "  out-of-scope recall             {}", pct(m.oos_recall));
-    let _ = writeln!(s, "  macro-F1                        {}", pct(m.macro_f1));
-    let _ = writeln!(
-        s,
-        "  threshold                       {:.4} ({})",
-        r.threshold, r.threshold_source
-    );
-    if r.pattern_hits > 0 {
-        let _ = writeln!(
-            s,
-            "  decided by catalog patterns     {} messages",
-            r.pattern_hits
-        );
-    }
-    let _ = writeln!(
-        s,
-        "  training                        {:.3} s",
-        r.train_seconds
-    );
-    let _ = writeln!(
-        s,
-        "  latency per message             p50 {:.1} µs, p99 {:.1} µs",
-        metrics::percentile(&r.latency_us, 0.5),
-        metrics::percentile(&r.latency_us, 0.99)
-    );
-    let _ = writeln!(s, "\nPer intent (worst F1 first):");
-    let _ = writeln!(
-        s,
-        "  {:<32} {:>7} {:>7} {:>7} {:>7}",
-        "intent", "prec", "recall", "F1", "n"
-    );
-    let mut classes: Vec<_> = m.per_class.iter().collect();
-    classes.sort_by(|a, b| a.f1.total_cmp(&b.f1).then_with(|| a.label.cmp(&b.label)));
-    for c in classes {
-        let _ = writeln!(
-            s,
-            "  {:<32} {} {} {} {:>7}",
-            c.label,
-            pct(c.precision),
-            pct(c.recall),
-            pct(c.f1),
-            c.support
-        );
-    }
-    let _ = writeln!(s, "\nMost confused (truth → predicted):");
-    for c in m.confusions.iter().take(15) {
-        let _ = writeln!(s, "  {:>4} × {} → {}", c.count, c.truth, c.predicted);
-    }
-    if !r.errors.is_empty() && show_errors > 0 {
-        let _ = writeln!(s, "\nFirst misclassified messages:");
-        for (text, truth, predicted, conf) in r.errors.iter().take(show_errors) {
-            let _ = writeln!(s, "  {text:?}: {truth} → {predicted} ({conf:.2})");
-        }
-    }
-    s
 }
 
 #[cfg(test)]

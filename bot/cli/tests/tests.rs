@@ -5,6 +5,7 @@ mod backup;
 mod cli;
 mod crash;
 mod discord_binary;
+mod embedding_vectors;
 mod handoff_cli;
 mod handoff_gateway;
 mod logs;
