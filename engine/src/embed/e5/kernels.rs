@@ -80,7 +80,7 @@ impl QuantActs {
             let inv = if d > 0.0 { 1.0 / d } else { 0.0 };
             let mut q = [0i8; QK];
             for (o, &v) in q.iter_mut().zip(block) {
-                *o = round_even(v * inv).clamp(-128, 127) as i8;
+                *o = to_i8(v * inv);
             }
             self.q.extend_from_slice(&q);
             self.d.push(d);
@@ -92,13 +92,17 @@ impl QuantActs {
     }
 }
 
-/// `v` rounded to the nearest integer, ties to even (as C's `lrintf`), for |v| < 2^22:
-/// adding and removing 1.5 · 2^23 leaves no fraction bits. Unlike `round_ties_even` it needs
-/// no libm call, so the quantiser's loops vectorise. NaN and infinities give 0 or a clamp.
+/// `v` clamped to -128..=127 and rounded to the nearest integer, ties to even: C's
+/// `lrintf` then a clamp, as the reference quantiser does. Adding 1.5 · 2^23 to a float of
+/// magnitude ≤ 128 rounds it to an integer (ties to even) that the low mantissa bits hold, so
+/// no float-to-int conversion (with its saturation checks) is needed and the quantiser's loop
+/// vectorises. A NaN (from a broken model only) becomes 0.
 #[inline]
-fn round_even(v: f32) -> i32 {
+fn to_i8(v: f32) -> i8 {
     const MAGIC: f32 = 12_582_912.0;
-    ((v + MAGIC) - MAGIC) as i32
+    const MAGIC_BITS: i32 = 0x4b40_0000;
+    let c = v.clamp(-128.0, 127.0);
+    ((c + MAGIC).to_bits() as i32 - MAGIC_BITS) as i8
 }
 
 /// `f16` bits to `f32`.
