@@ -365,3 +365,46 @@ pub fn matmul_q4(
     matmul(kernel, w, bias, &acts, &mut y, nout);
     Some(y)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{f16_to_f32, to_i8};
+
+    #[test]
+    fn f16_values_convert_exactly() {
+        for (bits, want) in [
+            (0x3c00u16, 1.0f32),
+            (0xc000, -2.0),
+            (0x3800, 0.5),
+            (0x2c00, 0.0625),
+            (0x7bff, 65504.0),
+            (0x0001, 2f32.powi(-24)),
+            (0x8400, -(2f32.powi(-14))),
+            (0x0000, 0.0),
+            (0x7c00, f32::INFINITY),
+        ] {
+            assert_eq!(f16_to_f32(bits), want, "{bits:#06x}");
+        }
+        assert!(f16_to_f32(0x7e00).is_nan());
+    }
+
+    #[test]
+    fn quantised_values_round_half_to_even_and_clamp() {
+        for (v, want) in [
+            (0.5f32, 0i8),
+            (1.5, 2),
+            (2.5, 2),
+            (-0.5, 0),
+            (-1.5, -2),
+            (126.7, 127),
+            (127.4, 127),
+            (300.0, 127),
+            (-127.6, -128),
+            (-1e9, -128),
+            (3.49, 3),
+            (f32::NAN, 0),
+        ] {
+            assert_eq!(to_i8(v), want, "{v}");
+        }
+    }
+}
