@@ -170,6 +170,41 @@ impl ActModel {
         Ok(Self { classifier, exact })
     }
 
+    /// Writes the trained model (see [`crate::classifier::persist`]).
+    pub fn write(&self, w: &mut crate::classifier::persist::Writer) {
+        self.classifier.write(w);
+        let mut exact: Vec<(&String, &Act)> = self.exact.iter().collect();
+        exact.sort();
+        w.usize(exact.len());
+        for (text, act) in exact {
+            w.str(text);
+            w.usize(Act::ALL.iter().position(|a| a == act).unwrap_or(0));
+        }
+    }
+
+    /// Reads what [`ActModel::write`] wrote.
+    pub fn read(
+        r: &mut crate::classifier::persist::Reader<'_>,
+    ) -> Result<Self, crate::classifier::persist::PersistError> {
+        use crate::classifier::persist::PersistError;
+        let classifier = Classifier::read(r)?;
+        if classifier.labels().len() != Act::ALL.len() {
+            return Err(PersistError::Invalid {
+                field: "act labels",
+            });
+        }
+        let n = r.len(9, "exact acts")?;
+        let mut exact = std::collections::HashMap::with_capacity(n);
+        for _ in 0..n {
+            let text = r.str("exact act text")?;
+            let act = *Act::ALL
+                .get(r.usize("exact act")?)
+                .ok_or(PersistError::Invalid { field: "exact act" })?;
+            exact.insert(text, act);
+        }
+        Ok(Self { classifier, exact })
+    }
+
     /// The act of a normalised message, or `None` when it is not an answer.
     pub fn classify(&self, normalised: &str) -> Option<ActGuess> {
         if normalised.is_empty() {

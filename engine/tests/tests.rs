@@ -1,5 +1,6 @@
 //! deskbot-engine's integration tests: one test binary, a module per file.
 
 mod e5;
+mod engine_vectors;
 mod masking;
 mod prop;

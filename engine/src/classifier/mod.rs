@@ -36,6 +36,7 @@ pub mod cascade;
 pub mod features;
 pub mod metrics;
 pub mod model;
+pub mod persist;
 pub mod threshold;
 
 use std::sync::Arc;

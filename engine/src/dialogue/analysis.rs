@@ -84,6 +84,12 @@ pub struct EmbedStats {
     pub cached: AtomicU64,
 }
 
+/// Leads a [`Engine::snapshot`].
+const SNAPSHOT_MAGIC: &[u8; 8] = b"DBENGS1\n";
+
+/// Bumped when what a snapshot depends on changes in a way the fingerprint cannot see.
+const SNAPSHOT_VERSION: u32 = 1;
+
 /// An encoder and its vectors of the training texts.
 type Embedding = (Arc<dyn Embed>, Vec<Vec<f32>>);
 
@@ -169,6 +175,110 @@ impl Engine {
             acts: acts?,
             catalog,
             encoder: embedding.map(|(model, _)| Encoder {
+                model,
+                recent: Mutex::new(Recent::default()),
+            }),
+            stats: EmbedStats::default(),
+        })
+    }
+
+    /// What a trained engine depends on: the catalog's training texts, labels and act
+    /// examples, the training settings, the encoder's model (when there is one) and the
+    /// snapshot format. A snapshot is used only by an engine with the same fingerprint.
+    pub fn fingerprint(catalog: &Catalog, model_id: Option<&str>) -> u64 {
+        use crate::classifier::features::fnv1a;
+        let mut h = fnv1a(0xcbf2_9ce4_8422_2325, &SNAPSHOT_VERSION.to_le_bytes());
+        let mut add = |bytes: &[u8]| {
+            h = fnv1a(h, &(bytes.len() as u64).to_le_bytes());
+            h = fnv1a(h, bytes);
+        };
+        let data = catalog.training_data();
+        for l in &data.labels {
+            add(l.as_bytes());
+        }
+        for (t, l) in &data.examples {
+            add(t.as_bytes());
+            add(&(*l as u64).to_le_bytes());
+        }
+        for t in &data.out_of_scope {
+            add(t.as_bytes());
+        }
+        for (act, examples) in &catalog.acts {
+            add(act.as_str().as_bytes());
+            for e in examples {
+                add(e.as_bytes());
+            }
+        }
+        add(format!("{:?}", ClassifierConfig::default()).as_bytes());
+        add(model_id.unwrap_or("").as_bytes());
+        h
+    }
+
+    /// The trained models as bytes, to be given to [`Engine::from_snapshot`] on the next
+    /// start (with the same catalog and encoder) instead of training again.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut w = crate::classifier::persist::Writer::default();
+        w.0.extend_from_slice(SNAPSHOT_MAGIC);
+        let model_id = self.encoder.as_ref().map(|e| e.model.model_id());
+        w.usize(Self::fingerprint(&self.catalog, model_id) as usize);
+        self.classifier.write(&mut w);
+        match &self.acts {
+            Some(a) => {
+                w.u32(1);
+                a.write(&mut w);
+            }
+            None => w.u32(0),
+        }
+        w.0
+    }
+
+    /// An engine from a [`Engine::snapshot`] of one trained from the same `catalog` with the
+    /// same encoder (`None`: n-grams alone); an error (train again) when the snapshot is
+    /// damaged, of another version, or of another catalog or model.
+    pub fn from_snapshot(
+        catalog: Catalog,
+        encoder: Option<Arc<dyn Embed>>,
+        bytes: &[u8],
+    ) -> Result<Self, crate::classifier::persist::PersistError> {
+        use crate::classifier::persist::{PersistError, Reader};
+        let rest = bytes
+            .strip_prefix(SNAPSHOT_MAGIC.as_slice())
+            .ok_or(PersistError::Invalid { field: "magic" })?;
+        let mut r = Reader::new(rest);
+        let fingerprint = r.usize("fingerprint")? as u64;
+        let model_id = encoder.as_ref().map(|e| e.model_id());
+        if fingerprint != Self::fingerprint(&catalog, model_id) {
+            return Err(PersistError::Invalid {
+                field: "fingerprint (another catalog or model)",
+            });
+        }
+        let classifier = Classifier::read(&mut r)?;
+        if classifier.has_vectors() != encoder.is_some()
+            || encoder
+                .as_ref()
+                .is_some_and(|e| e.dim() != classifier.vector_dim())
+        {
+            return Err(PersistError::Invalid {
+                field: "vector views",
+            });
+        }
+        let acts = match r.u32("acts")? {
+            0 => None,
+            _ => Some(ActModel::read(&mut r)?),
+        };
+        if !r.is_empty() {
+            return Err(PersistError::Invalid {
+                field: "trailing bytes",
+            });
+        }
+        if classifier.labels().len() != catalog.intents.len() {
+            return Err(PersistError::Invalid { field: "labels" });
+        }
+        Ok(Self {
+            catalog,
+            classifier,
+            acts,
+            encoder: encoder.map(|model| Encoder {
                 model,
                 recent: Mutex::new(Recent::default()),
             }),
