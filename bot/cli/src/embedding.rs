@@ -212,34 +212,76 @@ pub fn vector_cache(
 }
 
 /// The engine for `catalog`: with sentence vectors when the model can be had, else on
-/// n-grams alone (the status says which, and why).
+/// n-grams alone (the status says which, and why). A trained engine is saved in the cache
+/// (`trained/engine-<fingerprint>.bin`, keyed by the catalog, the settings and the model), so
+/// a restart loads it instead of training: milliseconds instead of seconds.
 pub fn build_engine(
     catalog: Catalog,
     options: &EmbeddingOptions,
 ) -> Result<(Engine, EmbeddingStatus), EngineError> {
-    let (encoder, path) = match load_encoder(options) {
-        Ok(found) => found,
-        Err(reason) => {
-            let status = EmbeddingStatus::Off { reason };
-            if options.enabled {
-                tracing::warn!("{status}");
-            } else {
-                tracing::info!("{status}");
-            }
-            return Ok((Engine::new(catalog)?, status));
-        }
+    let (encoder, status) = match load_encoder(options) {
+        Ok((encoder, path)) => (Some(encoder), EmbeddingStatus::On { model: path }),
+        Err(reason) => (None, EmbeddingStatus::Off { reason }),
     };
-    let texts = Engine::training_texts(&catalog);
-    let cache = vector_cache(options, encoder.as_ref(), "catalog");
-    let vectors = vectors_for(
-        encoder.as_ref(),
-        cache.as_ref(),
-        &texts,
-        "embedding the catalog (once)",
-        options.progress,
-    );
-    let engine = Engine::with_vectors(catalog, encoder, vectors)?;
-    let status = EmbeddingStatus::On { model: path };
-    tracing::info!("{status}");
+    if options.enabled && encoder.is_none() {
+        tracing::warn!("{status}");
+    } else {
+        tracing::info!("{status}");
+    }
+    let embed: Option<Arc<dyn Embed>> = encoder.map(|e| e as Arc<dyn Embed>);
+    let fingerprint = Engine::fingerprint(&catalog, embed.as_ref().map(|e| e.model_id()));
+    let saved = options.cache().map(|dir| {
+        dir.join("trained")
+            .join(format!("engine-{fingerprint:016x}.bin"))
+    });
+    if let Some(path) = &saved
+        && let Ok(bytes) = std::fs::read(path)
+    {
+        match Engine::from_snapshot(catalog.clone(), embed.clone(), &bytes) {
+            Ok(engine) => return Ok((engine, status)),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "the saved engine cannot be used; training again")
+            }
+        }
+    }
+    let engine = match &embed {
+        Some(encoder) => {
+            let texts = Engine::training_texts(&catalog);
+            let cache = vector_cache(options, encoder.as_ref(), "catalog");
+            let vectors = vectors_for(
+                encoder.as_ref(),
+                cache.as_ref(),
+                &texts,
+                "embedding the catalog (once)",
+                options.progress,
+            );
+            Engine::with_vectors(catalog, encoder.clone(), vectors)?
+        }
+        None => Engine::new(catalog)?,
+    };
+    if let Some(path) = &saved
+        && let Err(e) = save_atomically(path, &engine.snapshot())
+    {
+        tracing::warn!(path = %path.display(), error = %e, "cannot save the trained engine; the next start trains again");
+    }
     Ok((engine, status))
+}
+
+/// Writes `bytes` beside `path` and renames it into place (readers never see half a file).
+fn save_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

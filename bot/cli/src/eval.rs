@@ -361,11 +361,13 @@ mod tests {
                 text: "Hi".into(),
                 intent: "greet".into(),
                 line: 1,
+                lang: None,
             },
             Row {
                 text: "x".into(),
                 intent: "oos".into(),
                 line: 2,
+                lang: None,
             },
         ];
         let labels = vec!["greet".to_string()];
@@ -404,6 +406,7 @@ mod tests {
             text: t.into(),
             intent: i.into(),
             line: 0,
+            lang: None,
         };
         let d = training_data(&[
             row("b1", "b"),

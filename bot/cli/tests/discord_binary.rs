@@ -22,7 +22,7 @@ const DM: u64 = 6_001;
 fn start_deskbot(dir: &Path, cfg: &Path) -> (Guard, PathBuf) {
     let log_path = dir.join("stderr.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+    let child = crate::common::deskbot()
         .arg("run")
         .arg("--config")
         .arg(cfg)

@@ -4,14 +4,14 @@
 use deskbot_storage::Platform;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A hang guard, not a timing assertion: a stuck process fails the test instead of hanging it.
 const HANG_GUARD: Duration = Duration::from_secs(300);
 
 fn deskbot(args: &[&str], data_dir: &Path, stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+    let mut child = crate::common::deskbot()
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)

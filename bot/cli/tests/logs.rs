@@ -25,7 +25,7 @@ fn run_json(
     let cfg = dir.join("deskbot.toml");
     std::fs::write(&cfg, config).unwrap();
     let err_path = dir.join("stderr.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deskbot"));
+    let mut cmd = crate::common::deskbot();
     cmd.arg("run")
         .arg("--config")
         .arg(&cfg)

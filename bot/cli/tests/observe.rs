@@ -419,7 +419,7 @@ async fn deskbot_run_serves_healthz_and_metrics() {
     )
     .unwrap();
     let log_path = dir.path().join("stderr.log");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
+    let child = crate::common::deskbot()
         .arg("run")
         .arg("--config")
         .arg(&cfg)

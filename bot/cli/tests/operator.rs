@@ -6,7 +6,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use deskbot_storage::Platform;
 use deskbot_storage::{ConvKey, Store, TurnWrite};
@@ -17,7 +17,7 @@ fn deskbot(args: &[&str], data_dir: &Path, stdin: &[u8]) -> Output {
 }
 
 fn deskbot_as(args: &[&str], data_dir: &Path, stdin: &[u8], uid: Option<u32>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deskbot"));
+    let mut cmd = crate::common::deskbot();
     cmd.args(args)
         .arg("--data-dir")
         .arg(data_dir)
@@ -358,7 +358,7 @@ fn json_input_reports_an_over_long_line_and_goes_on() {
 }
 
 fn check_config(cfg: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deskbot"));
+    let mut cmd = crate::common::deskbot();
     cmd.arg("check-config").arg("--config").arg(cfg).args(extra);
     for (k, _) in std::env::vars() {
         if k.starts_with("DESKBOT_") || k.ends_with("_BOT_TOKEN") {

@@ -26,7 +26,7 @@ fn spawn(dir: &Path, api_url: &str, token: &str) -> (Guard, std::path::PathBuf) 
     .unwrap();
     let log_path = dir.join("stderr.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+    let child = crate::common::deskbot()
         .arg("run")
         .arg("--config")
         .arg(&cfg)

@@ -55,6 +55,7 @@ fn spawn(
         .arg(dir.join("data"))
         .env("TELEGRAM_BOT_TOKEN", fake::TOKEN)
         .env("DESKBOT_LOG", "info")
+        .env("DESKBOT_NO_EMBEDDINGS", "1")
         .env_remove("DISCORD_BOT_TOKEN")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -3,8 +3,10 @@
 
 mod backup;
 mod cli;
+mod common;
 mod crash;
 mod discord_binary;
+mod embedding_chat;
 mod embedding_vectors;
 mod handoff_cli;
 mod handoff_gateway;

@@ -118,7 +118,7 @@ impl Bin {
 
     /// The binary with both env tokens set, all logging on and backtraces on.
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_deskbot"));
+        let mut c = crate::common::deskbot();
         c.args(args)
             .current_dir(&self.dir)
             .env("TELEGRAM_BOT_TOKEN", TG_ENV)
