@@ -112,5 +112,59 @@ fn catalog_startup(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, catalog_startup, clinc150);
+/// A stand-in encoder (word hashes), for the path that must not need a vector at all: its
+/// cost would show if the cascade called it.
+struct Hashes;
+
+impl deskbot_engine::embed::Embed for Hashes {
+    fn dim(&self) -> usize {
+        384
+    }
+    fn model_id(&self) -> &str {
+        "bench-hashes"
+    }
+    fn embed(&self, text: &str) -> Vec<f32> {
+        let mut v = vec![0.0f32; 384];
+        for w in text.split_whitespace() {
+            let h = w.bytes().fold(7usize, |h, b| h.wrapping_mul(31) ^ usize::from(b));
+            v[h % 384] += 1.0;
+        }
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+        v.into_iter().map(|x| x / n).collect()
+    }
+}
+
+/// The cascade: a whole analysis (patterns, act, intent) of messages decided without a
+/// sentence vector, on an engine trained with vectors (the bot's common turn).
+fn cascade(c: &mut Criterion) {
+    use deskbot_engine::embed::Embed;
+    use std::sync::atomic::Ordering;
+    let Ok(catalog) = Catalog::builtin() else {
+        return;
+    };
+    let encoder = std::sync::Arc::new(Hashes);
+    let vectors = deskbot_engine::dialogue::Engine::training_texts(&catalog)
+        .iter()
+        .map(|t| encoder.embed(t))
+        .collect();
+    let engine = match deskbot_engine::dialogue::Engine::with_vectors(catalog, encoder, vectors) {
+        Ok(e) => e,
+        Err(e) => panic!("engine: {e}"),
+    };
+    let messages = ["I forgot my password", "no", "yes it worked, thanks", "ok"];
+    let mut i = 0;
+    c.bench_function("engine/analyze_without_a_vector", |b| {
+        b.iter(|| {
+            i = (i + 1) % messages.len();
+            black_box(engine.analyze(messages[i]))
+        })
+    });
+    assert_eq!(
+        engine.embed_stats().embedded.load(Ordering::Relaxed),
+        0,
+        "these messages must be decided without a vector"
+    );
+}
+
+criterion_group!(benches, catalog_startup, clinc150, cascade);
 criterion_main!(benches);
