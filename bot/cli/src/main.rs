@@ -270,7 +270,10 @@ fn prepare(args: PrepareArgs) -> Result<()> {
     };
     let (engine, status) = build_engine(load_catalog(args.catalog.as_deref())?, &options)?;
     if let EmbeddingStatus::Off { reason } = &status {
-        anyhow::bail!("the sentence-embedding model is not ready: {}", escape_controls(reason));
+        anyhow::bail!(
+            "the sentence-embedding model is not ready: {}",
+            escape_controls(reason)
+        );
     }
     println!(
         "ready: {status}; {} intents trained and saved in the cache",

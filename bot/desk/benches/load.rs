@@ -210,7 +210,13 @@ fn main() {
         }
         _ => println!("peak RSS: unavailable (no /proc/self/status)"),
     }
-    with_embeddings(&catalog_for_vectors, turns, users, threads, durable.per_second());
+    with_embeddings(
+        &catalog_for_vectors,
+        turns,
+        users,
+        threads,
+        durable.per_second(),
+    );
 }
 
 /// Where the fetched model is (`DESKBOT_E5_MODEL`, else the binary's cache layout:
