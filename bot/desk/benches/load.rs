@@ -182,22 +182,7 @@ fn main() {
     engine_only.report("engine only");
 
     // Engine + storage: Desk::handle, durable before it returns.
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => panic!("tempdir: {e}"),
-    };
-    let desk = match Desk::open(engine.clone(), dir.path()) {
-        Ok(d) => d,
-        Err(e) => panic!("store: {e}"),
-    };
-    let keys: Vec<ConvKey> = (0..users)
-        .map(|u| ConvKey::new(Platform::Console, format!("user{u}")))
-        .collect();
-    let durable = drive(turns, users, threads, |u, text| {
-        if let Err(e) = desk.handle(&keys[u], None, &Input::Text(text.into())) {
-            panic!("turn failed: {e}");
-        }
-    });
+    let (durable, desk, _dir) = durable_run(engine.clone(), turns, users, threads);
     durable.report("engine + storage");
     let tickets = desk.store().tickets(false).map_or(0, |t| t.len());
     println!(
@@ -217,6 +202,33 @@ fn main() {
         threads,
         durable.per_second(),
     );
+}
+
+/// The durable load on `engine`: each turn through `Desk::handle` on a fresh store (the
+/// desk and its directory are returned to outlive the run's reports).
+fn durable_run(
+    engine: Arc<Engine>,
+    turns: usize,
+    users: usize,
+    threads: usize,
+) -> (Run, Desk, tempfile::TempDir) {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("tempdir: {e}"),
+    };
+    let desk = match Desk::open(engine, dir.path()) {
+        Ok(d) => d,
+        Err(e) => panic!("store: {e}"),
+    };
+    let keys: Vec<ConvKey> = (0..users)
+        .map(|u| ConvKey::new(Platform::Console, format!("user{u}")))
+        .collect();
+    let run = drive(turns, users, threads, |u, text| {
+        if let Err(e) = desk.handle(&keys[u], None, &Input::Text(text.into())) {
+            panic!("turn failed: {e}");
+        }
+    });
+    (run, desk, dir)
 }
 
 /// Where the fetched model is (`DESKBOT_E5_MODEL`, else the binary's cache layout:
@@ -269,22 +281,7 @@ fn with_embeddings(catalog: &Catalog, turns: usize, users: usize, threads: usize
         Ok(e) => Arc::new(e),
         Err(e) => panic!("engine: {e}"),
     };
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => panic!("tempdir: {e}"),
-    };
-    let desk = match Desk::open(engine.clone(), dir.path()) {
-        Ok(d) => d,
-        Err(e) => panic!("store: {e}"),
-    };
-    let keys: Vec<ConvKey> = (0..users)
-        .map(|u| ConvKey::new(Platform::Console, format!("user{u}")))
-        .collect();
-    let run = drive(turns, users, threads, |u, text| {
-        if let Err(e) = desk.handle(&keys[u], None, &Input::Text(text.into())) {
-            panic!("turn failed: {e}");
-        }
-    });
+    let (run, _desk, _dir) = durable_run(engine.clone(), turns, users, threads);
     run.report("+ embeddings");
     let stats = engine.embed_stats();
     let classified = stats.messages.load(Ordering::Relaxed).max(1) as f64;
