@@ -110,6 +110,15 @@ pub struct EvalArgs {
     /// Experiments: write each test message's probabilities (JSON Lines) to this file.
     #[arg(long, hide = true, value_name = "FILE")]
     pub dump_scores: Option<PathBuf>,
+    /// Model tuning: share of the nearest-neighbour vote in the vector-only view.
+    #[arg(long, hide = true)]
+    pub knn_weight: Option<f32>,
+    /// Model tuning: how many neighbours vote.
+    #[arg(long, hide = true)]
+    pub knn_k: Option<usize>,
+    /// Model tuning: weight of the sentence-vector block in the combined view.
+    #[arg(long, hide = true)]
+    pub embedding_weight: Option<f32>,
     /// Model tuning: disable stemming.
     #[arg(long, hide = true)]
     pub no_stem: bool,
@@ -243,6 +252,15 @@ fn config_from(args: &EvalArgs) -> ClassifierConfig {
     }
     if args.no_stem {
         c.features.stem = false;
+    }
+    if let Some(v) = args.knn_weight {
+        c.neighbours.weight = v;
+    }
+    if let Some(v) = args.knn_k {
+        c.neighbours.k = v;
+    }
+    if let Some(v) = args.embedding_weight {
+        c.embedding_weight = v;
     }
     c.rule.max_in_scope_rejection = args.max_reject.clamp(0.0, 1.0);
     c.rule.oos_share = args.oos_share.clamp(0.0, 1.0);

@@ -36,6 +36,7 @@ pub mod cascade;
 pub mod features;
 pub mod metrics;
 pub mod model;
+pub mod neighbours;
 pub mod persist;
 pub mod threshold;
 
@@ -198,6 +199,8 @@ pub struct ClassifierConfig {
     /// Scale of the vector in the [`Features::Embed`] model (a larger scale is a weaker
     /// regularisation relative to the data).
     pub embedding_only_scale: f32,
+    /// The nearest-neighbour vote blended into the [`Features::Embed`] view.
+    pub neighbours: neighbours::NeighbourConfig,
     /// Features seen in fewer training messages than this are dropped (they cannot
     /// generalise, and dropping them shrinks the model several-fold, which matters because
     /// scoring is bound by memory traffic over the weight rows).
@@ -222,6 +225,7 @@ impl Default for ClassifierConfig {
             // 96.0 and 94.2 / 77.5 (`deskbot eval --features both`).
             embedding_weight: 1.25,
             embedding_only_scale: 1.0,
+            neighbours: neighbours::NeighbourConfig::default(),
             min_df: 2,
         }
     }
@@ -251,6 +255,10 @@ struct Model {
     dim: usize,
     /// Mean of the training vectors, subtracted before normalising a vector.
     mean: Vec<f32>,
+    /// The training vectors, for the [`Features::Embed`] view's nearest-neighbour vote.
+    neighbours: neighbours::Neighbours,
+    /// How that vote is blended in.
+    neighbour_config: neighbours::NeighbourConfig,
     /// Number of classes (intents, plus one for out of scope when trained with it).
     classes: usize,
     /// The out-of-scope class index, when trained with out-of-scope examples.
@@ -607,6 +615,11 @@ impl Model {
             }
         }
         model::softmax(&mut probs);
+        if features == Features::Embed
+            && let Some(v) = vector
+        {
+            self.neighbours.blend(v, &mut probs, self.neighbour_config);
+        }
         let out_of_scope = match self.oos_class {
             Some(c) => probs.swap_remove(c),
             None => 0.0,
@@ -830,6 +843,11 @@ fn fit_raw(
         views: [Vec::new(), Vec::new(), Vec::new()],
         dim,
         mean,
+        neighbours: neighbours::Neighbours::new(
+            rows.iter()
+                .filter_map(|r| r.vector.map(|v| (v, r.truth.unwrap_or(labels.len())))),
+        ),
+        neighbour_config: config.neighbours,
         classes,
         oos_class,
     };

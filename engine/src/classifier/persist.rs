@@ -12,10 +12,11 @@ use thiserror::Error;
 
 use super::features::{FeatureConfig, FeatureExtractor};
 use super::model::Softmax;
+use super::neighbours::{NeighbourConfig, Neighbours};
 use super::{Classifier, Member, Model};
 
 /// The format's version: bump it whenever the layout or the meaning of a field changes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// Why bytes are not a classifier this engine can use.
 #[derive(Debug, Error)]
@@ -199,6 +200,11 @@ impl Classifier {
         }
         w.usize(m.dim);
         w.f32s(&m.mean);
+        w.f32s(&m.neighbours.vectors);
+        w.u32s(&m.neighbours.classes);
+        w.f32(m.neighbour_config.weight);
+        w.usize(m.neighbour_config.k);
+        w.f32(m.neighbour_config.sharpness);
         w.usize(m.classes);
         w.usize(m.oos_class.map_or(0, |c| c + 1));
         for t in self.thresholds {
@@ -256,6 +262,13 @@ impl Classifier {
         }
         let dim = r.usize("dim")?;
         let mean = r.f32s("mean")?;
+        let neighbour_vectors = r.f32s("neighbour vectors")?;
+        let neighbour_classes = r.u32s("neighbour classes")?;
+        let neighbour_config = NeighbourConfig {
+            weight: r.f32("neighbour weight")?,
+            k: r.usize("neighbour k")?,
+            sharpness: r.f32("neighbour sharpness")?,
+        };
         let classes = r.usize("classes")?;
         let oos = r.usize("oos_class")?;
         let oos_class = oos.checked_sub(1);
@@ -268,6 +281,8 @@ impl Classifier {
         let consistent = classes == labels.len() + usize::from(oos_class.is_some())
             && oos_class.is_none_or(|c| c == labels.len())
             && mean.len() == dim
+            && neighbour_vectors.len() == neighbour_classes.len() * dim
+            && neighbour_classes.iter().all(|&c| (c as usize) < classes)
             && !views[0].is_empty()
             && views.iter().flatten().all(|m| {
                 m.softmax.classes == classes
@@ -288,6 +303,12 @@ impl Classifier {
                 views,
                 dim,
                 mean,
+                neighbours: Neighbours {
+                    vectors: neighbour_vectors,
+                    classes: neighbour_classes,
+                    dim,
+                },
+                neighbour_config,
                 classes,
                 oos_class,
             }),
