@@ -17,15 +17,46 @@ fn main() {
                 .collect()
         })
         .unwrap_or_default();
+    // The languages: `lang/<code>/*.toml`, named `lang/<code>/<file>` so the catalog knows
+    // them apart from the intent files.
+    let lang = dir.join("lang");
+    println!("cargo:rerun-if-changed={}", lang.display());
+    let mut folders: Vec<_> = std::fs::read_dir(&lang)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    folders.sort();
+    for folder in folders {
+        println!("cargo:rerun-if-changed={}", folder.display());
+        let mut inner: Vec<_> = std::fs::read_dir(&folder)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.append(&mut inner);
+    }
     files.sort();
     let mut code = String::from("/// The default catalog's files: (file name, contents).\n");
     code.push_str("pub const BUILTIN_FILES: &[(&str, &str)] = &[\n");
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
-        let name = path
+        let file = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
+        let name = match path.parent().and_then(|p| p.strip_prefix(&lang).ok()) {
+            Some(code) if !code.as_os_str().is_empty() => {
+                format!("lang/{}/{file}", code.display())
+            }
+            _ => file.to_string(),
+        };
         let abs = path.canonicalize().unwrap_or_else(|_| path.clone());
         let _ = writeln!(
             code,

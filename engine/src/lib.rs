@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod classifier;
 pub mod dialogue;
 pub mod embed;
+pub mod langid;
 pub mod language;
 pub mod normalize;
 pub mod redact;

@@ -42,7 +42,7 @@ pub(super) struct RawOutOfScope {
 /// Whether a step can fix the problem by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum StepKind {
+pub(crate) enum StepKind {
     /// Something to do; the bot asks "Did that fix it?" after it.
     #[default]
     Action,
@@ -52,12 +52,12 @@ enum StepKind {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawStep {
+pub(super) struct RawStep {
     #[serde(default)]
-    kind: StepKind,
-    text: String,
+    pub(super) kind: StepKind,
+    pub(super) text: String,
     #[serde(default)]
-    help: Option<String>,
+    pub(super) help: Option<String>,
 }
 
 pub(super) fn check_examples(
@@ -176,7 +176,7 @@ pub(super) fn validate(
         }
         patterns.push(code_pattern(code).map_err(|e| bad("codes", format!("code {code} {e}")))?);
     }
-    let steps = match raw.kind {
+    let (steps, step_kinds) = match raw.kind {
         IntentKind::Guide => guide_steps(&raw.steps).map_err(|m| bad("steps", m))?,
         other if !raw.steps.is_empty() => {
             return Err(bad(
@@ -184,7 +184,7 @@ pub(super) fn validate(
                 format!("only guides have steps, this intent is a {other}"),
             ));
         }
-        _ => Vec::new(),
+        _ => (Vec::new(), Vec::new()),
     };
     if raw.kind != IntentKind::Guide && (raw.priority || raw.offer_person) {
         return Err(bad(
@@ -205,6 +205,7 @@ pub(super) fn validate(
         patterns,
         codes: raw.codes,
         steps,
+        step_kinds,
         priority: raw.priority,
         offer_person: raw.offer_person,
         file: file.to_string(),
@@ -213,7 +214,7 @@ pub(super) fn validate(
 
 /// Reads a guide's steps (strings are action steps) and folds each advice step into the next
 /// action step as its tip (into the previous one when no action follows).
-fn guide_steps(raw: &[toml::Value]) -> Result<Vec<Step>, String> {
+fn guide_steps(raw: &[toml::Value]) -> Result<(Vec<Step>, Vec<StepKind>), String> {
     if !GUIDE_STEPS.contains(&raw.len()) {
         return Err(format!(
             "a guide needs {} to {} steps, found {}",
@@ -250,6 +251,14 @@ fn guide_steps(raw: &[toml::Value]) -> Result<Vec<Step>, String> {
             "a guide needs at least 2 action steps (advice alone fixes nothing), found {actions}"
         ));
     }
+    let kinds = parsed.iter().map(|s| s.kind).collect();
+    Ok((fold_steps(parsed), kinds))
+}
+
+/// Folds each advice step into the next action step as its tip (into the previous one when
+/// no action follows).
+pub(super) fn fold_steps(parsed: Vec<RawStep>) -> Vec<Step> {
+    let actions = parsed.iter().filter(|s| s.kind == StepKind::Action).count();
     let mut steps: Vec<Step> = Vec::with_capacity(actions);
     let mut pending: Vec<String> = Vec::new();
     for s in parsed {
@@ -275,5 +284,5 @@ fn guide_steps(raw: &[toml::Value]) -> Result<Vec<Step>, String> {
             None => tip,
         });
     }
-    Ok(steps)
+    steps
 }

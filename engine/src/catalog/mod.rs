@@ -8,6 +8,7 @@
 
 mod acts_file;
 mod intent_file;
+mod languages;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -22,6 +23,7 @@ use crate::classifier::TrainingData;
 use crate::normalize::normalize;
 pub use acts_file::ACTS_FILE;
 use intent_file::{RawIntent, RawOutOfScope, check_examples, validate};
+pub use languages::{ENGLISH, ENGLISH_ONLY, IntentText, LANG_DIR, Language, Missing, STRING_KEYS};
 
 mod builtin {
     include!(concat!(env!("OUT_DIR"), "/builtin_catalog.rs"));
@@ -93,6 +95,8 @@ pub struct Intent {
     /// The guide's steps as the user sees them: action steps, each with the advice steps
     /// folded into it as a tip (empty for other kinds).
     pub steps: Vec<Step>,
+    /// The kind of each `[[steps]]` table as written (translations are folded the same way).
+    pub(crate) step_kinds: Vec<intent_file::StepKind>,
     /// High risk (a taken-over account): a person is offered at once and the ticket is
     /// marked priority, first in the queue.
     pub priority: bool,
@@ -143,6 +147,13 @@ pub struct Settings {
     pub min_other_examples: usize,
     /// Fewest examples each dialogue act in `acts.toml` needs.
     pub min_act_examples: usize,
+    /// Fewest distinct examples per guide in a language's `examples.toml`.
+    pub min_language_guide_examples: usize,
+    /// Fewest distinct examples per other intent (and out of scope) in a language's
+    /// `examples.toml`.
+    pub min_language_other_examples: usize,
+    /// Fewest distinct examples per dialogue act in a language's `examples.toml`.
+    pub min_language_act_examples: usize,
     /// A user who comes back to an unfinished guide after this many minutes is welcomed back
     /// and asked whether to continue.
     pub resume_after_minutes: u64,
@@ -161,6 +172,9 @@ impl Default for Settings {
             min_guide_examples: 30,
             min_other_examples: 20,
             min_act_examples: 30,
+            min_language_guide_examples: 20,
+            min_language_other_examples: 15,
+            min_language_act_examples: 10,
             resume_after_minutes: 30,
             common_topics: Vec::new(),
         }
@@ -179,6 +193,8 @@ pub struct Catalog {
     /// Examples of each dialogue act (from `acts.toml`, or the built-in catalog's when the
     /// folder has none: how people answer does not depend on the domain).
     pub acts: Vec<(Act, Vec<String>)>,
+    /// The languages the bot speaks, English first (see [`Language`]).
+    pub languages: Vec<Language>,
     /// Where the catalog came from (a directory, or `<built-in>`).
     pub origin: String,
 }
@@ -243,6 +259,25 @@ impl Catalog {
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|e| e == "toml"))
             .collect();
+        let lang = dir.join(LANG_DIR);
+        if lang.is_dir() {
+            let mut folders: Vec<PathBuf> = std::fs::read_dir(&lang)
+                .map_err(|e| io(&lang, e))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect();
+            folders.sort();
+            for folder in folders {
+                paths.extend(
+                    std::fs::read_dir(&folder)
+                        .map_err(|e| io(&folder, e))?
+                        .filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|e| e == "toml")),
+                );
+            }
+        }
         paths.sort();
         let mut files = Vec::with_capacity(paths.len());
         for path in &paths {
@@ -261,7 +296,10 @@ impl Catalog {
         origin: &str,
         files: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, CatalogError> {
-        let files: Vec<(&str, &str)> = files.into_iter().collect();
+        let all: Vec<(&str, &str)> = files.into_iter().collect();
+        let (lang_files, files): (Vec<(&str, &str)>, Vec<(&str, &str)>) = all
+            .into_iter()
+            .partition(|(name, _)| languages::lang_file(name).is_some());
         let mut settings = Settings::default();
         // The settings file's name as given (`intents/catalog.toml`), for its errors.
         let mut settings_file = SETTINGS_FILE.to_string();
@@ -348,11 +386,13 @@ impl Catalog {
         if acts.is_empty() {
             acts = builtin_acts()?;
         }
+        let languages = read_languages(&lang_files, &intents, &settings)?;
         Ok(Self {
             intents,
             out_of_scope,
             settings,
             acts,
+            languages,
             origin: origin.to_string(),
         })
     }
@@ -389,9 +429,14 @@ impl Catalog {
             .intents
             .iter()
             .enumerate()
-            .flat_map(|(label, i)| i.examples.iter().map(move |e| (normalize(e), label)))
+            .flat_map(|(label, i)| self.examples_of(i).map(move |e| (normalize(e), label)))
             .collect();
-        let out_of_scope = self.out_of_scope.iter().map(|e| normalize(e)).collect();
+        let out_of_scope = self
+            .out_of_scope
+            .iter()
+            .chain(self.languages.iter().flat_map(|l| l.out_of_scope.iter()))
+            .map(|e| normalize(e))
+            .collect();
         TrainingData {
             labels,
             examples,
@@ -401,6 +446,125 @@ impl Catalog {
 }
 
 /// The built-in catalog's dialogue acts (empty when it has none).
+/// Reads the language folders: English first (the built-in strings, overridden by the
+/// catalog's `lang/en/strings.toml` key by key), then the others by code.
+fn read_languages(
+    files: &[(&str, &str)],
+    intents: &[Intent],
+    settings: &Settings,
+) -> Result<Vec<Language>, CatalogError> {
+    let mut by_code: std::collections::BTreeMap<&str, languages::LangFiles<'_>> =
+        std::collections::BTreeMap::new();
+    for (name, text) in files {
+        let Some((code, file)) = languages::lang_file(name) else {
+            continue;
+        };
+        let entry = by_code.entry(code).or_default();
+        match file {
+            "strings.toml" => entry.strings = Some((name, text)),
+            "guides.toml" => entry.guides = Some((name, text)),
+            "examples.toml" => entry.examples = Some((name, text)),
+            other => {
+                return Err(CatalogError::Invalid {
+                    file: name.to_string(),
+                    intent: code.to_string(),
+                    field: "file",
+                    message: format!(
+                        "unknown file `{other}` in a language folder (strings.toml, guides.toml, examples.toml)"
+                    ),
+                });
+            }
+        }
+    }
+    let builtin_en = builtin::BUILTIN_FILES
+        .iter()
+        .find(|(name, _)| languages::lang_file(name) == Some((languages::ENGLISH, "strings.toml")));
+    let Some((en_name, en_text)) = builtin_en else {
+        return Err(CatalogError::Empty {
+            origin: "<built-in>/lang/en/strings.toml".into(),
+        });
+    };
+    let base_files = languages::LangFiles {
+        strings: Some((en_name, en_text)),
+        ..Default::default()
+    };
+    let mut english = languages::parse(languages::ENGLISH, &base_files, intents, settings, None)?;
+    if let Some(own) = by_code.remove(languages::ENGLISH) {
+        let own = languages::parse(languages::ENGLISH, &own, intents, settings, Some(&english))?;
+        english.strings.extend(own.strings);
+        english.dir = own.dir;
+    }
+    for key in STRING_KEYS {
+        if english.string(key).is_none() {
+            return Err(CatalogError::Invalid {
+                file: format!("{}/strings.toml", english.dir),
+                intent: languages::ENGLISH.into(),
+                field: "strings",
+                message: format!("missing key `{key}`: English must say everything"),
+            });
+        }
+    }
+    if settings.scope != Settings::default().scope {
+        english
+            .strings
+            .insert("scope".into(), settings.scope.clone());
+    }
+    let mut out = vec![english];
+    for (code, files) in by_code {
+        let language = languages::parse(code, &files, intents, settings, Some(&out[0]))?;
+        out.push(language);
+    }
+    Ok(out)
+}
+
+impl Catalog {
+    /// An intent's examples in every language (English first).
+    pub fn examples_of<'a>(&'a self, intent: &'a Intent) -> impl Iterator<Item = &'a String> {
+        intent.examples.iter().chain(
+            self.languages
+                .iter()
+                .filter_map(move |l| l.examples.get(&intent.id))
+                .flatten(),
+        )
+    }
+
+    /// The dialogue acts' examples in every language.
+    pub fn all_acts(&self) -> Vec<(Act, Vec<String>)> {
+        let mut out = self.acts.clone();
+        for language in &self.languages {
+            for (act, examples) in &language.acts {
+                match out.iter_mut().find(|(a, _)| a == act) {
+                    Some((_, list)) => list.extend(examples.iter().cloned()),
+                    None => out.push((*act, examples.clone())),
+                }
+            }
+        }
+        out
+    }
+
+    /// The same catalog understanding only the languages `codes` (English is always kept for
+    /// what the bot says; its examples only when `en` is listed): for measuring what examples
+    /// in each language add.
+    pub fn with_examples_of(&self, codes: &[&str]) -> Catalog {
+        let mut out = self.clone();
+        if !codes.contains(&languages::ENGLISH) {
+            for i in &mut out.intents {
+                i.examples.clear();
+            }
+            out.out_of_scope.clear();
+            out.acts.iter_mut().for_each(|(_, e)| e.clear());
+        }
+        for l in &mut out.languages {
+            if !codes.contains(&l.code.as_str()) {
+                l.examples.clear();
+                l.out_of_scope.clear();
+                l.acts.clear();
+            }
+        }
+        out
+    }
+}
+
 fn builtin_acts() -> Result<Vec<(Act, Vec<String>)>, CatalogError> {
     match builtin::BUILTIN_FILES
         .iter()

@@ -7,11 +7,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use thiserror::Error;
 
 use super::IntentGuess;
-use crate::acts::{ActGuess, ActModel};
+use super::models::Models;
+use crate::acts::ActGuess;
 use crate::catalog::{Catalog, Intent, IntentKind};
 use crate::classifier::{Classifier, ClassifierConfig, ClassifierError, Scored};
 use crate::embed::Embed;
 use crate::embed::recent::Recent;
+use crate::langid::LanguageId;
 use crate::normalize::normalize;
 
 /// Why an engine could not be built.
@@ -88,7 +90,7 @@ pub struct EmbedStats {
 const SNAPSHOT_MAGIC: &[u8; 8] = b"DBENGS1\n";
 
 /// Bumped when what a snapshot depends on changes in a way the fingerprint cannot see.
-const SNAPSHOT_VERSION: u32 = 1;
+const SNAPSHOT_VERSION: u32 = 2;
 
 /// An encoder and its vectors of the training texts.
 type Embedding = (Arc<dyn Embed>, Vec<Vec<f32>>);
@@ -112,10 +114,11 @@ impl std::fmt::Debug for Encoder {
 #[derive(Debug)]
 pub struct Engine {
     pub(crate) catalog: Catalog,
-    classifier: Classifier,
-    acts: Option<ActModel>,
+    models: Models,
     encoder: Option<Encoder>,
     stats: EmbedStats,
+    /// Which of the catalog's languages a message is in.
+    pub(crate) langid: LanguageId,
 }
 
 impl Engine {
@@ -150,29 +153,10 @@ impl Engine {
     }
 
     fn build(catalog: Catalog, embedding: Option<Embedding>) -> Result<Self, EngineError> {
-        let (classifier, acts) = std::thread::scope(|s| {
-            let acts = s.spawn(|| Self::train_acts(&catalog));
-            let classifier = Classifier::train_with_vectors(
-                &catalog.training_data(),
-                &ClassifierConfig::default(),
-                embedding.as_ref().map(|(_, v)| v.as_slice()),
-            )
-            .map_err(|source| EngineError::Training {
-                origin: catalog.origin.clone(),
-                source,
-            });
-            // A panic in the act trainer is a bug; surface it as the training error it is.
-            let acts = acts.join().unwrap_or_else(|_| {
-                Err(EngineError::Acts {
-                    origin: catalog.origin.clone(),
-                    source: ClassifierError::Empty,
-                })
-            });
-            (classifier, acts)
-        });
+        let models = Models::train(&catalog, embedding.as_ref().map(|(_, v)| v.as_slice()))?;
         Ok(Self {
-            classifier: classifier?,
-            acts: acts?,
+            models,
+            langid: LanguageId::new(&catalog),
             catalog,
             encoder: embedding.map(|(model, _)| Encoder {
                 model,
@@ -203,7 +187,7 @@ impl Engine {
         for t in &data.out_of_scope {
             add(t.as_bytes());
         }
-        for (act, examples) in &catalog.acts {
+        for (act, examples) in &catalog.all_acts() {
             add(act.as_str().as_bytes());
             for e in examples {
                 add(e.as_bytes());
@@ -221,14 +205,7 @@ impl Engine {
         w.0.extend_from_slice(SNAPSHOT_MAGIC);
         let model_id = self.encoder.as_ref().map(|e| e.model.model_id());
         w.usize(Self::fingerprint(&self.catalog, model_id) as usize);
-        self.classifier.write(&mut w);
-        match &self.acts {
-            Some(a) => {
-                w.u32(1);
-                a.write(&mut w);
-            }
-            None => w.u32(0),
-        }
+        self.models.write(&mut w);
         w.0
     }
 
@@ -252,7 +229,8 @@ impl Engine {
                 field: "fingerprint (another catalog or model)",
             });
         }
-        let classifier = Classifier::read(&mut r)?;
+        let models = Models::read(&mut r)?;
+        let classifier = &models.english;
         if classifier.has_vectors() != encoder.is_some()
             || encoder
                 .as_ref()
@@ -262,22 +240,23 @@ impl Engine {
                 field: "vector views",
             });
         }
-        let acts = match r.u32("acts")? {
-            0 => None,
-            _ => Some(ActModel::read(&mut r)?),
-        };
         if !r.is_empty() {
             return Err(PersistError::Invalid {
                 field: "trailing bytes",
             });
         }
-        if classifier.labels().len() != catalog.intents.len() {
+        if classifier.labels().len() != catalog.intents.len()
+            || models
+                .joint
+                .as_ref()
+                .is_some_and(|j| j.labels().len() != catalog.intents.len())
+        {
             return Err(PersistError::Invalid { field: "labels" });
         }
         Ok(Self {
+            langid: LanguageId::new(&catalog),
             catalog,
-            classifier,
-            acts,
+            models,
             encoder: encoder.map(|model| Encoder {
                 model,
                 recent: Mutex::new(Recent::default()),
@@ -288,7 +267,7 @@ impl Engine {
 
     /// True when messages are understood with sentence vectors too.
     pub fn has_embeddings(&self) -> bool {
-        self.encoder.is_some() && self.classifier.has_vectors()
+        self.encoder.is_some() && self.models.english.has_vectors()
     }
 
     /// How many messages were classified, embedded and served from the cache of recent
@@ -297,36 +276,14 @@ impl Engine {
         &self.stats
     }
 
-    /// Trains the act classifier: the catalog's act examples, against the intents' and the
-    /// out-of-scope examples as "not an answer" (except those that are answers in a guide:
-    /// asking for a person, thanks, goodbye and vague complaints such as "it doesn't work").
-    fn train_acts(catalog: &Catalog) -> Result<Option<ActModel>, EngineError> {
-        if catalog.acts.is_empty() {
-            return Ok(None);
-        }
-        let examples: Vec<_> = catalog
-            .acts
-            .iter()
-            .flat_map(|(act, ex)| ex.iter().map(move |e| (*act, e.clone())))
-            .collect();
-        let none: Vec<String> = catalog
-            .intents
-            .iter()
-            .filter(|i| matches!(i.kind, IntentKind::Guide | IntentKind::Greeting))
-            .flat_map(|i| i.examples.iter().cloned())
-            .chain(catalog.out_of_scope.iter().cloned())
-            .collect();
-        ActModel::train(&examples, &none)
-            .map(Some)
-            .map_err(|source| EngineError::Acts {
-                origin: catalog.origin.clone(),
-                source,
-            })
+    /// The language identifier built from the catalog.
+    pub fn language_id(&self) -> &LanguageId {
+        &self.langid
     }
 
     /// The act of a raw message ("none" when it is not an answer, or no acts are known).
     pub fn classify_act(&self, text: &str) -> Option<ActGuess> {
-        self.acts.as_ref()?.classify(&normalize(text))
+        self.models.acts(None)?.classify(&normalize(text))
     }
 
     /// The catalog the engine runs.
@@ -334,23 +291,31 @@ impl Engine {
         &self.catalog
     }
 
-    /// The trained classifier.
+    /// The trained classifier of English messages.
     pub fn classifier(&self) -> &Classifier {
-        &self.classifier
+        &self.models.english
     }
 
     /// Classifies one raw message: patterns first (an exact signal such as an error code wins
     /// outright), then the trained classifier.
     pub fn analyze(&self, text: &str) -> Analysis {
+        self.analyze_in(text, None)
+    }
+
+    /// Classifies one raw message written in language `lang` (a catalog language code; `None`
+    /// is English) with that language's models (see [`super::models`]).
+    pub fn analyze_in(&self, text: &str, lang: Option<&str>) -> Analysis {
         let normalised = normalize(text);
+        let classifier = self.models.intents(lang);
+        let acts = self.models.acts(lang);
         if let Some(intent) = self.pattern_match(&normalised) {
             let mut ranked = vec![IntentGuess {
                 id: intent.id.clone(),
                 confidence: 1.0,
             }];
-            let act = self.acts.as_ref().and_then(|m| m.classify(&normalised));
+            let act = acts.and_then(|m| m.classify(&normalised));
             ranked.extend(
-                self.classify(&normalised, act)
+                self.classify(classifier, &normalised, act)
                     .0
                     .into_iter()
                     .filter(|g| g.id != intent.id),
@@ -364,8 +329,8 @@ impl Engine {
                 unknown_code: None,
             };
         }
-        let act = self.acts.as_ref().and_then(|m| m.classify(&normalised));
-        let (ranked, out_of_scope) = self.classify(&normalised, act);
+        let act = acts.and_then(|m| m.classify(&normalised));
+        let (ranked, out_of_scope) = self.classify(classifier, &normalised, act);
         Analysis {
             normalised,
             ranked,
@@ -376,13 +341,18 @@ impl Engine {
         }
     }
 
-    fn classify(&self, normalised: &str, act: Option<ActGuess>) -> (Vec<IntentGuess>, bool) {
+    fn classify(
+        &self,
+        classifier: &Classifier,
+        normalised: &str,
+        act: Option<ActGuess>,
+    ) -> (Vec<IntentGuess>, bool) {
         if normalised.is_empty() {
             return (Vec::new(), true);
         }
         self.stats.messages.fetch_add(1, Ordering::Relaxed);
-        let mut p = self.predict(normalised, act);
-        let labels = self.classifier.labels();
+        let mut p = self.predict(classifier, normalised, act);
+        let labels = classifier.labels();
         prefer_specific(&self.catalog, labels, &mut p.ranked);
         let ranked: Vec<IntentGuess> = p
             .ranked
@@ -400,13 +370,18 @@ impl Engine {
     /// Classifies through the classifier's cascade ([`crate::classifier::cascade`]): a
     /// short answer the act model knows, or an English message the n-grams are sure of, needs
     /// no sentence vector.
-    fn predict(&self, normalised: &str, act: Option<ActGuess>) -> crate::classifier::Prediction {
+    fn predict(
+        &self,
+        classifier: &Classifier,
+        normalised: &str,
+        act: Option<ActGuess>,
+    ) -> crate::classifier::Prediction {
         let Some(encoder) = &self.encoder else {
-            return self.classifier.predict(normalised);
+            return classifier.predict(normalised);
         };
         let short_answer = act.is_some_and(|a| a.confidence >= ACT_SURE)
             && normalised.split_whitespace().count() <= SHORT_ANSWER_WORDS;
-        self.classifier
+        classifier
             .predict_cascade(normalised, short_answer, || {
                 self.vector(encoder, normalised)
             })

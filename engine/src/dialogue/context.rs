@@ -264,7 +264,9 @@ impl Engine {
         // ordinary word ("jkjkjk").
         if act.is_some_and(|g| g.confidence < 1.0)
             && !w.is_empty()
-            && !w.iter().any(|x| crate::redact::is_ordinary_word(x))
+            && !w
+                .iter()
+                .any(|x| crate::redact::is_ordinary_word(x) || self.langid.knows_word(x))
         {
             act = None;
         }

@@ -10,6 +10,7 @@ mod analysis;
 mod codes;
 mod context;
 mod forget;
+mod models;
 mod policy;
 mod reply;
 mod state;
@@ -66,6 +67,9 @@ pub enum Outcome {
     Forgotten,
     /// The user rated a closed ticket (see [`Turn::rating`]).
     Rated,
+    /// The message was in a language the bot does not speak: it said which it speaks, in
+    /// English, and offered a person.
+    UnsupportedLanguage,
 }
 
 /// How a user rated the help they got in a ticket.

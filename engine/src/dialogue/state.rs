@@ -114,6 +114,14 @@ pub struct Conversation {
     /// True while the open ticket is a priority one (a high-risk case).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub priority: bool,
+    /// The language the bot speaks with this user (a catalog language code); `None` until
+    /// the first message or a platform's language hint sets it (English meanwhile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// True once the user chose the language with `/language`: what they write no longer
+    /// switches it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub language_chosen: bool,
 }
 
 fn is_zero(v: &u64) -> bool {

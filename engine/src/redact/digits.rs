@@ -26,7 +26,8 @@ static RUN: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"[0-9]+(?:[ \
 const CODE_CUES: &[&str] = &[
     "code", "codes", "otp", "otps", "pin", "pins", "passcode", "verification", "verify",
     "verifying", "2fa", "token", "onetime", "authenticator", "auth", "digits", "digit", "kod",
-    "codigo", "código", "cod", "backup", "recovery",
+    "codigo", "código", "cod", "backup", "recovery", "kode", "senha", "код", "кода", "коду",
+    "кодом", "коде", "смс", "कोड", "ओटीपी", "رمز", "الرمز", "كود", "الكود", "التحقق",
 ];
 
 /// Words that make digits right after them a code only when right before them ("they sent

@@ -94,6 +94,18 @@ pub fn find_secrets(text: &str) -> Vec<Secret> {
 /// See the module documentation for what counts as a secret. Masking a masked text again
 /// changes nothing and returns `false`.
 pub fn mask_secrets(text: &str) -> (String, bool) {
+    // Codes typed in Arabic-Indic, Persian or Devanagari digits ("٤٨٢٩١٣", "४८२९१३") are read
+    // as the ASCII digits they are; the text kept has the ASCII digits too.
+    let ascii;
+    let text = if text.chars().any(|c| other_digit(c).is_some()) {
+        ascii = text
+            .chars()
+            .map(|c| other_digit(c).unwrap_or(c))
+            .collect::<String>();
+        ascii.as_str()
+    } else {
+        text
+    };
     let secrets = find_secrets(text);
     if secrets.is_empty() {
         return (text.to_string(), false);
@@ -107,6 +119,17 @@ pub fn mask_secrets(text: &str) -> (String, bool) {
     }
     out.push_str(text.get(at..).unwrap_or_default());
     (out, true)
+}
+
+/// The ASCII digit of a decimal digit in the Arabic-Indic, Persian or Devanagari script.
+fn other_digit(c: char) -> Option<char> {
+    let zero = match c {
+        '\u{0660}'..='\u{0669}' => 0x0660,
+        '\u{06F0}'..='\u{06F9}' => 0x06F0,
+        '\u{0966}'..='\u{096F}' => 0x0966,
+        _ => return None,
+    };
+    char::from_u32(u32::from(c) - zero + u32::from(b'0'))
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use super::{Kind, Secret};
 
 static CUE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:pass(?:words?|wds?|wrd|ward|wort|phrase)?|pas+w[aeo]?r?ds?|pwd|pw|pswd|psw|pword|contrase(?:ñ|n)as?|senhas?|kennwort|mot\ de\ passe)\b",
+        r"(?i)\b(?:pass(?:words?|wds?|wrd|ward|wort|phrase)?|pas+w[aeo]?r?ds?|pwd|pw|pswd|psw|pword|contrase(?:ñ|n)as?|clave|senhas?|kennwort|mot\ de\ passe|(?:kata\ )?sandi(?:nya)?|парол(?:ь|я|ем|ю)|пасс|पासवर्ड|पासवड|कूटशब्द|كلمة\ (?:السر|المرور|سر|مرور)|(?:ال)?باسورد|(?:ال)?رقم\ السري)\b",
     )
     .ok()
 });
@@ -32,7 +32,8 @@ static CUE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 #[rustfmt::skip]
 const LINKS: &[&str] = &[
     "is", "was", "be", "to", "as", "are", "were", "=", ":", "-", "—", "–", "es", "era", "é",
-    "ist", "est",
+    "ist", "est", "adalah", "yaitu", "это", "был", "была", "hai", "tha", "है", "था", "هي", "هو",
+    "كانت",
 ];
 
 /// Words that may stand between the cue and the link or the value ("password I used was",
@@ -45,6 +46,11 @@ const FILLERS: &[&str] = &[
     "must", "could", "can", "might", "shall", "it", "its", "changed", "has", "have", "been",
     "always", "simply", "exactly", "sure", "then", "that", "this", "one", "also", "definitely",
     "already", "gonna", "going", "being", "for", "account", "mi", "xiaomi",
+    // The other languages' "my", "new", "now", "I typed"…
+    "la", "nueva", "actual", "que", "puse", "minha", "a", "nova", "atual", "coloquei", "saya",
+    "sy", "aku", "ku", "nya", "itu", "baru", "lama", "akun", "у", "меня", "мой", "моя",
+    "теперь", "сейчас", "новый", "старый", "mera", "meri", "ka", "ki", "naya", "मेरा", "मेरी",
+    "का", "की", "عندي", "حقي", "تبعي", "الجديدة", "القديمة",
 ];
 
 /// Words between a value and a following cue ("Hunter2 is my password").

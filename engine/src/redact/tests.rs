@@ -242,3 +242,33 @@ fn recovery_codes_and_near_code_words() {
     keeps("it shows code 70016");
     keeps("my number is 07700 900123");
 }
+
+#[test]
+fn secrets_are_masked_in_every_language_the_bot_speaks() {
+    for (text, secret) in [
+        ("mi contraseña es Sol2024! y no entra", "Sol2024!"),
+        ("minha senha é Praia#88 e diz que está errada", "Praia#88"),
+        ("мой пароль Zima_2023 а пишет неверный", "Zima_2023"),
+        ("kata sandi saya Mawar99x tapi ditolak", "Mawar99x"),
+        (
+            "mera password Barish@2024 hai phir bhi galat",
+            "Barish@2024",
+        ),
+        ("मेरा पासवर्ड Neel#4455 है", "Neel#4455"),
+        ("كلمة السر عندي Qamar_2024 وبيقول غلط", "Qamar_2024"),
+        ("kode OTP saya 582913 tapi salah", "582913"),
+        ("код 4471 не подходит", "4471"),
+        ("الرمز ٤٨٢٩١٣ غير صحيح", "482913"),
+        ("ओटीपी ४८२९ आया था", "4829"),
+    ] {
+        let (masked, found) = mask_secrets(text);
+        assert!(found, "{text}: nothing found");
+        assert!(
+            !masked.contains(secret),
+            "{text}: kept {secret} in {masked}"
+        );
+    }
+    // Digits in other scripts that are not secrets stay, as ASCII digits.
+    let (kept, found) = mask_secrets("طلب رقم ٢٠٢٤ وصل");
+    assert!(!found, "{kept}");
+}

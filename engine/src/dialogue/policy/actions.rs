@@ -1,6 +1,6 @@
 //! What a button asks for, and what pressing it does in each phase.
 
-use super::{Draft, Engine, Outcome, Phase, texts};
+use super::{Draft, Engine, Outcome, Phase};
 use crate::dialogue::{EscalationReason, IntentGuess, Rating};
 
 /// What a button (or a typed answer the policy maps to one) asks for.
@@ -20,6 +20,8 @@ pub(super) enum Action {
     ForgetYes,
     /// Cancels `/forget`.
     ForgetNo,
+    /// Speak this language (a catalog language code) from now on.
+    Language(String),
     /// Rates closed ticket `ticket`.
     Rate {
         ticket: u64,
@@ -41,6 +43,7 @@ impl Action {
             Self::Continue => "continue".into(),
             Self::ForgetYes => "forget_yes".into(),
             Self::ForgetNo => "forget_no".into(),
+            Self::Language(code) => format!("lang:{code}"),
             Self::Rate { ticket, rating } => format!(
                 "rate:{ticket}:{}",
                 match rating {
@@ -76,6 +79,9 @@ impl Action {
                         rating,
                     });
                 }
+                if let Some(code) = other.strip_prefix("lang:") {
+                    return Some(Self::Language(code.to_string()));
+                }
                 Self::Intent(other.strip_prefix("intent:")?.to_string())
             }
         })
@@ -84,7 +90,7 @@ impl Action {
 
 impl Engine {
     /// A button press (or an answer that means one) in the current phase.
-    pub(super) fn act(&self, d: &mut Draft<'_>, action: Action) {
+    pub(super) fn act<'c>(&'c self, d: &mut Draft<'c>, action: Action) {
         let phase = d.conv.phase.clone();
         match (action, phase) {
             (
@@ -105,7 +111,7 @@ impl Engine {
             (Action::No, Phase::Guide { intent, step }) => {
                 self.next_step(d, &intent, step, "no");
                 if matches!(d.conv.phase, Phase::Guide { .. }) {
-                    d.lead(texts::DENY_LEAD);
+                    d.lead(d.t.s("deny"));
                 }
             }
             (Action::Back, Phase::Guide { intent, step }) => {
@@ -119,11 +125,11 @@ impl Engine {
                 Some(place) => {
                     d.conv.misses = 0;
                     self.show_step(d, &place.intent, place.step);
-                    d.lead(texts::KEEP_GOING_LEAD);
+                    d.lead(d.t.s("keep_going"));
                 }
                 None => {
                     self.reset(d);
-                    d.say(texts::DECLINED_PERSON);
+                    d.say(d.t.s("declined_person"));
                 }
             },
             (Action::Intent(id), _) => match self.catalog.intent(&id) {
@@ -139,7 +145,7 @@ impl Engine {
             },
             (Action::NoneOfThese | Action::No, Phase::Suggest { .. }) => {
                 d.conv.phase = Phase::Idle;
-                self.missed(d, texts::NO_SUGGESTION_FITS.to_string());
+                self.missed(d, d.t.s("no_suggestion_fits").to_string());
             }
             (Action::Yes, Phase::Suggest { options }) if options.len() == 1 => {
                 self.act(d, Action::Intent(options[0].clone()))

@@ -2,7 +2,7 @@
 //! of a person, to a welcome back. The act classifier says what the message does; what that
 //! means depends on what the bot asked ("ok" after "Did that fix it?" is not a yes).
 
-use super::{Action, Draft, Engine, Phase, texts};
+use super::{Action, Draft, Engine, Phase};
 use crate::acts::Act;
 use crate::catalog::{Intent, IntentKind};
 use crate::dialogue::context::{RISK_SWITCH, SWITCH_CONFIDENCE, interrogative};
@@ -16,7 +16,7 @@ const FIRM_ACT: f32 = 0.8;
 
 impl Engine {
     /// A typed message, in whatever phase the conversation is (an open ticket aside).
-    pub(super) fn text(&self, d: &mut Draft<'_>, a: &Analysis, paused: bool) {
+    pub(super) fn text<'c>(&'c self, d: &mut Draft<'c>, a: &Analysis, paused: bool) {
         let (context, guide) = match &d.conv.phase {
             Phase::Guide { intent, .. } => (AnswerContext::Step, Some(intent.as_str())),
             Phase::Resume { intent, .. } => (AnswerContext::Resume, Some(intent.as_str())),
@@ -79,7 +79,7 @@ impl Engine {
     }
 
     /// An answer to "Did that fix it?".
-    fn answer_step(&self, d: &mut Draft<'_>, a: &Analysis, current: &str, step: usize) {
+    fn answer_step<'c>(&'c self, d: &mut Draft<'c>, a: &Analysis, current: &str, step: usize) {
         let Some(guide) = self.catalog.intent(current).cloned() else {
             self.reset(d);
             return self.new_message(d, a);
@@ -123,24 +123,24 @@ impl Engine {
                 self.next_step(d, current, step, "no");
                 if matches!(d.conv.phase, Phase::Guide { .. }) {
                     let lead = if tone_previous_was_deny(d) {
-                        texts::DENY_LEAD_ALT
+                        d.t.s("deny_alt")
                     } else {
-                        texts::DENY_LEAD
+                        d.t.s("deny")
                     };
                     d.lead(lead);
                 }
             }
             Some(Act::AlreadyTried) => {
                 self.next_step(d, current, step, "already tried");
-                d.lead(texts::ALREADY_TRIED_LEAD);
+                d.lead(d.t.s("already_tried"));
             }
             Some(Act::Question | Act::Status) => {
                 d.conv.misses = 0;
-                self.explain_step(d, &guide, step, texts::QUESTION_LEAD);
+                self.explain_step(d, &guide, step, d.t.s("question_lead"));
             }
             Some(Act::Unsure) => {
                 d.conv.misses = 0;
-                d.say(texts::unsure(&guide, step));
+                d.say(d.t.unsure(&guide, step));
                 self.guide_buttons(d, &guide);
             }
             Some(Act::Ack) => self.ack_step(d, &guide, step),
@@ -159,32 +159,33 @@ impl Engine {
     }
 
     /// "ok", "done": heard, but did it work? Stay on the step and ask.
-    fn ack_step(&self, d: &mut Draft<'_>, guide: &Intent, step: usize) {
+    fn ack_step<'c>(&'c self, d: &mut Draft<'c>, guide: &Intent, step: usize) {
         d.conv.misses = 0;
         self.show_step_exact(d, &guide.id, step);
         let step_text = d.reply.text.clone();
-        let variants: Vec<String> = texts::ACK_LEADS
-            .iter()
-            .map(|lead| format!("{lead}\n\n{step_text}"))
-            .collect();
+        let variants: Vec<String> =
+            d.t.ack_leads()
+                .iter()
+                .map(|lead| format!("{lead}\n\n{step_text}"))
+                .collect();
         d.say_varied(&variants);
         d.reply.buttons.clear();
         self.guide_buttons(d, guide);
     }
 
     /// The step in other words (its help text), with the buttons.
-    fn explain_step(&self, d: &mut Draft<'_>, guide: &Intent, step: usize, lead: &str) {
+    fn explain_step<'c>(&'c self, d: &mut Draft<'c>, guide: &Intent, step: usize, lead: &str) {
         d.conv.phase = Phase::Guide {
             intent: guide.id.clone(),
             step,
         };
-        d.say(texts::step_help(guide, step, lead));
+        d.say(d.t.step_help(guide, step, lead));
         self.guide_buttons(d, guide);
     }
 
     /// An answer the bot did not understand: first the step in other words, then (second
     /// in a row) an offer of a person; declining it goes back to the step.
-    fn guide_miss(&self, d: &mut Draft<'_>, guide: &Intent, step: usize) {
+    fn guide_miss<'c>(&'c self, d: &mut Draft<'c>, guide: &Intent, step: usize) {
         d.conv.misses = d.conv.misses.saturating_add(1);
         if d.conv.misses >= 2 {
             d.conv.phase = Phase::OfferHuman {
@@ -194,21 +195,21 @@ impl Engine {
                     step,
                 }),
             };
-            d.say(texts::MISSED_IN_GUIDE);
+            d.say(d.t.s("missed_in_guide"));
             self.offer_buttons(d);
         } else {
-            self.explain_step(d, guide, step, texts::MISS_LEAD);
+            self.explain_step(d, guide, step, d.t.s("miss_lead"));
         }
     }
 
     /// The user left the guide without it being fixed.
-    fn leave_guide(&self, d: &mut Draft<'_>) {
+    fn leave_guide<'c>(&'c self, d: &mut Draft<'c>) {
         self.reset(d);
-        d.say(texts::LEFT_GUIDE);
+        d.say(d.t.s("left_guide"));
     }
 
     /// An answer to "Would you like a person?".
-    fn answer_offer(&self, d: &mut Draft<'_>, a: &Analysis) {
+    fn answer_offer<'c>(&'c self, d: &mut Draft<'c>, a: &Analysis) {
         match a.act.map(|g| g.act) {
             Some(Act::Affirm | Act::Ack | Act::Human) => self.act(d, Action::Yes),
             Some(Act::Deny | Act::Stop) => self.act(d, Action::Decline),
@@ -230,8 +231,8 @@ impl Engine {
                 }
                 _ => {
                     let variants = [
-                        texts::OFFER_EXPLAINED.to_string(),
-                        texts::OFFER_AGAIN.to_string(),
+                        d.t.s("offer_explained").to_string(),
+                        d.t.s("offer_again").to_string(),
                     ];
                     d.say_varied(&variants);
                     self.offer_buttons(d);
@@ -241,7 +242,7 @@ impl Engine {
     }
 
     /// An answer to "Is it one of these?".
-    fn answer_suggest(&self, d: &mut Draft<'_>, a: &Analysis, options: &[String]) {
+    fn answer_suggest<'c>(&'c self, d: &mut Draft<'c>, a: &Analysis, options: &[String]) {
         match a.act.map(|g| g.act) {
             Some(Act::Affirm) if options.len() == 1 => {
                 self.act(d, Action::Intent(options[0].clone()))
@@ -249,7 +250,7 @@ impl Engine {
             Some(Act::Deny) if self.topic(a).is_none() => self.act(d, Action::NoneOfThese),
             Some(Act::Stop) => {
                 self.reset(d);
-                d.say(texts::STOP_IDLE);
+                d.say(d.t.s("stop_idle"));
             }
             Some(Act::Human) => self.escalate(d, EscalationReason::Requested),
             _ => self.new_message(d, a),
@@ -257,12 +258,12 @@ impl Engine {
     }
 
     /// An answer to "Welcome back: continue, start over or a person?".
-    fn answer_resume(&self, d: &mut Draft<'_>, a: &Analysis, current: &str, step: usize) {
+    fn answer_resume<'c>(&'c self, d: &mut Draft<'c>, a: &Analysis, current: &str, step: usize) {
         match a.act.map(|g| g.act) {
             Some(Act::Restart) => self.restart_guide(d, current),
             Some(Act::AlreadyTried) => {
                 self.next_step(d, current, step, "already tried");
-                d.lead(texts::ALREADY_TRIED_LEAD);
+                d.lead(d.t.s("already_tried"));
             }
             Some(Act::Back) => self.show_step_exact(d, current, step.saturating_sub(1)),
             Some(Act::Human) => self.escalate(d, EscalationReason::Requested),

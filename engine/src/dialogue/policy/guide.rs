@@ -1,13 +1,18 @@
 //! Moving through a guide: showing steps (never one the user already tried), recording
 //! answers, resolving, running out of steps, and escalating with the problem's facts.
 
-use super::{Action, Draft, Engine, Escalation, Outcome, Phase, texts};
+use super::{Action, Draft, Engine, Escalation, Outcome, Phase};
 use crate::catalog::{Intent, IntentKind};
 use crate::dialogue::{EscalationReason, IntentGuess, StepRecord};
 
 impl Engine {
     /// Acts on a recognised intent: starts its guide, escalates, greets, thanks, clarifies.
-    pub(super) fn act_on_intent(&self, d: &mut Draft<'_>, intent: Intent, guess: IntentGuess) {
+    pub(super) fn act_on_intent<'c>(
+        &'c self,
+        d: &mut Draft<'c>,
+        intent: Intent,
+        guess: IntentGuess,
+    ) {
         match intent.kind {
             IntentKind::Guide => {
                 d.conv.misses = 0;
@@ -17,9 +22,9 @@ impl Engine {
                 d.outcome = Outcome::GuideStarted;
                 self.show_step(d, &intent.id, 0);
                 if intent.priority {
-                    d.lead(texts::high_risk_lead());
+                    d.lead(d.t.s("high_risk"));
                 } else if intent.offer_person {
-                    d.lead(texts::person_offered_lead());
+                    d.lead(d.t.s("person_offered"));
                 }
             }
             IntentKind::Handoff => self.escalate(d, EscalationReason::Requested),
@@ -27,24 +32,24 @@ impl Engine {
                 Phase::Guide { intent, step } => self.welcome_back(d, &intent, step, None),
                 _ => {
                     d.conv.phase = Phase::Idle;
-                    d.say(texts::greeting(&self.catalog));
+                    d.say(d.t.greeting());
                 }
             },
             IntentKind::Thanks => {
                 d.conv.phase = Phase::Idle;
-                d.say(texts::YOU_ARE_WELCOME);
+                d.say(d.t.s("you_are_welcome"));
             }
             IntentKind::Goodbye => {
                 self.reset(d);
-                d.say(texts::GOODBYE);
+                d.say(d.t.s("goodbye"));
             }
-            IntentKind::Clarify => self.clarify(d, &[], texts::VAGUE.to_string()),
+            IntentKind::Clarify => self.clarify(d, &[], d.t.s("vague").to_string()),
         }
     }
 
     /// Shows step `step` of a guide or, when the user already tried it, the next untried
     /// one; past the last step, offers a person.
-    pub(super) fn show_step(&self, d: &mut Draft<'_>, intent_id: &str, step: usize) {
+    pub(super) fn show_step<'c>(&'c self, d: &mut Draft<'c>, intent_id: &str, step: usize) {
         let Some(intent) = self.catalog.intent(intent_id) else {
             self.reset(d);
             return self.prompt(d);
@@ -62,7 +67,7 @@ impl Engine {
     }
 
     /// Shows exactly step `step` (clamped), tried or not (the user asked to go back).
-    pub(super) fn show_step_exact(&self, d: &mut Draft<'_>, intent_id: &str, step: usize) {
+    pub(super) fn show_step_exact<'c>(&'c self, d: &mut Draft<'c>, intent_id: &str, step: usize) {
         let Some(intent) = self.catalog.intent(intent_id) else {
             self.reset(d);
             return self.prompt(d);
@@ -72,25 +77,25 @@ impl Engine {
             intent: intent.id.clone(),
             step,
         };
-        d.say(texts::step(intent, step));
+        d.say(d.t.step(intent, step));
         self.guide_buttons(d, intent);
     }
 
     /// The step's buttons; a person comes first in high-risk guides.
-    pub(super) fn guide_buttons(&self, d: &mut Draft<'_>, intent: &Intent) {
+    pub(super) fn guide_buttons<'c>(&'c self, d: &mut Draft<'c>, intent: &Intent) {
         if intent.priority || intent.offer_person {
-            d.button(Action::Human, texts::TALK_TO_PERSON);
-            d.button(Action::Yes, texts::YES_FIXED);
-            d.button(Action::No, texts::NO_STUCK);
+            d.button(Action::Human, d.t.s("talk_to_person"));
+            d.button(Action::Yes, d.t.s("yes_fixed"));
+            d.button(Action::No, d.t.s("no_stuck"));
         } else {
-            d.button(Action::Yes, texts::YES_FIXED);
-            d.button(Action::No, texts::NO_STUCK);
-            d.button(Action::Human, texts::TALK_TO_PERSON);
+            d.button(Action::Yes, d.t.s("yes_fixed"));
+            d.button(Action::No, d.t.s("no_stuck"));
+            d.button(Action::Human, d.t.s("talk_to_person"));
         }
     }
 
     /// The buttons of an offer of a person.
-    pub(super) fn offer_buttons(&self, d: &mut Draft<'_>) {
+    pub(super) fn offer_buttons<'c>(&'c self, d: &mut Draft<'c>) {
         let keep_going = matches!(
             d.conv.phase,
             Phase::OfferHuman {
@@ -98,27 +103,33 @@ impl Engine {
                 ..
             }
         );
-        d.button(Action::Human, texts::YES_PERSON);
+        d.button(Action::Human, d.t.s("yes_person"));
         d.button(
             Action::Decline,
             if keep_going {
-                texts::KEEP_TRYING
+                d.t.s("keep_trying")
             } else {
-                texts::NO_THANKS
+                d.t.s("no_thanks")
             },
         );
     }
 
     /// Starts a guide again from its first step: the user asked, so tried steps are shown
     /// again.
-    pub(super) fn restart_guide(&self, d: &mut Draft<'_>, intent_id: &str) {
+    pub(super) fn restart_guide<'c>(&'c self, d: &mut Draft<'c>, intent_id: &str) {
         d.conv.tried.retain(|r| r.guide != intent_id);
         d.conv.misses = 0;
         self.show_step(d, intent_id, 0);
     }
 
     /// Records the user's answer to step `step` and moves on.
-    pub(super) fn next_step(&self, d: &mut Draft<'_>, intent_id: &str, step: usize, answer: &str) {
+    pub(super) fn next_step<'c>(
+        &'c self,
+        d: &mut Draft<'c>,
+        intent_id: &str,
+        step: usize,
+        answer: &str,
+    ) {
         let Some(intent) = self.catalog.intent(intent_id) else {
             self.reset(d);
             return self.prompt(d);
@@ -145,17 +156,17 @@ impl Engine {
     }
 
     /// Every step was tried: offer a person.
-    fn exhausted(&self, d: &mut Draft<'_>, intent: &Intent) {
+    fn exhausted<'c>(&'c self, d: &mut Draft<'c>, intent: &Intent) {
         d.conv.phase = Phase::OfferHuman {
             exhausted_guide: Some(intent.id.clone()),
             resume: None,
         };
-        d.say(texts::exhausted(intent));
+        d.say(d.t.exhausted(intent));
         self.offer_buttons(d);
     }
 
     /// The user said the guide fixed it.
-    pub(super) fn resolved(&self, d: &mut Draft<'_>) {
+    pub(super) fn resolved<'c>(&'c self, d: &mut Draft<'c>) {
         // In a high-risk guide, getting back in is not the end: whoever got in can do it
         // again until the remaining protective steps are done.
         if let Phase::Guide { intent, step } = d.conv.phase.clone()
@@ -165,18 +176,18 @@ impl Engine {
         {
             self.next_step(d, &intent, step, "done");
             if matches!(d.conv.phase, Phase::Guide { .. }) {
-                d.lead(texts::KEEP_PROTECTING);
+                d.lead(d.t.s("keep_protecting"));
                 return;
             }
         }
         self.reset(d);
         d.outcome = Outcome::Resolved;
-        d.say(texts::RESOLVED);
+        d.say(d.t.s("resolved"));
     }
 
     /// Asks the caller to open a ticket carrying the problem (the last guide's intent, the
     /// steps tried) however the person was asked for.
-    pub(super) fn escalate(&self, d: &mut Draft<'_>, reason: EscalationReason) {
+    pub(super) fn escalate<'c>(&'c self, d: &mut Draft<'c>, reason: EscalationReason) {
         let priority = d
             .conv
             .last_intent
@@ -200,9 +211,9 @@ impl Engine {
 
     /// Welcomes a user back to an unfinished guide: continue, start over or a person (and
     /// `other`, a different guide their message is about).
-    pub(super) fn welcome_back(
-        &self,
-        d: &mut Draft<'_>,
+    pub(super) fn welcome_back<'c>(
+        &'c self,
+        d: &mut Draft<'c>,
         intent_id: &str,
         step: usize,
         other: Option<&Intent>,
@@ -216,12 +227,12 @@ impl Engine {
             step,
         };
         d.conv.misses = 0;
-        d.say(texts::welcome_back(intent, step));
-        d.button(Action::Continue, texts::CONTINUE);
-        d.button(Action::Restart, texts::START_OVER);
+        d.say(d.t.welcome_back(intent, step));
+        d.button(Action::Continue, d.t.s("continue"));
+        d.button(Action::Restart, d.t.s("start_over"));
         if let Some(o) = other.filter(|o| o.id != intent.id) {
-            d.button(Action::Intent(o.id.clone()), &o.title);
+            d.button(Action::Intent(o.id.clone()), d.t.title(o));
         }
-        d.button(Action::Human, texts::TALK_TO_PERSON);
+        d.button(Action::Human, d.t.s("talk_to_person"));
     }
 }

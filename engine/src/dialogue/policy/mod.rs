@@ -9,6 +9,7 @@
 mod actions;
 mod answers;
 mod guide;
+mod language;
 mod ticket;
 mod tone;
 mod topics;
@@ -33,6 +34,8 @@ enum Event {
     Empty,
     TooLong,
     Command(String),
+    /// `/language`, with what follows it (a code or a language's name), if anything.
+    Language(Option<String>),
     Stale,
     Action(Action),
     Text(Analysis),
@@ -49,6 +52,10 @@ struct Draft<'c> {
     rating: Option<(u64, Rating)>,
     act: Option<ActGuess>,
     ctx: &'c TurnContext,
+    /// What the bot says, in the conversation's language.
+    t: texts::Texts<'c>,
+    /// The message is clearly in a language the catalog lacks.
+    unsupported: bool,
     /// The previous reply's hash (to avoid saying the same thing twice in a row).
     previous_reply: u64,
 }
@@ -138,24 +145,41 @@ impl Engine {
             rating: None,
             act: None,
             ctx,
+            t: texts::Texts::new(&self.catalog, None),
+            unsupported: false,
             previous_reply: conv.last_reply,
         };
+        self.set_language(&mut d, conv, input);
         let frustrated = match (&event, input) {
             (Event::Text(a), Input::Text(raw)) => {
                 d.intent = a.top().cloned();
                 d.act = a.act;
                 tone::frustrated(raw)
             }
+            // A typed button label ("No, still stuck", "2") is that answer as typed.
+            (Event::Action(action), Input::Text(_)) => {
+                let act = match action {
+                    Action::Yes => Some(crate::acts::Act::Affirm),
+                    Action::No => Some(crate::acts::Act::Deny),
+                    Action::Human => Some(crate::acts::Act::Human),
+                    _ => None,
+                };
+                d.act = act.map(|act| ActGuess {
+                    act,
+                    confidence: 1.0,
+                });
+                false
+            }
             _ => false,
         };
         self.decide(&mut d, event, paused);
         if frustrated && !d.conv.soothed && !d.forget {
             d.conv.soothed = true;
-            d.lead(texts::SOOTHE);
+            d.lead(d.t.s("soothe"));
         }
         if has_secret && !d.conv.warned_secrets && !d.forget {
             d.conv.warned_secrets = true;
-            d.reply.text = format!("{}\n\n{}", d.reply.text, texts::SECRET_WARNING);
+            d.reply.text = format!("{}\n\n{}", d.reply.text, d.t.s("secret_warning"));
         }
         tone::never_twice(&mut d);
         d.conv.last_reply = tone::hash(&d.reply.text);
@@ -183,7 +207,8 @@ impl Engine {
         conv.tried.clear();
         conv.misses = 0;
         conv.buttons.clear();
-        let reply = Reply::text(texts::ticket_opened(number, position));
+        let t = texts::Texts::new(&self.catalog, conv.language.as_deref());
+        let reply = Reply::text(t.ticket_opened(number, position));
         conv.last_reply = tone::hash(&reply.text);
         reply
     }
@@ -196,7 +221,8 @@ impl Engine {
         conv.priority = false;
         conv.last_intent = None;
         conv.turn = conv.turn.wrapping_add(1);
-        let mut reply = Reply::text(texts::ticket_closed(number));
+        let t = texts::Texts::new(&self.catalog, conv.language.as_deref());
+        let mut reply = Reply::text(t.ticket_closed(number));
         for (rating, label) in [
             (Rating::Up, texts::RATE_UP),
             (Rating::Down, texts::RATE_DOWN),
@@ -221,8 +247,21 @@ impl Engine {
 
     /// What to say to a user whose messages come too fast (flood control, run by the caller):
     /// they are ignored for `mute_secs` seconds.
-    pub fn slow_down_reply(&self, mute_secs: u64) -> Reply {
-        Reply::text(texts::slow_down(mute_secs))
+    pub fn slow_down_reply(&self, conv: &Conversation, mute_secs: u64) -> Reply {
+        Reply::text(texts::Texts::new(&self.catalog, conv.language.as_deref()).slow_down(mute_secs))
+    }
+
+    /// A sentence of the bot's in the conversation's language (English when the language
+    /// lacks it): `key` is one of [`crate::catalog::STRING_KEYS`], `args` fill its
+    /// placeholders. For what the caller says itself (a staff message's prefix, a ticket
+    /// closed elsewhere).
+    pub fn say(
+        &self,
+        conv: &Conversation,
+        key: &str,
+        args: &[(&str, &dyn std::fmt::Display)],
+    ) -> String {
+        texts::Texts::new(&self.catalog, conv.language.as_deref()).fill(key, args)
     }
 
     fn interpret(&self, conv: &Conversation, input: &Input) -> Event {
@@ -248,13 +287,21 @@ impl Engine {
             }
             Input::Text(raw) if raw.chars().nth(MAX_INPUT_CHARS).is_some() => Event::TooLong,
             Input::Text(raw) => {
-                let analysis = self.analyze(raw);
+                let lang = self.message_language(conv, raw);
+                let analysis = self.analyze_in(raw, lang.as_deref());
                 let n = analysis.normalised.as_str();
                 if n.is_empty() {
                     return Event::Empty;
                 }
                 if let Some(cmd) = n.strip_prefix('/') {
                     let word = cmd.split([' ', '@']).next().unwrap_or_default();
+                    if matches!(word, "language" | "lang" | "languages") {
+                        let arg = cmd
+                            .split_once(' ')
+                            .map(|(_, a)| a.trim().to_string())
+                            .filter(|a| !a.is_empty());
+                        return Event::Language(arg);
+                    }
                     return Event::Command(word.to_string());
                 }
                 // A typed button number or label presses that button.
@@ -275,7 +322,7 @@ impl Engine {
         }
     }
 
-    fn decide(&self, d: &mut Draft<'_>, event: Event, paused: bool) {
+    fn decide<'c>(&'c self, d: &mut Draft<'c>, event: Event, paused: bool) {
         // Deleting one's data and rating work in every phase, an open ticket included.
         let event = match event {
             Event::Command(c) if c == "forget" => return self.ask_forget(d),
@@ -284,10 +331,15 @@ impl Engine {
             }
             Event::Action(Action::ForgetYes) => return self.forget(d),
             Event::Action(Action::ForgetNo) => return self.keep(d),
+            Event::Language(arg) => return self.choose_language(d, arg.as_deref()),
+            Event::Action(Action::Language(code)) => return self.set_language_to(d, &code),
+            Event::Text(_) if d.unsupported && d.conv.ticket().is_none() => {
+                return self.unsupported_language(d);
+            }
             Event::Action(Action::Rate { ticket, rating }) => {
                 d.rating = Some((ticket, rating));
                 d.outcome = Outcome::Rated;
-                d.say(texts::RATED);
+                d.say(d.t.s("rated"));
                 return;
             }
             other => other,
@@ -297,57 +349,58 @@ impl Engine {
         }
         match event {
             Event::Empty => {
-                d.say(texts::EMPTY);
+                d.say(d.t.s("empty"));
                 self.reoffer(d);
             }
             Event::TooLong => {
-                d.say(texts::TOO_LONG);
+                d.say(d.t.s("too_long"));
                 self.reoffer(d);
             }
             Event::Stale => {
                 self.prompt(d);
-                d.lead(texts::STALE_BUTTON);
+                d.lead(d.t.s("stale_button"));
             }
             Event::Command(c) => self.command(d, &c),
+            Event::Language(arg) => self.choose_language(d, arg.as_deref()),
             Event::Action(a) => self.act(d, a),
             Event::Text(a) => self.text(d, &a, paused),
         }
     }
 
-    fn command(&self, d: &mut Draft<'_>, command: &str) {
+    fn command<'c>(&'c self, d: &mut Draft<'c>, command: &str) {
         match command {
             "start" => {
                 self.reset(d);
-                d.say(texts::help(&self.catalog));
+                d.say(d.t.help());
             }
             "help" => {
-                d.say(texts::help(&self.catalog));
+                d.say(d.t.help());
             }
             "reset" => {
                 let was_idle = d.conv.phase == Phase::Idle;
                 self.reset(d);
                 d.say(if was_idle {
-                    texts::NOTHING_TO_RESET
+                    d.t.s("nothing_to_reset")
                 } else {
-                    texts::RESET
+                    d.t.s("reset")
                 });
             }
             "human" => self.escalate(d, super::EscalationReason::Requested),
-            other => d.say(texts::unknown_command(&self.catalog, &format!("/{other}"))),
+            other => d.say(d.t.unknown_command(&format!("/{other}"))),
         }
     }
 
     /// Asks to confirm `/forget`, keeping the conversation where it is.
-    fn ask_forget(&self, d: &mut Draft<'_>) {
+    fn ask_forget<'c>(&'c self, d: &mut Draft<'c>) {
         d.intent = None;
         d.act = None;
-        d.say(texts::forget_confirm(d.conv.ticket()));
-        d.button(Action::ForgetYes, texts::YES_DELETE);
-        d.button(Action::ForgetNo, texts::NO_KEEP);
+        d.say(d.t.forget_confirm(d.conv.ticket()));
+        d.button(Action::ForgetYes, d.t.s("yes_delete"));
+        d.button(Action::ForgetNo, d.t.s("no_keep"));
     }
 
     /// `/forget` confirmed: the caller deletes the stored data; the conversation starts over.
-    fn forget(&self, d: &mut Draft<'_>) {
+    fn forget<'c>(&'c self, d: &mut Draft<'c>) {
         d.forget = true;
         d.outcome = Outcome::Forgotten;
         // Only the turn counter carries on (buttons stay tied to turns); the caller stores
@@ -356,21 +409,21 @@ impl Engine {
             turn: d.conv.turn,
             ..Conversation::default()
         };
-        d.say(texts::FORGOTTEN);
+        d.say(d.t.s("forgotten"));
     }
 
     /// `/forget` cancelled: nothing changes; say where the conversation is.
-    fn keep(&self, d: &mut Draft<'_>) {
+    fn keep<'c>(&'c self, d: &mut Draft<'c>) {
         if d.conv.phase == Phase::Idle {
-            d.say(texts::FORGET_KEPT);
+            d.say(d.t.s("forget_kept"));
         } else {
             self.prompt(d);
-            d.lead(texts::FORGET_KEPT);
+            d.lead(d.t.s("forget_kept"));
         }
     }
 
     /// Leaves whatever is under way; the problem is forgotten.
-    fn reset(&self, d: &mut Draft<'_>) {
+    fn reset<'c>(&'c self, d: &mut Draft<'c>) {
         d.conv.phase = Phase::Idle;
         d.conv.tried.clear();
         d.conv.misses = 0;
@@ -380,7 +433,7 @@ impl Engine {
 
     /// Says where the conversation is, with fresh buttons (after a stale press or an answer
     /// that fits nothing).
-    fn prompt(&self, d: &mut Draft<'_>) {
+    fn prompt<'c>(&'c self, d: &mut Draft<'c>) {
         match d.conv.phase.clone() {
             Phase::Guide { intent, step } => self.show_step(d, &intent, step),
             Phase::OfferHuman {
@@ -390,29 +443,29 @@ impl Engine {
                     .as_deref()
                     .and_then(|g| self.catalog.intent(g))
                 {
-                    Some(i) => d.say(texts::exhausted(i)),
-                    None => d.say(texts::MISSED_TWICE),
+                    Some(i) => d.say(d.t.exhausted(i)),
+                    None => d.say(d.t.s("missed_twice")),
                 }
                 self.offer_buttons(d);
             }
             Phase::Suggest { options } => {
-                d.say(texts::NOT_SURE_MEANT);
+                d.say(d.t.s("not_sure_meant"));
                 for id in options {
                     if let Some(i) = self.catalog.intent(&id) {
-                        let label = i.title.clone();
+                        let label = d.t.title(i).to_string();
                         d.button(Action::Intent(id), &label);
                     }
                 }
-                d.button(Action::NoneOfThese, texts::SOMETHING_ELSE);
+                d.button(Action::NoneOfThese, d.t.s("something_else"));
             }
             Phase::Resume { intent, step } => self.welcome_back(d, &intent, step, None),
-            Phase::Escalated { ticket } => d.say(texts::ticket_still_open(ticket)),
-            Phase::Idle => d.say(texts::greeting(&self.catalog)),
+            Phase::Escalated { ticket } => d.say(d.t.ticket_still_open(ticket)),
+            Phase::Idle => d.say(d.t.greeting()),
         }
     }
 
     /// After an empty or too long message: keep the current buttons available.
-    fn reoffer(&self, d: &mut Draft<'_>) {
+    fn reoffer<'c>(&'c self, d: &mut Draft<'c>) {
         if !matches!(d.conv.phase, Phase::Idle) {
             let text = d.reply.text.clone();
             self.prompt(d);

@@ -1,7 +1,7 @@
 //! A new message outside a guide: find its topic, or ask one clarifying question, or say
 //! (briefly, with the topics as buttons) that it is out of scope.
 
-use super::{Action, Draft, Engine, Outcome, Phase, texts};
+use super::{Action, Draft, Engine, Outcome, Phase};
 use crate::acts::Act;
 use crate::catalog::IntentKind;
 use crate::dialogue::{Analysis, EscalationReason, IntentGuess};
@@ -14,7 +14,7 @@ const TOPIC_BUTTONS: usize = 4;
 
 impl Engine {
     /// A message that starts something: a topic, a request, or a vague or unrelated text.
-    pub(super) fn new_message(&self, d: &mut Draft<'_>, a: &Analysis) {
+    pub(super) fn new_message<'c>(&'c self, d: &mut Draft<'c>, a: &Analysis) {
         // A short answer the catalog lists word for word ("ok", "thanks", "bye") is that
         // answer, whatever topic its few characters resemble.
         let exact_answer = a.act.is_some_and(|g| {
@@ -46,7 +46,7 @@ impl Engine {
                 IntentKind::Guide => {
                     self.act_on_intent(d, intent, guess);
                     if let Some(code) = &a.unknown_code {
-                        d.lead(&texts::unknown_code_with_guide(code));
+                        d.lead(&d.t.unknown_code_with_guide(code));
                     }
                 }
                 IntentKind::Handoff => {
@@ -54,7 +54,7 @@ impl Engine {
                     self.escalate(d, EscalationReason::Requested);
                 }
                 IntentKind::Clarify => {
-                    self.clarify(d, &a.ranked, texts::VAGUE.to_string());
+                    self.clarify(d, &a.ranked, d.t.s("vague").to_string());
                 }
                 _ => self.act_on_intent(d, intent, guess),
             }
@@ -67,7 +67,7 @@ impl Engine {
             return self.act_on_intent(d, intent, guess);
         }
         if let Some(code) = &a.unknown_code {
-            return self.clarify(d, &a.ranked, texts::unknown_code(code));
+            return self.clarify(d, &a.ranked, d.t.unknown_code(code));
         }
         match a.act.map(|g| g.act) {
             Some(Act::Human) => {
@@ -76,28 +76,28 @@ impl Engine {
             }
             Some(Act::Affirm) => {
                 d.conv.phase = Phase::Idle;
-                return d.say(texts::GLAD);
+                return d.say(d.t.s("glad"));
             }
             Some(Act::Ack) => {
                 d.conv.phase = Phase::Idle;
-                return d.say(texts::OK_IDLE);
+                return d.say(d.t.s("ok_idle"));
             }
             Some(Act::Stop) => {
                 self.reset(d);
-                return d.say(texts::STOP_IDLE);
+                return d.say(d.t.s("stop_idle"));
             }
             Some(Act::Status) => {
                 d.conv.phase = Phase::Idle;
-                d.say(texts::NO_TICKET_STATUS);
-                return d.button(Action::Human, texts::TALK_TO_PERSON);
+                d.say(d.t.s("no_ticket_status"));
+                return d.button(Action::Human, d.t.s("talk_to_person"));
             }
             Some(Act::Deny | Act::Unsure | Act::Question | Act::AlreadyTried) => {
-                return self.clarify(d, &a.ranked, texts::VAGUE.to_string());
+                return self.clarify(d, &a.ranked, d.t.s("vague").to_string());
             }
             _ => {}
         }
         if !a.out_of_scope && a.top().is_some() {
-            return self.clarify(d, &a.ranked, texts::NOT_SURE_MEANT.to_string());
+            return self.clarify(d, &a.ranked, d.t.s("not_sure_meant").to_string());
         }
         self.out_of_scope(d);
     }
@@ -114,7 +114,7 @@ impl Engine {
     }
 
     /// A request for a person that also names a problem keeps the problem for the ticket.
-    fn remember_problem(&self, d: &mut Draft<'_>, a: &Analysis) {
+    fn remember_problem<'c>(&'c self, d: &mut Draft<'c>, a: &Analysis) {
         let suggest = self.catalog.settings.suggest;
         if let Some(g) = a.ranked.iter().find(|g| {
             g.confidence >= suggest
@@ -129,7 +129,7 @@ impl Engine {
 
     /// One clarifying question: the likeliest topics (then the most common ones) as buttons,
     /// and "Something else".
-    pub(super) fn clarify(&self, d: &mut Draft<'_>, ranked: &[IntentGuess], text: String) {
+    pub(super) fn clarify<'c>(&'c self, d: &mut Draft<'c>, ranked: &[IntentGuess], text: String) {
         let suggest = self.catalog.settings.suggest;
         let mut options: Vec<String> = ranked
             .iter()
@@ -159,19 +159,19 @@ impl Engine {
         d.conv.phase = Phase::Suggest {
             options: options.clone(),
         };
-        d.say_varied(&[text, texts::NOT_SURE_MEANT_AGAIN.to_string()]);
+        d.say_varied(&[text, d.t.s("not_sure_meant_again").to_string()]);
         for id in options {
             if let Some(i) = self.catalog.intent(&id) {
-                let title = i.title.clone();
+                let title = d.t.title(i).to_string();
                 d.button(Action::Intent(id), &title);
             }
         }
-        d.button(Action::NoneOfThese, texts::SOMETHING_ELSE);
+        d.button(Action::NoneOfThese, d.t.s("something_else"));
     }
 
     /// Clearly unrelated: a short answer with the common topics as buttons; the second miss
     /// in a row offers a person.
-    fn out_of_scope(&self, d: &mut Draft<'_>) {
+    fn out_of_scope<'c>(&'c self, d: &mut Draft<'c>) {
         d.outcome = Outcome::OutOfScope;
         d.intent = None;
         if !matches!(d.conv.phase, Phase::OfferHuman { .. }) {
@@ -182,17 +182,17 @@ impl Engine {
             return self.offer_person_after_misses(d);
         }
         d.say_varied(&[
-            texts::OUT_OF_SCOPE.to_string(),
-            texts::OUT_OF_SCOPE_AGAIN.to_string(),
+            d.t.s("out_of_scope").to_string(),
+            d.t.s("out_of_scope_again").to_string(),
         ]);
         for i in self.catalog.common_topics().into_iter().take(TOPIC_BUTTONS) {
-            d.button(Action::Intent(i.id.clone()), &i.title);
+            d.button(Action::Intent(i.id.clone()), d.t.title(i));
         }
-        d.button(Action::Human, texts::TALK_TO_PERSON);
+        d.button(Action::Human, d.t.s("talk_to_person"));
     }
 
     /// Counts a miss; the second in a row offers a person instead of `text`.
-    pub(super) fn missed(&self, d: &mut Draft<'_>, text: String) {
+    pub(super) fn missed<'c>(&'c self, d: &mut Draft<'c>, text: String) {
         d.conv.misses = d.conv.misses.saturating_add(1);
         if d.conv.misses >= 2 {
             self.offer_person_after_misses(d);
@@ -201,12 +201,12 @@ impl Engine {
         }
     }
 
-    fn offer_person_after_misses(&self, d: &mut Draft<'_>) {
+    fn offer_person_after_misses<'c>(&'c self, d: &mut Draft<'c>) {
         d.conv.phase = Phase::OfferHuman {
             exhausted_guide: None,
             resume: None,
         };
-        d.say(texts::MISSED_TWICE);
+        d.say(d.t.s("missed_twice"));
         self.offer_buttons(d);
     }
 }
