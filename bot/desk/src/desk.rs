@@ -74,6 +74,9 @@ pub struct TurnRequest<'a> {
     /// The update consumed and where the reply goes; `None` when the caller shows the reply
     /// itself (the console).
     pub delivery: Option<Delivery>,
+    /// The user's language as the platform reports it (Telegram's `language_code`, Discord's
+    /// `locale`): a new conversation starts in it when the catalog speaks it.
+    pub locale: Option<&'a str>,
 }
 
 impl<'a> TurnRequest<'a> {
@@ -85,6 +88,7 @@ impl<'a> TurnRequest<'a> {
             input,
             sent_ms: None,
             delivery: None,
+            locale: None,
         }
     }
 
@@ -99,6 +103,13 @@ impl<'a> TurnRequest<'a> {
     #[must_use]
     pub fn sent_at(mut self, sent_ms: Option<u64>) -> Self {
         self.sent_ms = sent_ms;
+        self
+    }
+
+    /// With the user's language as the platform reports it ("pt-BR", "ru").
+    #[must_use]
+    pub fn locale(mut self, locale: Option<&'a str>) -> Self {
+        self.locale = locale;
         self
     }
 
@@ -196,6 +207,30 @@ impl Desk {
     }
 
     /// The current state of a conversation (the default for a new one).
+    /// What the user of `key` sees of a staff message, in the user's language: "Support
+    /// (name): …", or "Support: …" when staff are anonymous or the name is empty.
+    pub fn staff_message_for(
+        &self,
+        key: &ConvKey,
+        staff_name: &str,
+        anonymous: bool,
+        text: &str,
+    ) -> Result<String, StorageError> {
+        let conv = self.conversation(key)?;
+        let name = staff_name.trim();
+        let text = text.trim();
+        Ok(if anonymous || name.is_empty() {
+            self.engine.say(&conv, "support_says", &[("text", &text)])
+        } else {
+            self.engine.say(
+                &conv,
+                "support_named_says",
+                &[("name", &name), ("text", &text)],
+            )
+        })
+    }
+
+    /// The stored state of conversation `key` (a new one when there is none).
     pub fn conversation(&self, key: &ConvKey) -> Result<Conversation, StorageError> {
         Ok(self.store.conversation(key)?.unwrap_or_default())
     }
@@ -246,12 +281,16 @@ impl Desk {
             input,
             sent_ms,
             delivery,
+            locale,
         } = req;
         let (key, display_name, sent_ms) = (*key, *display_name, *sent_ms);
         let channel = |reply: &Reply| delivery.as_ref().map(|d| d.write(reply));
         let _guard = self.lock(key);
         let now = self.now_ms();
-        let conv = self.conversation(key)?;
+        let mut conv = self.conversation(key)?;
+        if let Some(locale) = locale {
+            self.engine.seed_language(&mut conv, locale);
+        }
         if let Some(flood) = &self.flood {
             let sent = sent_ms.map_or(now, |t| t.min(now));
             let (reply, outcome) = match flood.check(key, sent) {
@@ -259,7 +298,7 @@ impl Desk {
                 Verdict::SlowDown => (
                     Some(
                         self.engine
-                            .slow_down_reply(flood.limits().mute_ms.div_ceil(1_000)),
+                            .slow_down_reply(&conv, flood.limits().mute_ms.div_ceil(1_000)),
                     ),
                     Outcome::Throttled,
                 ),
@@ -399,7 +438,10 @@ impl Desk {
         let reply = if conv.ticket() == Some(number) {
             self.engine.ticket_closed(&mut conv, number)
         } else {
-            Reply::text(format!("Ticket #{number} has been closed."))
+            Reply::text(
+                self.engine
+                    .say(&conv, "ticket_closed_other", &[("number", &number)]),
+            )
         };
         let now = self.now_ms();
         ticket.status = TicketStatus::Closed;
@@ -426,7 +468,10 @@ impl Desk {
             let position = self.store.queue_position(number)?;
             self.engine.ticket_opened(&mut conv, number, position)
         } else {
-            Reply::text(format!("Ticket #{number} has been reopened."))
+            Reply::text(
+                self.engine
+                    .say(&conv, "ticket_reopened_other", &[("number", &number)]),
+            )
         };
         let now = self.now_ms();
         ticket.status = TicketStatus::Open;

@@ -145,17 +145,6 @@ pub fn staff_ticket_text(ticket: &Ticket) -> String {
     out
 }
 
-/// What the user sees of a staff message: "Support (name): …", or "Support: …" when staff
-/// are anonymous or the name is empty.
-pub fn staff_message_for_user(staff_name: &str, anonymous: bool, text: &str) -> String {
-    let name = staff_name.trim();
-    if anonymous || name.is_empty() {
-        format!("Support: {}", text.trim())
-    } else {
-        format!("Support ({name}): {}", text.trim())
-    }
-}
-
 /// What staff see of a user's message relayed into the ticket's thread.
 pub fn user_message_for_staff(ticket: &Ticket, text: &str) -> String {
     let who = ticket
@@ -314,16 +303,35 @@ mod tests {
     }
 
     #[test]
-    fn staff_text_is_named_or_anonymous() {
+    fn staff_text_is_named_or_anonymous_in_the_users_language() {
+        let (_dir, desk) = desk();
+        let user = ConvKey::new(Platform::Telegram, "1");
         assert_eq!(
-            staff_message_for_user("Ann", false, " try again "),
+            desk.staff_message_for(&user, "Ann", false, " try again ")
+                .unwrap(),
             "Support (Ann): try again"
         );
         assert_eq!(
-            staff_message_for_user("Ann", true, "try again"),
+            desk.staff_message_for(&user, "Ann", true, "try again")
+                .unwrap(),
             "Support: try again"
         );
-        assert_eq!(staff_message_for_user(" ", false, "x"), "Support: x");
+        assert_eq!(
+            desk.staff_message_for(&user, " ", false, "x").unwrap(),
+            "Support: x"
+        );
+        // A Russian user sees the prefix in Russian (the catalog's ru strings), never the
+        // English one.
+        desk.handle(&user, None, &text("не могу войти в аккаунт"))
+            .unwrap();
+        let shown = desk
+            .staff_message_for(&user, "Ann", false, "привет")
+            .unwrap();
+        assert!(
+            shown.contains("Ann") && shown.ends_with("привет"),
+            "{shown}"
+        );
+        assert!(!shown.starts_with("Support"), "{shown}");
     }
 
     fn desk() -> (tempfile::TempDir, Desk) {

@@ -22,7 +22,7 @@ use deskbot_storage::{
 };
 use thiserror::Error;
 
-use super::{StaffCommand, staff_message_for_user, staff_ticket_text, user_message_for_staff};
+use super::{StaffCommand, staff_ticket_text, user_message_for_staff};
 use crate::desk::{Desk, TRANSCRIPT_CHARS, cut};
 use crate::marks::{Mark, RELAY_SEEN};
 
@@ -649,7 +649,11 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
         text: &str,
         nonce: &str,
     ) -> Result<(), RelayError> {
-        let shown = staff_message_for_user(staff_name, self.config.anonymous_staff, text);
+        let (key, name, said) = (user.clone(), staff_name.to_string(), text.to_string());
+        let anonymous = self.config.anonymous_staff;
+        let shown = self
+            .blocking(move |d| d.staff_message_for(&key, &name, anonymous, &said))
+            .await?;
         let line = TranscriptEntry {
             at_ms: self.desk.now_ms(),
             speaker: Speaker::Staff,
