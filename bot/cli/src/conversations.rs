@@ -3,13 +3,18 @@
 //!
 //! A file holds `[[conversation]]` tables, each with an `id`, a `class` (the kind of problem it
 //! tests) and `turns`: one inline table per turn with exactly one of `user = "typed text"`,
-//! `press = "label prefix"` (presses a button of the last reply) or `staff_close = true`, an
+//! `press = "label prefix"` (presses a button of the last reply), `tap = "action"` (presses
+//! the button with that action: `yes`, `no`, `human`, `decline`, `continue`, `restart`,
+//! `forget_yes`, `forget_no`, `none`, `intent:<id>`, `rate_up`, `rate_down`, `lang:<code>`,
+//! whatever its label's language) or `staff_close = true`, an
 //! optional `wait_minutes` (time passes first) and expectations, all optional: `state`, `guide`,
 //! `step` (1-based), `advance` (the step moved forward, or stayed), `act`, `outcome`,
 //! `not_outcome`, `says` / `not_says` (substrings of the reply, any case), `buttons` (label
 //! substrings), `ticket` (one is open), `priority`, `ticket_intent`, `masked` (the stored user
-//! line has a secret masked) and `stored_lacks`. `deskbot eval --conversations FILE` prints
-//! the pass rate per class.
+//! line has a secret masked), `stored_lacks` and `reply_lang` (the language the bot answered
+//! in). A conversation may name its `lang` (pass rates are reported per language) and a
+//! `locale` (the language a platform reports for the new user). `deskbot eval
+//! --conversations FILE` prints the pass rate per class and per language.
 //!
 //! Beside each script's own expectations, every conversation must keep three promises:
 //! two consecutive replies are never identical; a guide is recorded as resolved only on an
@@ -26,7 +31,7 @@ use deskbot_storage::{ConvKey, Speaker};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use deskbot_desk::desk::{Desk, TurnResult};
+use deskbot_desk::desk::{Desk, TurnRequest, TurnResult};
 use deskbot_storage::Platform;
 
 /// Why a suite could not be run (a failing conversation is a result, not an error).
@@ -74,6 +79,13 @@ pub struct Script {
     /// What it is about (for people).
     #[serde(default)]
     pub note: Option<String>,
+    /// The language the conversation is written in (`en` when left out), for per-language
+    /// pass rates.
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// The language the platform reports for the user (Telegram's `language_code`).
+    #[serde(default)]
+    pub locale: Option<String>,
     /// The turns, in order.
     pub turns: Vec<ScriptTurn>,
 }
@@ -86,6 +98,8 @@ pub struct ScriptTurn {
     pub user: Option<String>,
     /// Presses the last reply's button whose label starts with this (any case).
     pub press: Option<String>,
+    /// Presses the last reply's button with this action (`yes`, `human`, `lang:ru`…).
+    pub tap: Option<String>,
     /// Staff close the open ticket.
     pub staff_close: Option<bool>,
     /// Minutes that pass before this turn.
@@ -94,6 +108,8 @@ pub struct ScriptTurn {
     pub state: Option<String>,
     /// Expected guide id.
     pub guide: Option<String>,
+    /// The language the reply must be in (a catalog language code).
+    pub reply_lang: Option<String>,
     /// Expected 1-based step.
     pub step: Option<usize>,
     /// The step moved forward (true) or stayed (false).
@@ -161,6 +177,8 @@ pub struct SuiteReport {
     pub passed: usize,
     /// Per class.
     pub classes: BTreeMap<String, ClassResult>,
+    /// Per language (the scripts' `lang`).
+    pub languages: BTreeMap<String, ClassResult>,
     /// Turns recorded as resolved.
     pub resolved_turns: usize,
     /// Of those, turns that were an explicit affirmation.
@@ -203,10 +221,11 @@ pub fn load(path: &Path) -> Result<Vec<Script>, SuiteError> {
         for (i, t) in s.turns.iter().enumerate() {
             let actions = usize::from(t.user.is_some())
                 + usize::from(t.press.is_some())
+                + usize::from(t.tap.is_some())
                 + usize::from(t.staff_close == Some(true));
             if actions != 1 {
                 return Err(invalid(format!(
-                    "conversation `{}`, turn {}: needs exactly one of `user`, `press`, `staff_close = true`",
+                    "conversation `{}`, turn {}: needs exactly one of `user`, `press`, `tap`, `staff_close = true`",
                     s.id,
                     i + 1
                 )));
@@ -238,6 +257,7 @@ fn outcome_named(name: &str) -> Option<Outcome> {
         "out_of_scope" => Outcome::OutOfScope,
         "rated" => Outcome::Rated,
         "forgotten" => Outcome::Forgotten,
+        "unsupported_language" => Outcome::UnsupportedLanguage,
         _ => return None,
     })
 }
@@ -253,16 +273,42 @@ pub fn run(engine: Arc<Engine>, scripts: &[Script]) -> Result<SuiteReport, Suite
     for (n, script) in scripts.iter().enumerate() {
         let key = ConvKey::new(Platform::Console, format!("conversation-{n}"));
         let failures = run_script(&desk, &clock, &key, script, &mut report)?;
+        let lang = script.lang.clone().unwrap_or_else(|| "en".into());
         let class = report.classes.entry(script.class.clone()).or_default();
         class.total += 1;
+        let language = report.languages.entry(lang).or_default();
+        language.total += 1;
         report.conversations += 1;
         if failures.is_empty() {
-            class.passed += 1;
+            report
+                .classes
+                .entry(script.class.clone())
+                .or_default()
+                .passed += 1;
+            if let Some(l) = report
+                .languages
+                .get_mut(script.lang.as_deref().unwrap_or("en"))
+            {
+                l.passed += 1;
+            }
             report.passed += 1;
         }
         report.failures.extend(failures);
     }
     Ok(report)
+}
+
+/// Whether the button with id `id` (`<turn>:<action>`) does `action` (`rate_up` and
+/// `rate_down` stand for the rating of any ticket).
+fn button_does(id: &str, action: &str) -> bool {
+    let Some((_, code)) = id.split_once(':') else {
+        return false;
+    };
+    match action {
+        "rate_up" => code.starts_with("rate:") && code.ends_with(":up"),
+        "rate_down" => code.starts_with("rate:") && code.ends_with(":down"),
+        other => code == other,
+    }
 }
 
 /// Where a conversation is in a guide: (guide, 1-based step).
@@ -299,8 +345,36 @@ fn run_script(
             });
         };
         let (input_desc, result): (String, TurnResult) = if let Some(text) = &t.user {
-            let r = desk.handle(key, Some("Eval User"), &Input::Text(text.clone()))?;
+            let input = Input::Text(text.clone());
+            let r = desk.turn(
+                &TurnRequest::new(key, &input)
+                    .name(Some("Eval User"))
+                    .locale(script.locale.as_deref()),
+            )?;
             (text.clone(), r)
+        } else if let Some(action) = &t.tap {
+            let button = last.as_ref().and_then(|r| {
+                r.reply
+                    .buttons
+                    .iter()
+                    .find(|b| button_does(&b.id, action))
+                    .cloned()
+            });
+            let Some(button) = button else {
+                let offered: Vec<String> = last
+                    .as_ref()
+                    .map(|r| r.reply.buttons.iter().map(|b| b.id.clone()).collect())
+                    .unwrap_or_default();
+                fail(
+                    &format!("[tap {action}]"),
+                    &last_reply,
+                    format!("no button does {action:?} (offered: {offered:?})"),
+                );
+                break;
+            };
+            let input = Input::Button(button.id.clone());
+            let r = desk.turn(&TurnRequest::new(key, &input).locale(script.locale.as_deref()))?;
+            (format!("[tap {action}: {}]", button.label), r)
         } else if let Some(label) = &t.press {
             let wanted = label.to_lowercase();
             let button = last.as_ref().and_then(|r| {
@@ -365,6 +439,7 @@ fn run_script(
             "the same reply twice in a row".into(),
         );
         let labelled_affirm = t.act.as_deref() == Some("affirm")
+            || t.tap.as_deref() == Some("yes")
             || t.press
                 .as_deref()
                 .is_some_and(|p| "yes, that fixed it".starts_with(&p.to_lowercase()));
@@ -406,6 +481,16 @@ fn run_script(
                     now_place.as_ref().map(|p| &p.0)
                 ),
             );
+        }
+        if let Some(want) = &t.reply_lang {
+            // The reply's language: the conversation's, except the English note on a
+            // language the bot does not speak.
+            let got = if result.outcome == Outcome::UnsupportedLanguage {
+                "en"
+            } else {
+                conv.language.as_deref().unwrap_or("en")
+            };
+            check(got == want, format!("reply in {got} (expected {want})"));
         }
         if let Some(s) = t.step {
             check(

@@ -9,6 +9,7 @@
 
 mod acts;
 mod intents;
+mod langid;
 mod masking;
 mod progress;
 mod suite;
@@ -53,6 +54,14 @@ pub struct EvalArgs {
     /// masking precision and recall.
     #[arg(long, value_name = "FILE")]
     pub masking: Option<PathBuf>,
+    /// Short messages labelled with the language to answer in (JSON Lines `{"text", "lang",
+    /// "context"}`; repeat the flag for several files): language identification accuracy.
+    #[arg(long = "language-id", value_name = "FILE")]
+    pub language_id: Vec<PathBuf>,
+    /// Train on the examples of these languages only (codes, comma-separated: `en` measures
+    /// what English examples alone understand; `en,ru` one language's own model).
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    pub languages: Vec<String>,
     /// Print one JSON object instead of the human-readable report.
     #[arg(long)]
     pub json: bool,
@@ -299,9 +308,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
         && args.conversations.is_none()
         && args.acts.is_none()
         && args.masking.is_none()
+        && args.language_id.is_empty()
     {
         bail!(
-            "give at least one of --test FILE, --conversations FILE, --acts FILE, --masking FILE"
+            "give at least one of --test FILE, --conversations FILE, --acts FILE, --masking FILE, --language-id FILE"
         );
     }
     let mut json_out = serde_json::Map::new();
@@ -322,6 +332,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
             let v = suite::run(engine, path, args.json, args.show_errors)?;
             json_out.insert("conversations".into(), v);
         }
+    }
+    if !args.language_id.is_empty() {
+        let catalog = match &args.catalog {
+            Some(dir) => Catalog::load_dir(dir)
+                .with_context(|| format!("{}: cannot load the catalog", dir.display()))?,
+            None => Catalog::builtin().context("the built-in catalog does not load")?,
+        };
+        let id = deskbot_engine::langid::LanguageId::new(&catalog);
+        let v = langid::run(&id, &args.language_id, args.json, args.show_errors)?;
+        json_out.insert("language_id".into(), v);
     }
     if let Some(path) = &args.masking {
         let v = masking::run(path, args.json, args.show_errors)?;

@@ -105,7 +105,15 @@ async fn with_the_model_other_languages_are_understood_and_a_restart_is_quick() 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("Reset your password"), "{stdout}");
+    // Understood, and answered in the user's language: the Russian guide's title.
+    let catalog = deskbot_engine::catalog::Catalog::builtin().unwrap();
+    let title = |lang: &str, intent: &str| {
+        catalog.language(lang).unwrap().intents[intent]
+            .title
+            .clone()
+    };
+    assert!(stdout.contains(&title("ru", "password_reset")), "{stdout}");
+    assert!(!stdout.contains("Reset your password"), "{stdout}");
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("sentence embeddings off"),
         "the model was used"
@@ -122,5 +130,5 @@ async fn with_the_model_other_languages_are_understood_and_a_restart_is_quick() 
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("Verification code"), "{stdout}");
+    assert!(stdout.contains(&title("es", "two_factor")), "{stdout}");
 }

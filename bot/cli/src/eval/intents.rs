@@ -68,7 +68,7 @@ struct Report {
     latency_us: Vec<f64>,
     errors: Vec<(String, String, String, f32)>,
     /// Per language (rows with a `lang` field): (right, total).
-    per_language: BTreeMap<String, (usize, usize)>,
+    per_language: BTreeMap<String, LangScore>,
 }
 
 /// Intent accuracy on a labelled test set; returns the JSON report (printed as text unless
@@ -83,14 +83,20 @@ pub fn run_intents(args: &EvalArgs, test_path: &Path) -> Result<serde_json::Valu
             train.display().to_string(),
         ),
         (None, Some(dir)) => {
-            let loaded = Catalog::load_dir(dir)
-                .with_context(|| format!("{}: cannot load the catalog", dir.display()))?;
+            let loaded = restrict(
+                Catalog::load_dir(dir)
+                    .with_context(|| format!("{}: cannot load the catalog", dir.display()))?,
+                &args.languages,
+            )?;
             let data = loaded.training_data();
             catalog = Some(loaded);
             (data, dir.display().to_string())
         }
         (None, None) => {
-            let loaded = Catalog::builtin().context("the built-in catalog does not load")?;
+            let loaded = restrict(
+                Catalog::builtin().context("the built-in catalog does not load")?,
+                &args.languages,
+            )?;
             let data = loaded.training_data();
             catalog = Some(loaded);
             (data, "the built-in catalog".to_string())
@@ -260,7 +266,7 @@ pub fn run_intents(args: &EvalArgs, test_path: &Path) -> Result<serde_json::Valu
         let mut errors = Vec::new();
         let mut pattern_hits = 0usize;
         let mut embedded = 0usize;
-        let mut per_language: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        let mut per_language: BTreeMap<String, LangScore> = BTreeMap::new();
         let mut bar = progress.bar(&format!("classifying ({})", choice.name()), test.len());
         for (i, ((normalised, truth), row)) in test.iter().zip(&test_rows).enumerate() {
             let start = Instant::now();
@@ -293,8 +299,12 @@ pub fn run_intents(args: &EvalArgs, test_path: &Path) -> Result<serde_json::Valu
             };
             if let Some(lang) = &row.lang {
                 let e = per_language.entry(lang.clone()).or_default();
-                e.0 += usize::from(predicted == *truth);
-                e.1 += 1;
+                e.right += usize::from(predicted == *truth);
+                e.total += 1;
+                if truth.is_none() {
+                    e.oos += 1;
+                    e.oos_caught += usize::from(predicted.is_none());
+                }
             }
             if predicted != *truth {
                 let name =
@@ -330,7 +340,7 @@ pub fn run_intents(args: &EvalArgs, test_path: &Path) -> Result<serde_json::Valu
         });
     }
     if !args.json {
-        if reports.len() > 1 {
+        if reports.len() > 1 || reports.iter().any(|r| !r.per_language.is_empty()) {
             print!("{}", side_by_side(&reports));
         }
         if let Some(first) = reports.first() {
@@ -348,15 +358,61 @@ pub fn run_intents(args: &EvalArgs, test_path: &Path) -> Result<serde_json::Valu
     Ok(out)
 }
 
+/// The catalog trained on the examples of `codes` only (all of them when empty).
+fn restrict(catalog: Catalog, codes: &[String]) -> Result<Catalog> {
+    if codes.is_empty() {
+        return Ok(catalog);
+    }
+    for c in codes {
+        if catalog.language(c).is_none() {
+            anyhow::bail!(
+                "--languages: the catalog has no language `{c}` (it has {})",
+                catalog
+                    .languages
+                    .iter()
+                    .map(|l| l.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    Ok(catalog.with_examples_of(&codes))
+}
+
+/// One language's share of a test set: messages, right answers, out-of-scope ones caught.
+#[derive(Debug, Clone, Copy, Default)]
+struct LangScore {
+    total: usize,
+    right: usize,
+    oos: usize,
+    oos_caught: usize,
+}
+
+impl LangScore {
+    fn accuracy(&self) -> f64 {
+        self.right as f64 / self.total.max(1) as f64
+    }
+
+    fn oos_recall(&self) -> f64 {
+        self.oos_caught as f64 / self.oos.max(1) as f64
+    }
+}
+
 fn summary_json(r: &Report) -> serde_json::Value {
     let m = &r.metrics;
     let per_language: serde_json::Map<String, serde_json::Value> = r
         .per_language
         .iter()
-        .map(|(lang, (ok, n))| {
+        .map(|(lang, l)| {
             (
                 lang.clone(),
-                json!({"accuracy": *ok as f64 / (*n).max(1) as f64, "n": n}),
+                json!({
+                    "accuracy": l.accuracy(),
+                    "n": l.total,
+                    "oos_recall": l.oos_recall(),
+                    "n_oos": l.oos,
+                }),
             )
         })
         .collect();
@@ -405,8 +461,21 @@ fn side_by_side(reports: &[Report]) -> String {
         for r in reports {
             let _ = write!(s, "  {:<6}", r.choice.name());
             for l in &langs {
-                let (ok, n) = r.per_language.get(*l).copied().unwrap_or_default();
-                let _ = write!(s, " {:>5.1} %", 100.0 * ok as f64 / n.max(1) as f64);
+                let score = r.per_language.get(*l).copied().unwrap_or_default();
+                let _ = write!(s, " {:>5.1} %", 100.0 * score.accuracy());
+            }
+            let _ = writeln!(s);
+        }
+        let _ = write!(s, "\n  out-of-scope recall by language:\n  {:<6}", "");
+        for l in &langs {
+            let _ = write!(s, " {l:>7}");
+        }
+        let _ = writeln!(s);
+        for r in reports {
+            let _ = write!(s, "  {:<6}", r.choice.name());
+            for l in &langs {
+                let score = r.per_language.get(*l).copied().unwrap_or_default();
+                let _ = write!(s, " {:>5.1} %", 100.0 * score.oos_recall());
             }
             let _ = writeln!(s);
         }

@@ -51,6 +51,28 @@ fn to_text(r: &SuiteReport, show: usize) -> String {
             rate
         );
     }
+    if r.languages.len() > 1 {
+        let _ = writeln!(
+            s,
+            "\n{:<20} {:>6} {:>6} {:>8}",
+            "language", "passed", "total", "rate"
+        );
+        for (lang, c) in &r.languages {
+            let rate = if c.total == 0 {
+                0.0
+            } else {
+                100.0 * c.passed as f64 / c.total as f64
+            };
+            let _ = writeln!(
+                s,
+                "{:<20} {:>6} {:>6} {:>7.1}%",
+                deskbot::terminal::escape_controls(lang),
+                c.passed,
+                c.total,
+                rate
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "\nresolved turns: {} ({} with an explicit affirmation); goodbyes or resolves after a \"no\": {}",
