@@ -58,6 +58,9 @@ pub struct LanguageId {
     marker_only: HashSet<String>,
     /// Every word of every language's examples (normalised): real words, not gibberish.
     vocabulary: HashSet<String>,
+    /// Every Latin letter the catalog's languages use: a message with others ("ı", "ş", "ß",
+    /// "ø") is written in a language the catalog lacks.
+    latin_letters: HashSet<char>,
 }
 
 fn script_of(text: &str) -> Option<Script> {
@@ -92,6 +95,10 @@ fn own_script(text: &str) -> Option<Script> {
     }
 }
 
+fn is_latin(c: char) -> bool {
+    c.is_ascii_alphabetic() || is_latin_letter(c)
+}
+
 fn is_latin_letter(c: char) -> bool {
     matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}')
 }
@@ -108,6 +115,7 @@ impl LanguageId {
         let mut scripts: HashMap<Script, HashSet<String>> = HashMap::new();
         let mut latin = Vec::new();
         let mut vocabulary = HashSet::new();
+        let mut latin_letters = HashSet::new();
         // Per Latin-script language: word -> number of examples using it.
         let mut vocab: HashMap<String, HashMap<String, usize>> = HashMap::new();
         for (i, language) in catalog.languages.iter().enumerate() {
@@ -135,6 +143,7 @@ impl LanguageId {
             for t in &texts {
                 let n = normalize(t);
                 vocabulary.extend(words(&n).map(str::to_string));
+                latin_letters.extend(n.chars().filter(|c| c.is_alphabetic() && is_latin(*c)));
                 match script_of(&n) {
                     Some(Script::Latin) => {
                         latin_texts += 1;
@@ -184,6 +193,7 @@ impl LanguageId {
             markers,
             marker_only,
             vocabulary,
+            latin_letters,
         }
     }
 
@@ -265,10 +275,13 @@ impl LanguageId {
         };
         // A language the catalog lacks: whatlang is sure, the message is long enough, and no
         // word of it marks one of ours.
+        let foreign = text
+            .chars()
+            .any(|c| c.is_alphabetic() && is_latin(c) && !self.latin_letters.contains(&c));
         if words.len() >= UNSUPPORTED_MIN_WORDS
             && top_marker.is_none_or(|(_, n)| n * 4 < words.len())
             && let Some(info) = whatlang::detect(&text)
-            && info.is_reliable()
+            && (info.is_reliable() || foreign)
             && code_of(info.lang()).is_none()
             && info.script() == Script::Latin
             && !matches!(info.lang(), Lang::Eng)

@@ -321,9 +321,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 .with_context(|| format!("{}: cannot load the catalog", dir.display()))?,
             None => Catalog::builtin().context("the built-in catalog does not load")?,
         };
-        let engine = std::sync::Arc::new(
-            deskbot_engine::dialogue::Engine::new(catalog).context("training failed")?,
-        );
+        // The engine the bot runs: with sentence embeddings unless they are off.
+        let options = deskbot::embedding::EmbeddingOptions {
+            progress: !args.json,
+            ..deskbot::embedding::EmbeddingOptions::from_flag(args.no_embeddings)
+        };
+        let (engine, _) =
+            deskbot::embedding::build_engine(catalog, &options).context("training failed")?;
+        let engine = std::sync::Arc::new(engine);
         if let Some(path) = &args.acts {
             let v = acts::run(&engine, path, args.json, args.show_errors)?;
             json_out.insert("acts".into(), v);

@@ -1,6 +1,7 @@
 //! The engine: a catalog plus the classifier trained from it, and message analysis that
 //! combines the classifier with the catalog's exact patterns.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -54,6 +55,8 @@ pub struct Analysis {
     pub act: Option<ActGuess>,
     /// An error code the catalog does not know, when the message has one.
     pub unknown_code: Option<String>,
+    /// The language the message was read in (`None`: English).
+    pub language: Option<String>,
 }
 
 impl Analysis {
@@ -119,6 +122,8 @@ pub struct Engine {
     stats: EmbedStats,
     /// Which of the catalog's languages a message is in.
     pub(crate) langid: LanguageId,
+    /// Per language, the one-word answers that mean yes or no there.
+    pub(crate) plain_answers: HashMap<String, HashMap<String, crate::acts::Act>>,
 }
 
 impl Engine {
@@ -157,6 +162,7 @@ impl Engine {
         Ok(Self {
             models,
             langid: LanguageId::new(&catalog),
+            plain_answers: super::models::plain_answers(&catalog),
             catalog,
             encoder: embedding.map(|(model, _)| Encoder {
                 model,
@@ -255,6 +261,7 @@ impl Engine {
         }
         Ok(Self {
             langid: LanguageId::new(&catalog),
+            plain_answers: super::models::plain_answers(&catalog),
             catalog,
             models,
             encoder: encoder.map(|model| Encoder {
@@ -274,6 +281,11 @@ impl Engine {
     /// messages since start-up.
     pub fn embed_stats(&self) -> &EmbedStats {
         &self.stats
+    }
+
+    /// What the one word `word` (normalised) plainly answers in language `lang`: yes or no.
+    pub(crate) fn plain_answer(&self, lang: Option<&str>, word: &str) -> Option<crate::acts::Act> {
+        self.plain_answers.get(lang?)?.get(word).copied()
     }
 
     /// The language identifier built from the catalog.
@@ -327,6 +339,7 @@ impl Engine {
                 by_pattern: true,
                 act,
                 unknown_code: None,
+                language: lang.map(str::to_string),
             };
         }
         let act = acts.and_then(|m| m.classify(&normalised));
@@ -338,6 +351,7 @@ impl Engine {
             by_pattern: false,
             act,
             unknown_code: super::codes::error_code(text),
+            language: lang.map(str::to_string),
         }
     }
 

@@ -259,6 +259,7 @@ impl Engine {
     ) -> Option<ActGuess> {
         let n = a.normalised.as_str();
         let w = words(n);
+        let lang = a.language.as_deref();
         let mut act = a.act;
         // Gibberish is no answer: a guess (not an exact example) on a message with no
         // ordinary word ("jkjkjk").
@@ -301,21 +302,28 @@ impl Engine {
         if answering
             && !new_topic
             && !interrogative(n)
-            && w.first()
-                .is_some_and(|x| matches!(*x, "no" | "nope" | "nah"))
+            && w.first().is_some_and(|x| {
+                matches!(*x, "no" | "nope" | "nah") || self.plain_answer(lang, x) == Some(Act::Deny)
+            })
             && matches!(kind, Some(Act::Question | Act::Affirm | Act::Status))
         {
             return guess(Act::Deny);
         }
         // Outcomes described around an acknowledgement: negation wins over politeness.
         if answering && matches!(kind, None | Some(Act::Ack)) && !new_topic {
-            let is_no = |x: &&str| matches!(*x, "no" | "nope" | "nah" | "nahi");
+            let is_no = |x: &&str| {
+                matches!(*x, "no" | "nope" | "nah" | "nahi")
+                    || self.plain_answer(lang, x) == Some(Act::Deny)
+            };
             // "no, …" / "… and nope": a no at either end.
             let plain_no = w.first().is_some_and(is_no) || w.last().is_some_and(is_no);
             // "it STILL says invalid code" inside a rhetorical question is still an outcome.
             let outcome = w.len() >= 6 && w.iter().any(|x| matches!(*x, "still" | "same"));
             // "yes", "omg yes. it was the clock": a yes among the first two words.
-            let yes = w.iter().take(2).any(|x| is_yes(x));
+            let yes = w
+                .iter()
+                .take(2)
+                .any(|x| is_yes(x) || self.plain_answer(lang, x) == Some(Act::Affirm));
             if plain_no
                 || outcome
                 || (says_negative(&w) && (kind.is_some() || w.len() >= 3) && !interrogative(n))

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use crate::acts::ActModel;
+use crate::acts::{Act, ActModel};
 use crate::catalog::{Catalog, ENGLISH, IntentKind};
 use crate::classifier::persist::{PersistError, Reader, Writer};
 use crate::classifier::{Classifier, ClassifierConfig, ClassifierError};
@@ -220,4 +220,45 @@ impl Models {
             lang_acts,
         })
     }
+}
+
+/// Per language (not English, whose answers the policy's own rules read), the one-word answers
+/// that mean a plain yes or no there ("нет", "نعم", "nahi", "belum"), taken from the language's
+/// act examples: a long answer that opens with one ("нет, не помогло", "نعم، اشتغل") is that
+/// answer even when the act model is unsure of the rest.
+pub(crate) fn plain_answers(catalog: &Catalog) -> HashMap<String, HashMap<String, Act>> {
+    let mut out = HashMap::new();
+    for language in catalog.languages.iter().skip(1) {
+        let mut words: HashMap<String, Option<Act>> = HashMap::new();
+        for (act, examples) in &language.acts {
+            for e in examples {
+                let n = crate::normalize::normalize(e);
+                let mut parts = n.split(|c: char| !(c.is_alphanumeric() || c == '\''));
+                let (Some(word), None) = (
+                    parts.next().filter(|w| !w.is_empty()),
+                    parts.find(|w| !w.is_empty()),
+                ) else {
+                    continue;
+                };
+                // A word that is an example of two acts means neither for sure.
+                words
+                    .entry(word.to_string())
+                    .and_modify(|a| {
+                        if *a != Some(*act) {
+                            *a = None;
+                        }
+                    })
+                    .or_insert(Some(*act));
+            }
+        }
+        let plain: HashMap<String, Act> = words
+            .into_iter()
+            .filter_map(|(w, a)| {
+                a.filter(|a| matches!(a, Act::Affirm | Act::Deny))
+                    .map(|a| (w, a))
+            })
+            .collect();
+        out.insert(language.code.clone(), plain);
+    }
+    out
 }
