@@ -2,5 +2,6 @@
 
 mod e5;
 mod engine_vectors;
+mod languages;
 mod masking;
 mod prop;

@@ -477,15 +477,25 @@ impl Config {
             return bad("handoff.telegram_staff_user_ids", "0 is not a user id");
         }
         for (name, text) in &h.snippets {
-            if name.is_empty()
-                || name.len() > 32
-                || !name
+            // `reset` and its language variants `reset.ru`, `reset.pt`.
+            let (base, language) = match name.split_once('.') {
+                Some((b, l)) => (b, Some(l)),
+                None => (name.as_str(), None),
+            };
+            if base.is_empty()
+                || base.len() > 32
+                || !base
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                || language.is_some_and(|l| {
+                    !(2..=3).contains(&l.len()) || !l.chars().all(|c| c.is_ascii_lowercase())
+                })
             {
                 return bad(
                     "handoff.snippets",
-                    &format!("snippet name {name:?} must be 1 to 32 of A-Z a-z 0-9 _ -"),
+                    &format!(
+                        "snippet name {name:?} must be 1 to 32 of A-Z a-z 0-9 _ -, optionally followed by a language code (`reset.ru`)"
+                    ),
                 );
             }
             if text.trim().is_empty() || text.chars().count() > SNIPPET_MAX_CHARS {
@@ -853,6 +863,7 @@ mod tests {
         assert!(err("telegram_staff_user_ids = [1]\n").contains("telegram_staff_user_ids"));
         assert!(err("[handoff.snippets]\n\"bad name\" = \"x\"\n").contains("handoff.snippets"));
         assert!(err("[handoff.snippets]\nempty = \" \"\n").contains("handoff.snippets"));
+        assert!(err("[handoff.snippets]\n\"reset.RUS1\" = \"x\"\n").contains("handoff.snippets"));
         assert!(
             err("[handoff.snippets]\nReset = \"a\"\nreset = \"b\"\n")
                 .contains("differ only in case")
@@ -869,7 +880,7 @@ mod tests {
             .contains("not enabled")
         );
         let text = format!(
-            "{base}[handoff]\ndiscord_staff_channel_id = 10\ndiscord_staff_role_id = 11\nanonymous_staff = true\n[handoff.snippets]\nreset = \"Open account.xiaomi.com\"\n"
+            "{base}[handoff]\ndiscord_staff_channel_id = 10\ndiscord_staff_role_id = 11\nanonymous_staff = true\n[handoff.snippets]\nreset = \"Open account.xiaomi.com\"\n\"reset.ru\" = \"Откройте account.xiaomi.com\"\n"
         );
         let cfg = Config::parse("d.toml", &text).unwrap();
         cfg.validate("d.toml").unwrap();

@@ -449,6 +449,7 @@ fn check_config(args: CheckConfigArgs) -> Result<()> {
         );
     }
     println!("embeddings: {}", embeddings_check(&config));
+    print!("{}", languages_check(&catalog));
     println!(
         "{}: ok ({} intents from {}; channels enabled: {}; http endpoint: {})",
         args.config.display(),
@@ -466,6 +467,40 @@ fn check_config(args: CheckConfigArgs) -> Result<()> {
         }
     );
     Ok(())
+}
+
+/// What `check-config` says of the catalog's languages: each with what it leaves to English
+/// (strings by key, intents' titles, guides' steps, intents without examples).
+fn languages_check(catalog: &deskbot_engine::catalog::Catalog) -> String {
+    use std::fmt::Write as _;
+    let esc = |s: &str| deskbot::terminal::escape_controls(s).into_owned();
+    let mut out = format!(
+        "languages: {}\n",
+        catalog
+            .languages
+            .iter()
+            .map(|l| format!("{} ({})", esc(&l.english_name), esc(&l.code)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (code, missing) in catalog.missing_strings() {
+        if missing.is_empty() {
+            let _ = writeln!(out, "  {}: complete", esc(&code));
+            continue;
+        }
+        let _ = writeln!(out, "  {}: falls back to English for:", esc(&code));
+        for (what, list) in [
+            ("strings", &missing.strings),
+            ("intent titles", &missing.intents),
+            ("guide steps", &missing.steps),
+            ("examples of", &missing.examples),
+        ] {
+            if !list.is_empty() {
+                let _ = writeln!(out, "    {what}: {}", esc(&list.join(", ")));
+            }
+        }
+    }
+    out
 }
 
 /// What `check-config` says of the sentence embeddings, without fetching anything.

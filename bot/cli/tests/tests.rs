@@ -10,6 +10,7 @@ mod embedding_chat;
 mod embedding_vectors;
 mod handoff_cli;
 mod handoff_gateway;
+mod languages;
 mod logs;
 mod model_fetch;
 mod observe;

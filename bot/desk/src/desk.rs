@@ -230,6 +230,18 @@ impl Desk {
         })
     }
 
+    /// The language the user of `key` is spoken to in, for staff: "Russian (ru)".
+    pub fn language_label(&self, key: &ConvKey) -> Result<String, StorageError> {
+        let conv = self.conversation(key)?;
+        let catalog = self.engine.catalog();
+        let language = conv
+            .language
+            .as_deref()
+            .and_then(|c| catalog.language(c))
+            .unwrap_or_else(|| catalog.english());
+        Ok(format!("{} ({})", language.english_name, language.code))
+    }
+
     /// The stored state of conversation `key` (a new one when there is none).
     pub fn conversation(&self, key: &ConvKey) -> Result<Conversation, StorageError> {
         Ok(self.store.conversation(key)?.unwrap_or_default())

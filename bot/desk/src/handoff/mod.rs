@@ -91,6 +91,12 @@ pub const PRIORITY_MARK: &str = "🔴 PRIORITY";
 /// unchanged. The bot's and staff's own lines and the guide steps are shown as they are:
 /// they hold no secret of the user's, and masking them garbled them.
 pub fn staff_ticket_text(ticket: &Ticket) -> String {
+    staff_ticket_text_in(ticket, None)
+}
+
+/// [`staff_ticket_text`] with the language the user writes in ("Russian (ru)") on a line of
+/// its own after the intent, so staff know what to answer in.
+pub fn staff_ticket_text_in(ticket: &Ticket, language: Option<&str>) -> String {
     let mut out = String::new();
     if ticket.priority {
         out.push_str(PRIORITY_LINE);
@@ -110,6 +116,9 @@ pub fn staff_ticket_text(ticket: &Ticket) -> String {
         (Some(i), Some(c)) => out.push_str(&format!("Intent: {i} ({:.0} %)\n", c * 100.0)),
         (Some(i), None) => out.push_str(&format!("Intent: {i}\n")),
         _ => out.push_str("Intent: not recognised\n"),
+    }
+    if let Some(language) = language {
+        out.push_str(&format!("Language: {language}\n"));
     }
     if ticket.steps_tried.is_empty() {
         out.push_str("Steps tried: none\n");
@@ -343,6 +352,57 @@ mod tests {
 
     fn text(t: &str) -> Input {
         Input::Text(t.to_string())
+    }
+
+    #[test]
+    fn staff_see_the_users_language_and_snippets_come_in_it() {
+        let (_dir, desk) = desk();
+        let key = ConvKey::new(Platform::Telegram, "77");
+        desk.handle(
+            &key,
+            Some("Олег"),
+            &text("забыл пароль от аккаунта, помогите"),
+        )
+        .unwrap();
+        let turn = desk.handle(&key, Some("Олег"), &text("/human")).unwrap();
+        let ticket = desk
+            .store()
+            .ticket(turn.opened_ticket.unwrap())
+            .unwrap()
+            .unwrap();
+        let label = desk.language_label(&key).unwrap();
+        assert_eq!(label, "Russian (ru)");
+        let shown = staff_ticket_text_in(&ticket, Some(&label));
+        assert!(shown.contains("\nLanguage: Russian (ru)\n"), "{shown}");
+        // A user nobody has heard from is spoken to in English.
+        let new = ConvKey::new(Platform::Discord, "1");
+        assert_eq!(desk.language_label(&new).unwrap(), "English (en)");
+
+        let config = super::relay::RelayConfig {
+            anonymous_staff: false,
+            snippets: [
+                ("reset".to_string(), "Open account.xiaomi.com".to_string()),
+                (
+                    "reset.ru".to_string(),
+                    "Откройте account.xiaomi.com".to_string(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        assert_eq!(
+            config.snippet_in("reset", Some("ru")),
+            Some("Откройте account.xiaomi.com")
+        );
+        assert_eq!(
+            config.snippet_in("Reset", Some("pt")),
+            Some("Open account.xiaomi.com")
+        );
+        assert_eq!(
+            config.snippet_in("reset", None),
+            Some("Open account.xiaomi.com")
+        );
+        assert_eq!(config.snippet_in("other", Some("ru")), None);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use deskbot_storage::{
 };
 use thiserror::Error;
 
-use super::{StaffCommand, staff_ticket_text, user_message_for_staff};
+use super::{StaffCommand, staff_ticket_text_in, user_message_for_staff};
 use crate::desk::{Desk, TRANSCRIPT_CHARS, cut};
 use crate::marks::{Mark, RELAY_SEEN};
 
@@ -37,6 +37,14 @@ pub struct RelayConfig {
 }
 
 impl RelayConfig {
+    /// The snippet called `name` in language `language`: its variant `name.<code>` when
+    /// there is one (`reset.ru`), else `name` itself.
+    pub fn snippet_in(&self, name: &str, language: Option<&str>) -> Option<&str> {
+        language
+            .and_then(|code| self.snippet(&format!("{name}.{code}")))
+            .or_else(|| self.snippet(name))
+    }
+
     /// The snippet called `name` (names are matched case-insensitively).
     pub fn snippet(&self, name: &str) -> Option<&str> {
         self.snippets
@@ -411,7 +419,9 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
         let location = match location {
             Some(l) => l,
             None => {
-                let text = staff_ticket_text(&ticket);
+                let user = ticket.conversation.clone();
+                let language = self.blocking(move |d| d.language_label(&user)).await?;
+                let text = staff_ticket_text_in(&ticket, Some(&language));
                 let l = self.staff.open(&ticket, &text).await?;
                 let stored = l.clone();
                 self.blocking(move |d| d.store().set_staff_location(number, &stored))
@@ -531,7 +541,13 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
                     .await?;
                 Ok(Handled::Relayed)
             }
-            Some(StaffCommand::Snippet(name)) => match self.config.snippet(&name) {
+            Some(StaffCommand::Snippet(name)) => match {
+                let key = user.clone();
+                let language = self
+                    .blocking(move |d| Ok(d.conversation(&key)?.language))
+                    .await?;
+                self.config.snippet_in(&name, language.as_deref())
+            } {
                 Some(body) => {
                     let body = body.to_string();
                     self.relay_to_user(&user, &author.name, &body, &nonce)
@@ -539,8 +555,14 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
                     Ok(Handled::Command(StaffCommand::Snippet(name)))
                 }
                 None => {
-                    let names: Vec<&str> =
-                        self.config.snippets.keys().map(String::as_str).collect();
+                    // Language variants (`reset.ru`) are listed once, by their name.
+                    let mut names: Vec<&str> = self
+                        .config
+                        .snippets
+                        .keys()
+                        .map(|k| k.split('.').next().unwrap_or(k))
+                        .collect();
+                    names.dedup();
                     tell_staff(format!(
                         "There is no snippet {name:?}. Snippets: {}.",
                         if names.is_empty() {
