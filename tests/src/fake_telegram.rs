@@ -110,6 +110,8 @@ struct Inner {
     topics: HashMap<(i64, i32), String>,
     /// Administrators per chat (the first one is the owner).
     admins: HashMap<i64, Vec<u64>>,
+    /// Users' app languages (`language_code` in their updates), by user id.
+    languages: HashMap<u64, String>,
     /// Forum topics deleted by someone in the group.
     deleted_topics: HashSet<(i64, i32)>,
     /// Calls of these methods (lowercase) still to be done but answered `ok: true` with a
@@ -135,6 +137,16 @@ fn now() -> i64 {
 
 fn user_json(id: u64) -> Value {
     json!({"id": id, "is_bot": false, "first_name": format!("User{id}")})
+}
+
+/// A user as Telegram shows them in updates: with `language_code` when their app's language
+/// is set ([`FakeTelegram::set_language`]).
+fn user_json_in(s: &Inner, id: u64) -> Value {
+    let mut u = user_json(id);
+    if let Some(code) = s.languages.get(&id) {
+        u["language_code"] = json!(code);
+    }
+    u
 }
 
 fn bot_json() -> Value {
@@ -204,7 +216,7 @@ impl FakeTelegram {
         s.user_messages.insert((chat, mid));
         (
             mid,
-            json!({"message_id": mid, "date": now(), "chat": chat_json_in(s, chat), "from": user_json(user)}),
+            json!({"message_id": mid, "date": now(), "chat": chat_json_in(s, chat), "from": user_json_in(s, user)}),
         )
     }
 
@@ -246,6 +258,12 @@ impl FakeTelegram {
     /// them.
     pub fn set_admins(&self, chat: i64, admins: &[u64]) {
         self.lock().admins.insert(chat, admins.to_vec());
+    }
+
+    /// From now on `user`'s messages and button presses carry `language_code` = `code` (an
+    /// IETF tag such as "ru"), as Telegram sends the language of the user's app.
+    pub fn set_language(&self, user: u64, code: &str) {
+        self.lock().languages.insert(user, code.to_string());
     }
 
     /// Someone deletes forum topic `thread` of `chat`: sending there fails from now on with
@@ -361,7 +379,7 @@ impl FakeTelegram {
             s.next_query += 1;
             qid = format!("cq{}", s.next_query);
             s.queries.insert(qid.clone(), false);
-            json!({"callback_query": {"id": qid, "from": user_json(user), "message": msg,
+            json!({"callback_query": {"id": qid, "from": user_json_in(s, user), "message": msg,
                 "chat_instance": "ci", "data": data}})
         });
         qid

@@ -1,6 +1,7 @@
 //! Users' turns: a DM, a mention in a support channel, a button press or a slash command
 //! becomes an engine turn through the desk, its reply queued for the send loop (or, for an
-//! interaction, answered in place).
+//! interaction, answered in place). An interaction's `locale` (the user's Discord language)
+//! goes with its turn, so a new conversation starts in it; messages carry no locale.
 
 use std::sync::atomic::Ordering;
 
@@ -68,14 +69,26 @@ impl Handler {
             Err(e) => tracing::error!(user, error = %e, "noting an attachment panicked"),
         }
     }
-    /// Runs one engine turn off the async workers (the store fsyncs). A storage failure is
-    /// logged and answered with an apology, so the user is never left without a reply.
-    pub(crate) async fn turn(&self, user: u64, name: Option<String>, input: Input) -> Reply {
+    /// Runs one engine turn off the async workers (the store fsyncs). `locale` is the
+    /// interaction's (the user's Discord language, "pt-BR"): a new conversation starts in it.
+    /// A storage failure is logged and answered with an apology, so the user is never left
+    /// without a reply.
+    pub(crate) async fn turn(
+        &self,
+        user: u64,
+        name: Option<String>,
+        input: Input,
+        locale: Option<String>,
+    ) -> Reply {
         let desk = self.desk.clone();
         let key = ConvKey::new(Platform::Discord, user.to_string());
         let joined = tokio::task::spawn_blocking(move || {
-            desk.handle(&key, name.as_deref(), &input)
-                .map(|t| (t.reply, t.opened_ticket, t.conversation))
+            desk.turn(
+                &TurnRequest::new(&key, &input)
+                    .name(name.as_deref())
+                    .locale(locale.as_deref()),
+            )
+            .map(|t| (t.reply, t.opened_ticket, t.conversation))
         })
         .await;
         match joined {
@@ -281,7 +294,12 @@ impl Handler {
             return;
         }
         let reply = self
-            .turn(presser, display_name(&c.user), Input::Button(engine_id))
+            .turn(
+                presser,
+                display_name(&c.user),
+                Input::Button(engine_id),
+                interaction_locale(&c.locale),
+            )
             .await;
         let to = Respond {
             metrics: self.desk.metrics(),
@@ -316,7 +334,12 @@ impl Handler {
             return;
         }
         let reply = self
-            .turn(user, display_name(&cmd.user), Input::Text(text))
+            .turn(
+                user,
+                display_name(&cmd.user),
+                Input::Text(text),
+                interaction_locale(&cmd.locale),
+            )
             .await;
         let to = Respond {
             metrics: self.desk.metrics(),
@@ -341,6 +364,16 @@ pub(crate) fn with_attachments(text: &str, msg: &Message) -> String {
     out
 }
 
+/// The longest interaction `locale` kept (Discord's are like "en-US"; anything longer is not
+/// a locale).
+const MAX_LOCALE: usize = 35;
+
+/// An interaction's `locale` (the user's Discord language), when it says one.
+pub(crate) fn interaction_locale(locale: &str) -> Option<String> {
+    let locale = locale.trim();
+    (!locale.is_empty() && locale.len() <= MAX_LOCALE).then(|| locale.to_string())
+}
+
 /// The name a ticket shows for `user`.
 pub(crate) fn display_name(user: &User) -> Option<String> {
     Some(
@@ -357,6 +390,14 @@ mod tests {
     use super::*;
     use crate::outbox;
     use crate::retry::Policy;
+
+    #[test]
+    fn an_interactions_locale_is_kept_when_it_is_one() {
+        assert_eq!(interaction_locale("pt-BR").as_deref(), Some("pt-BR"));
+        assert_eq!(interaction_locale(" ru ").as_deref(), Some("ru"));
+        assert_eq!(interaction_locale(""), None);
+        assert_eq!(interaction_locale(&"x".repeat(100)), None);
+    }
 
     /// Flood control's "ignore" through the real turn path of a DM: the third message within
     /// the window (limit 1: the second gets the slow-down answer) queues nothing at all.

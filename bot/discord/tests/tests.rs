@@ -3,5 +3,6 @@
 mod common;
 mod discord;
 mod discord_flood;
+mod discord_languages;
 mod discord_poison;
 mod handoff_discord;

@@ -121,6 +121,11 @@ pub struct Sender {
     pub id: u64,
     /// Their name, for tickets.
     pub name: String,
+    /// Their app's language as Telegram reports it (`language_code`, an IETF tag such as
+    /// "ru" or "pt-br"; optional in the Bot API): a new conversation starts in it. Absent in
+    /// entries written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// Where a message came from.
@@ -219,6 +224,7 @@ fn staff_message(m: &Message, me: &BotIdentity) -> Option<Inbound> {
                 .filter(|s| !s.is_empty())
                 .unwrap_or("Support")
                 .to_string(),
+            language: None,
         },
         Some(u) if !u.is_bot => sender(u),
         _ => return None,
@@ -263,10 +269,19 @@ fn staff_callback(q: &CallbackQuery) -> Option<Inbound> {
     })
 }
 
+/// The longest `language_code` kept (a language tag is short; anything longer is not one).
+const MAX_LANGUAGE_TAG: usize = 35;
+
 fn sender(user: &teloxide::types::User) -> Sender {
     Sender {
         id: user.id.0,
         name: user.full_name(),
+        language: user
+            .language_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && l.len() <= MAX_LANGUAGE_TAG)
+            .map(str::to_string),
     }
 }
 
@@ -638,6 +653,39 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(old, Event::NonText { note: None, .. }));
+    }
+
+    #[test]
+    fn the_senders_language_code_is_kept_for_text_and_buttons() {
+        let language = |u: &Update| match classify(u, &me()).map(|i| i.event) {
+            Some(Event::Text { from, .. } | Event::Button { from, .. }) => from.language,
+            other => panic!("{other:?}"),
+        };
+        let text = |from: serde_json::Value| {
+            update(serde_json::json!({"update_id": 1, "message": {
+                "message_id": 5, "date": 1_700_000_000,
+                "chat": {"id": 7, "type": "private", "first_name": "Ann"},
+                "from": from, "text": "privet"}}))
+        };
+        let ru = serde_json::json!({"id": 7, "is_bot": false, "first_name": "Ann",
+            "language_code": "ru"});
+        assert_eq!(language(&text(ru.clone())).as_deref(), Some("ru"));
+        let none = serde_json::json!({"id": 7, "is_bot": false, "first_name": "Ann"});
+        assert_eq!(language(&text(none)), None);
+        let junk = serde_json::json!({"id": 7, "is_bot": false, "first_name": "Ann",
+            "language_code": "x".repeat(200)});
+        assert_eq!(language(&text(junk)), None);
+        let press = update(serde_json::json!({"update_id": 2, "callback_query": {
+            "id": "q1", "from": {"id": 7, "is_bot": false, "first_name": "Ann",
+                "language_code": "pt-br"},
+            "chat_instance": "ci", "data": "3:no",
+            "message": {"message_id": 40, "date": 1_700_000_000,
+                "chat": {"id": 7, "type": "private", "first_name": "Ann"},
+                "from": {"id": 999, "is_bot": true, "first_name": "Desk"}, "text": "Step 1"}}}));
+        assert_eq!(language(&press).as_deref(), Some("pt-br"));
+        // Stored without it (entries written before it was kept), it reads as unknown.
+        let old: Sender = serde_json::from_str(r#"{"id":7,"name":"Ann"}"#).unwrap();
+        assert_eq!(old.language, None);
     }
 
     #[test]

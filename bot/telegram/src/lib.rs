@@ -9,7 +9,8 @@
 //!    offset, durably, *before* the next `getUpdates` confirms the batch to Telegram. Updates
 //!    the bot ignores are only confirmed.
 //! 2. **Handle.** Each update goes to its chat's worker: updates of one chat are handled in
-//!    order, chats concurrently. A worker runs the engine turn ([`Desk::turn`]) and, in the
+//!    order, chats concurrently. A worker runs the engine turn ([`Desk::turn`], with the
+//!    sender's `language_code` as the locale a new conversation starts in) and, in the
 //!    same sled transaction, the desk removes the update from the inbox and queues the reply
 //!    in the outbox with its [`outbound::Route`] (the desk's platform-neutral envelope). A
 //!    second attempt to handle the same update is refused by the store, so no update is
@@ -893,6 +894,7 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
             desk.turn(
                 &TurnRequest::new(&key, &input)
                     .name(Some(&from.name))
+                    .locale(from.language.as_deref())
                     .sent_at(sent_ms(origin.date))
                     .deliver(delivery(answer_to(chat, origin, from.id), marks, false)),
             )?;
@@ -910,6 +912,7 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
                 desk.turn(
                     &TurnRequest::new(&key, &input)
                         .name(Some(&from.name))
+                        .locale(from.language.as_deref())
                         .sent_at(sent_ms(origin.date))
                         .deliver(delivery(to, marks, false)),
                 )?;
@@ -952,6 +955,7 @@ fn apply(desk: &Desk, id: u64, inbound: &Inbound) -> Result<(), StorageError> {
             desk.turn(
                 &TurnRequest::new(&key, &input)
                     .name(Some(&from.name))
+                    .locale(from.language.as_deref())
                     .deliver(delivery(to, Vec::new(), true)),
             )?;
         }

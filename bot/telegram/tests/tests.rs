@@ -3,4 +3,5 @@
 mod common;
 mod handoff_telegram;
 mod telegram;
+mod telegram_languages;
 mod telegram_poison;
