@@ -297,7 +297,8 @@ impl Catalog {
         files: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, CatalogError> {
         let all: Vec<(&str, &str)> = files.into_iter().collect();
-        let (lang_files, files): (Vec<(&str, &str)>, Vec<(&str, &str)>) = all
+        type Files<'f> = Vec<(&'f str, &'f str)>;
+        let (lang_files, files): (Files<'_>, Files<'_>) = all
             .into_iter()
             .partition(|(name, _)| languages::lang_file(name).is_some());
         let mut settings = Settings::default();

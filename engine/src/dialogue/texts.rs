@@ -196,7 +196,7 @@ impl<'a> Texts<'a> {
     }
 
     pub(crate) fn added_to_ticket(&self, number: u64, variant: usize) -> String {
-        let key = if variant % 2 == 0 {
+        let key = if variant.is_multiple_of(2) {
             "added_to_ticket_1"
         } else {
             "added_to_ticket_2"
@@ -214,7 +214,7 @@ impl<'a> Texts<'a> {
         position: Option<usize>,
         variant: usize,
     ) -> String {
-        let key = if variant % 2 == 0 {
+        let key = if variant.is_multiple_of(2) {
             "ticket_status_1"
         } else {
             "ticket_status_2"

@@ -541,40 +541,43 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
                     .await?;
                 Ok(Handled::Relayed)
             }
-            Some(StaffCommand::Snippet(name)) => match {
+            Some(StaffCommand::Snippet(name)) => {
                 let key = user.clone();
                 let language = self
                     .blocking(move |d| Ok(d.conversation(&key)?.language))
                     .await?;
-                self.config.snippet_in(&name, language.as_deref())
-            } {
-                Some(body) => {
-                    let body = body.to_string();
-                    self.relay_to_user(&user, &author.name, &body, &nonce)
+                let body = self
+                    .config
+                    .snippet_in(&name, language.as_deref())
+                    .map(str::to_string);
+                match body {
+                    Some(body) => {
+                        self.relay_to_user(&user, &author.name, &body, &nonce)
+                            .await?;
+                        Ok(Handled::Command(StaffCommand::Snippet(name)))
+                    }
+                    None => {
+                        // Language variants (`reset.ru`) are listed once, by their name.
+                        let mut names: Vec<&str> = self
+                            .config
+                            .snippets
+                            .keys()
+                            .map(|k| k.split('.').next().unwrap_or(k))
+                            .collect();
+                        names.dedup();
+                        tell_staff(format!(
+                            "There is no snippet {name:?}. Snippets: {}.",
+                            if names.is_empty() {
+                                "none configured".to_string()
+                            } else {
+                                names.join(", ")
+                            }
+                        ))
                         .await?;
-                    Ok(Handled::Command(StaffCommand::Snippet(name)))
+                        Ok(Handled::Rejected)
+                    }
                 }
-                None => {
-                    // Language variants (`reset.ru`) are listed once, by their name.
-                    let mut names: Vec<&str> = self
-                        .config
-                        .snippets
-                        .keys()
-                        .map(|k| k.split('.').next().unwrap_or(k))
-                        .collect();
-                    names.dedup();
-                    tell_staff(format!(
-                        "There is no snippet {name:?}. Snippets: {}.",
-                        if names.is_empty() {
-                            "none configured".to_string()
-                        } else {
-                            names.join(", ")
-                        }
-                    ))
-                    .await?;
-                    Ok(Handled::Rejected)
-                }
-            },
+            }
             Some(StaffCommand::Claim) => {
                 let e = event(TicketEventKind::Claimed, None);
                 self.blocking(move |d| d.store().add_ticket_event(number, &e))
