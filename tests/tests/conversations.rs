@@ -274,7 +274,8 @@ fn hostile_text_gets_a_reply_and_keeps_state() {
         String::new(),
         "   ".into(),
         "😀😀😀🔥🔥".into(),
-        "لا أستطيع تسجيل الدخول إلى حسابي".into(),
+        // A language the bot does not speak (Georgian): the list of languages, the guide kept.
+        "ვერ შევდივარ ჩემს ანგარიშზე, დამეხმარეთ".into(),
         "<b>*_[x](y)_*</b> @everyone ``` \\".into(),
         "\u{0}\u{1}\u{7f}\u{202e}".into(),
         "a".repeat(1_000_000),
