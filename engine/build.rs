@@ -5,41 +5,32 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// The paths in `dir` that `keep` accepts (none when `dir` cannot be read).
+fn entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| keep(p))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     let dir = Path::new(&manifest).join("..").join("intents");
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut files = entries(&dir, |p| p.extension().is_some_and(|e| e == "toml"));
     // The languages: `lang/<code>/*.toml`, named `lang/<code>/<file>` so the catalog knows
     // them apart from the intent files.
     let lang = dir.join("lang");
     println!("cargo:rerun-if-changed={}", lang.display());
-    let mut folders: Vec<_> = std::fs::read_dir(&lang)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut folders = entries(&lang, |p| p.is_dir());
     folders.sort();
     for folder in folders {
         println!("cargo:rerun-if-changed={}", folder.display());
-        let mut inner: Vec<_> = std::fs::read_dir(&folder)
-            .map(|rd| {
-                rd.filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut inner = entries(&folder, |p| p.extension().is_some_and(|e| e == "toml"));
         files.append(&mut inner);
     }
     files.sort();

@@ -427,6 +427,29 @@ fn summary_json(r: &Report) -> serde_json::Value {
     })
 }
 
+/// One table of a score per language (columns) and feature choice (rows).
+fn by_language(
+    s: &mut String,
+    what: &str,
+    reports: &[Report],
+    langs: &[&String],
+    score: fn(&LangScore) -> f64,
+) {
+    let _ = write!(s, "\n  {what} by language:\n  {:<6}", "");
+    for l in langs {
+        let _ = write!(s, " {l:>7}");
+    }
+    let _ = writeln!(s);
+    for r in reports {
+        let _ = write!(s, "  {:<6}", r.choice.name());
+        for l in langs {
+            let v = r.per_language.get(*l).copied().unwrap_or_default();
+            let _ = write!(s, " {:>5.1} %", 100.0 * score(&v));
+        }
+        let _ = writeln!(s);
+    }
+}
+
 fn side_by_side(reports: &[Report]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Side by side:");
@@ -453,32 +476,14 @@ fn side_by_side(reports: &[Report]) -> String {
         .map(|r| r.per_language.keys().collect())
         .unwrap_or_default();
     if !langs.is_empty() {
-        let _ = write!(s, "\n  accuracy by language:\n  {:<6}", "");
-        for l in &langs {
-            let _ = write!(s, " {l:>7}");
-        }
-        let _ = writeln!(s);
-        for r in reports {
-            let _ = write!(s, "  {:<6}", r.choice.name());
-            for l in &langs {
-                let score = r.per_language.get(*l).copied().unwrap_or_default();
-                let _ = write!(s, " {:>5.1} %", 100.0 * score.accuracy());
-            }
-            let _ = writeln!(s);
-        }
-        let _ = write!(s, "\n  out-of-scope recall by language:\n  {:<6}", "");
-        for l in &langs {
-            let _ = write!(s, " {l:>7}");
-        }
-        let _ = writeln!(s);
-        for r in reports {
-            let _ = write!(s, "  {:<6}", r.choice.name());
-            for l in &langs {
-                let score = r.per_language.get(*l).copied().unwrap_or_default();
-                let _ = write!(s, " {:>5.1} %", 100.0 * score.oos_recall());
-            }
-            let _ = writeln!(s);
-        }
+        by_language(&mut s, "accuracy", reports, &langs, LangScore::accuracy);
+        by_language(
+            &mut s,
+            "out-of-scope recall",
+            reports,
+            &langs,
+            LangScore::oos_recall,
+        );
     }
     let _ = writeln!(s);
     s

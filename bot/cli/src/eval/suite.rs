@@ -22,6 +22,34 @@ pub fn run(engine: Arc<Engine>, path: &Path, json: bool, show: usize) -> Result<
     Ok(v)
 }
 
+/// A table of pass rates, one row per class or language.
+fn pass_table(
+    s: &mut String,
+    title: &str,
+    rows: &std::collections::BTreeMap<String, deskbot::conversations::ClassResult>,
+) {
+    let _ = writeln!(
+        s,
+        "\n{:<20} {:>6} {:>6} {:>8}",
+        title, "passed", "total", "rate"
+    );
+    for (name, c) in rows {
+        let rate = if c.total == 0 {
+            0.0
+        } else {
+            100.0 * c.passed as f64 / c.total as f64
+        };
+        let _ = writeln!(
+            s,
+            "{:<20} {:>6} {:>6} {:>7.1}%",
+            deskbot::terminal::escape_controls(name),
+            c.passed,
+            c.total,
+            rate
+        );
+    }
+}
+
 fn to_text(r: &SuiteReport, show: usize) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -31,47 +59,9 @@ fn to_text(r: &SuiteReport, show: usize) -> String {
         r.conversations,
         100.0 * r.pass_rate()
     );
-    let _ = writeln!(
-        s,
-        "\n{:<20} {:>6} {:>6} {:>8}",
-        "class", "passed", "total", "rate"
-    );
-    for (class, c) in &r.classes {
-        let rate = if c.total == 0 {
-            0.0
-        } else {
-            100.0 * c.passed as f64 / c.total as f64
-        };
-        let _ = writeln!(
-            s,
-            "{:<20} {:>6} {:>6} {:>7.1}%",
-            deskbot::terminal::escape_controls(class),
-            c.passed,
-            c.total,
-            rate
-        );
-    }
+    pass_table(&mut s, "class", &r.classes);
     if r.languages.len() > 1 {
-        let _ = writeln!(
-            s,
-            "\n{:<20} {:>6} {:>6} {:>8}",
-            "language", "passed", "total", "rate"
-        );
-        for (lang, c) in &r.languages {
-            let rate = if c.total == 0 {
-                0.0
-            } else {
-                100.0 * c.passed as f64 / c.total as f64
-            };
-            let _ = writeln!(
-                s,
-                "{:<20} {:>6} {:>6} {:>7.1}%",
-                deskbot::terminal::escape_controls(lang),
-                c.passed,
-                c.total,
-                rate
-            );
-        }
+        pass_table(&mut s, "language", &r.languages);
     }
     let _ = writeln!(
         s,
