@@ -154,3 +154,46 @@ impl Speech {
 pub fn latin(c: char) -> bool {
     c.is_ascii_alphabetic() || matches!(c, '\u{00C0}'..='\u{024F}')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checks catch what they are meant to catch.
+    #[test]
+    fn the_checks_catch_english_other_scripts_and_direction_marks_in_arabic() {
+        let catalog = Catalog::builtin().unwrap();
+        let ar = Speech::of(&catalog, "ar", arabic);
+        let fails =
+            |f: &dyn Fn()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err();
+        let fine = format!("{} {}", ar.s("deny"), ar.s("fixed_question"));
+        assert!(!fails(&|| ar.check_text(&fine)));
+        assert!(fails(&|| ar.check_text(&format!("{fine} Talk to a person"))));
+        assert!(fails(&|| ar.check_text(&format!("\u{200F}{fine}"))));
+        assert!(fails(&|| ar.check_text(&format!("{fine}\u{2067}"))));
+        assert!(fails(
+            &|| ar.check_text(&format!("{fine} {}", "abcdef ".repeat(20)))
+        ));
+        assert!(fails(&|| ar.check_text("شكرا على الانتظار")));
+        assert!(!fails(&|| ar.check_label(ar.s("no_stuck"))));
+        assert!(fails(&|| ar.check_label("No, still stuck")));
+    }
+
+    #[test]
+    fn the_checks_catch_english_other_scripts_and_direction_marks_in_russian() {
+        let catalog = Catalog::builtin().unwrap();
+        let ru = Speech::of(&catalog, "ru", cyrillic);
+        let fails =
+            |f: &dyn Fn()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err();
+        let fine = format!("{} {}", ru.s("deny"), ru.s("fixed_question"));
+        assert!(!fails(&|| ru.check_text(&fine)));
+        assert!(fails(&|| ru.check_text(&format!("{fine} Did that fix it?"))));
+        assert!(fails(&|| ru.check_text(&format!("\u{200F}{fine}"))));
+        assert!(fails(
+            &|| ru.check_text(&format!("{fine} {}", "abcdef ".repeat(20)))
+        ));
+        assert!(fails(&|| ru.check_text("Спасибо за ожидание")));
+        assert!(!fails(&|| ru.check_label(ru.s("no_stuck"))));
+        assert!(fails(&|| ru.check_label("No, still stuck")));
+    }
+}

@@ -53,25 +53,6 @@ const FELIPE: i64 = 7_308;
 const WAIT: Duration = Duration::from_secs(120);
 const HANG_GUARD: Duration = Duration::from_secs(300);
 
-/// The language checks (`deskbot_tests::speech`) catch what they are meant to catch.
-#[test]
-fn the_language_checks_catch_english_other_scripts_and_direction_marks() {
-    let catalog = Catalog::builtin().unwrap();
-    let ar = Speech::of(&catalog, "ar", arabic);
-    let fails = |f: &dyn Fn()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err();
-    let fine = format!("{} {}", ar.s("deny"), ar.s("fixed_question"));
-    assert!(!fails(&|| ar.check_text(&fine)));
-    assert!(fails(&|| ar.check_text(&format!("{fine} Talk to a person"))));
-    assert!(fails(&|| ar.check_text(&format!("\u{200F}{fine}"))));
-    assert!(fails(&|| ar.check_text(&format!("{fine}\u{2067}"))));
-    assert!(fails(
-        &|| ar.check_text(&format!("{fine} {}", "abcdef ".repeat(20)))
-    ));
-    assert!(fails(&|| ar.check_text("شكرا على الانتظار")));
-    assert!(!fails(&|| ar.check_label(ar.s("no_stuck"))));
-    assert!(fails(&|| ar.check_label("No, still stuck")));
-}
-
 struct World {
     tg: FakeTelegram,
     desk: Desk,
