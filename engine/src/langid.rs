@@ -87,7 +87,9 @@ fn own_script(text: &str) -> Option<Script> {
             Some(s) => *other.entry(s).or_default() += 1,
         }
     }
-    let best = other.into_iter().max_by_key(|(s, n)| (*n, *s as u8 == 0));
+    let best = other
+        .into_iter()
+        .max_by_key(|(s, n)| (*n, s.name().to_string()));
     match best {
         Some((s, n)) if n * 2 >= latin => Some(s),
         _ if latin > 0 => Some(Script::Latin),
@@ -139,14 +141,12 @@ impl LanguageId {
             if let Some(lang) = language.detect.as_deref().and_then(Lang::from_code) {
                 latin.push((lang, language.code.clone()));
             }
-            let mut latin_texts = 0usize;
             for t in &texts {
                 let n = normalize(t);
                 vocabulary.extend(words(&n).map(str::to_string));
                 latin_letters.extend(n.chars().filter(|c| c.is_alphabetic() && is_latin(*c)));
                 match script_of(&n) {
                     Some(Script::Latin) => {
-                        latin_texts += 1;
                         let seen: HashSet<&str> = words(&n).collect();
                         let v = vocab.entry(language.code.clone()).or_default();
                         for w in seen {
@@ -159,7 +159,6 @@ impl LanguageId {
                     _ => {}
                 }
             }
-            let _ = latin_texts;
         }
         // A script belongs to a language only when no other catalog language writes in it.
         let scripts = scripts

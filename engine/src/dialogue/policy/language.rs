@@ -1,7 +1,7 @@
 //! The conversation's language: found from what the user writes, seeded by the platform,
 //! chosen with `/language`, and the answer to a language the bot does not speak.
 
-use super::{Conversation, Draft, Engine, Input, Outcome, Phase, texts::Texts};
+use super::{Conversation, Draft, Engine, Outcome, Phase, texts::Texts};
 use crate::langid::Identified;
 use crate::normalize::normalize;
 
@@ -15,12 +15,10 @@ impl Engine {
         &'c self,
         d: &mut Draft<'c>,
         conv: &Conversation,
-        input: &Input,
+        identified: Option<Identified>,
     ) {
-        if let Input::Text(raw) = input
-            && !raw.trim_start().starts_with('/')
-        {
-            match self.langid.identify(raw) {
+        if let Some(identified) = identified {
+            match identified {
                 Identified::Known { code, clear } => {
                     if (clear && !conv.language_chosen) || conv.language.is_none() {
                         d.conv.language = Some(code);
@@ -33,11 +31,18 @@ impl Engine {
         d.t = Texts::new(&self.catalog, d.conv.language.as_deref());
     }
 
-    /// The language `raw` is read in: its own when it is clearly one of the catalog's (or the
-    /// conversation has none yet), else the conversation's.
-    pub(super) fn message_language(&self, conv: &Conversation, raw: &str) -> Option<String> {
-        match self.langid.identify(raw) {
-            Identified::Known { code, clear } if clear || conv.language.is_none() => Some(code),
+    /// The language a message is read in, from what the identifier found in it: its own when
+    /// it is clearly one of the catalog's (or the conversation has none yet), else the
+    /// conversation's.
+    pub(super) fn message_language(
+        &self,
+        conv: &Conversation,
+        identified: Option<&Identified>,
+    ) -> Option<String> {
+        match identified {
+            Some(Identified::Known { code, clear }) if *clear || conv.language.is_none() => {
+                Some(code.clone())
+            }
             _ => conv.language.clone(),
         }
     }

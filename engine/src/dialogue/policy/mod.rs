@@ -123,7 +123,15 @@ impl Engine {
                 .find(|b| &b.id == id)
                 .map_or_else(|| format!("[button {id}]"), |b| b.label.clone()),
         };
-        let event = self.interpret(conv, input);
+        // The message's language, found once: it picks the models that read the message and
+        // the language the reply is in.
+        let identified = match input {
+            Input::Text(raw) if !raw.trim_start().starts_with('/') => {
+                Some(self.langid.identify(raw))
+            }
+            _ => None,
+        };
+        let event = self.interpret(conv, input, identified.as_ref());
         let mut next = conv.clone();
         next.turn = conv.turn.wrapping_add(1);
         let paused = match (conv.last_seen_secs, ctx.now_secs) {
@@ -149,7 +157,7 @@ impl Engine {
             unsupported: false,
             previous_reply: conv.last_reply,
         };
-        self.set_language(&mut d, conv, input);
+        self.set_language(&mut d, conv, identified);
         let frustrated = match (&event, input) {
             (Event::Text(a), Input::Text(raw)) => {
                 d.intent = a.top().cloned();
@@ -264,7 +272,12 @@ impl Engine {
         texts::Texts::new(&self.catalog, conv.language.as_deref()).fill(key, args)
     }
 
-    fn interpret(&self, conv: &Conversation, input: &Input) -> Event {
+    fn interpret(
+        &self,
+        conv: &Conversation,
+        input: &Input,
+        identified: Option<&crate::langid::Identified>,
+    ) -> Event {
         match input {
             Input::Button(id) => {
                 let Some((turn, code)) = id.split_once(':') else {
@@ -287,7 +300,7 @@ impl Engine {
             }
             Input::Text(raw) if raw.chars().nth(MAX_INPUT_CHARS).is_some() => Event::TooLong,
             Input::Text(raw) => {
-                let lang = self.message_language(conv, raw);
+                let lang = self.message_language(conv, identified);
                 let analysis = self.analyze_in(raw, lang.as_deref());
                 let n = analysis.normalised.as_str();
                 if n.is_empty() {
@@ -308,14 +321,14 @@ impl Engine {
                 if let Ok(k) = n.parse::<usize>()
                     && let Some(b) = k.checked_sub(1).and_then(|i| conv.buttons.get(i))
                 {
-                    return self.interpret(conv, &Input::Button(b.id.clone()));
+                    return self.interpret(conv, &Input::Button(b.id.clone()), None);
                 }
                 if let Some(b) = conv
                     .buttons
                     .iter()
                     .find(|b| crate::normalize::normalize(&b.label) == n)
                 {
-                    return self.interpret(conv, &Input::Button(b.id.clone()));
+                    return self.interpret(conv, &Input::Button(b.id.clone()), None);
                 }
                 Event::Text(analysis)
             }
