@@ -15,6 +15,7 @@
 
 mod backup;
 mod batch;
+mod decision;
 pub mod channel;
 pub mod dead_letter;
 mod error;
@@ -32,6 +33,7 @@ pub mod validate;
 
 pub use backup::{BACKUP_FORMAT, BackupError, BackupSummary};
 pub use channel::ChannelWrite;
+pub use decision::{Decision, EscalationKind, GuideStep, InputKind, Miss};
 pub use dead_letter::{DeadLetter, DeadLetterKind, RetryOutcome};
 pub use error::StorageError;
 pub use handoff::{BlockRecord, RouteKind, StaffLocation, TicketEvent, TicketEventKind};

@@ -25,6 +25,22 @@ pub struct TranscriptEntry {
     pub speaker: Speaker,
     /// What was said (for a button press, the button's label).
     pub text: String,
+    /// For a user's line: what the bot decided about it (absent on bot and staff lines, and
+    /// in records written before decisions were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Box<crate::Decision>>,
+}
+
+impl TranscriptEntry {
+    /// A line without a decision.
+    pub fn new(at_ms: u64, speaker: Speaker, text: impl Into<String>) -> Self {
+        Self {
+            at_ms,
+            speaker,
+            text: text.into(),
+            decision: None,
+        }
+    }
 }
 
 /// A guide step the user tried before escalating, and their answer.

@@ -14,11 +14,7 @@ struct State {
 }
 
 fn line(speaker: Speaker, text: &str) -> TranscriptEntry {
-    TranscriptEntry {
-        at_ms: 1_700_000_000_000,
-        speaker,
-        text: text.into(),
-    }
+    TranscriptEntry::new(1_700_000_000_000, speaker, text.into())
 }
 
 fn ticket(number: u64, key: &ConvKey, status: TicketStatus) -> Ticket {

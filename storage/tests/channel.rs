@@ -165,16 +165,8 @@ fn concurrent_turns_land_in_batches_and_a_handled_update_fails_alone() {
                     for n in 0..TURNS {
                         let id = 1 + t * TURNS + n;
                         let lines = [
-                            TranscriptEntry {
-                                at_ms: n,
-                                speaker: Speaker::User,
-                                text: format!("u{n}"),
-                            },
-                            TranscriptEntry {
-                                at_ms: n,
-                                speaker: Speaker::Bot,
-                                text: format!("b{n}"),
-                            },
+                            TranscriptEntry::new(n, Speaker::User, format!("u{n}")),
+                            TranscriptEntry::new(n, Speaker::Bot, format!("b{n}")),
                         ];
                         store
                             .commit_turn(&TurnWrite {

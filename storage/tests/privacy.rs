@@ -8,11 +8,7 @@ use deskbot_storage::{
 };
 
 fn line(at_ms: u64, text: &str) -> TranscriptEntry {
-    TranscriptEntry {
-        at_ms,
-        speaker: Speaker::User,
-        text: text.into(),
-    }
+    TranscriptEntry::new(at_ms, Speaker::User, text.into())
 }
 
 fn ticket(number: u64, key: &ConvKey, status: TicketStatus, text: &str) -> Ticket {

@@ -12,11 +12,7 @@ struct State {
 }
 
 fn line(speaker: Speaker, text: &str) -> TranscriptEntry {
-    TranscriptEntry {
-        at_ms: 1,
-        speaker,
-        text: text.into(),
-    }
+    TranscriptEntry::new(1, speaker, text.into())
 }
 
 fn ticket(number: u64, key: &ConvKey, status: TicketStatus) -> Ticket {

@@ -361,11 +361,7 @@ impl Desk {
         }
         let mut state = turn.conversation;
         let mut reply = turn.reply;
-        let user_line = TranscriptEntry {
-            at_ms: now,
-            speaker: Speaker::User,
-            text: cut(&turn.user_text, TRANSCRIPT_CHARS),
-        };
+        let user_line = TranscriptEntry::new(now, Speaker::User, cut(&turn.user_text, TRANSCRIPT_CHARS));
         let mut tickets = Vec::new();
         let mut opened_ticket = None;
         if let Some((number, rating)) = turn.rating
@@ -411,11 +407,7 @@ impl Desk {
             reply = self.engine.ticket_opened(&mut state, number, position);
             opened_ticket = Some(number);
         }
-        let bot_line = TranscriptEntry {
-            at_ms: now,
-            speaker: Speaker::Bot,
-            text: reply.text.clone(),
-        };
+        let bot_line = TranscriptEntry::new(now, Speaker::Bot, reply.text.clone());
         let channel_write = channel(&reply);
         self.store.commit_turn(&TurnWrite {
             key,
@@ -505,11 +497,7 @@ impl Desk {
         self.store.commit_turn(&TurnWrite {
             key,
             state: conv,
-            transcript: &[TranscriptEntry {
-                at_ms: now,
-                speaker: Speaker::Bot,
-                text: reply.text.clone(),
-            }],
+            transcript: &[TranscriptEntry::new(now, Speaker::Bot, reply.text.clone())],
             tickets: &[ticket],
             channel: None,
         })
