@@ -15,9 +15,9 @@
 
 mod backup;
 mod batch;
-mod decision;
 pub mod channel;
 pub mod dead_letter;
+mod decision;
 mod error;
 mod existing;
 mod group_commit;
@@ -33,8 +33,8 @@ pub mod validate;
 
 pub use backup::{BACKUP_FORMAT, BackupError, BackupSummary};
 pub use channel::ChannelWrite;
-pub use decision::{Decision, EscalationKind, GuideStep, InputKind, Miss};
 pub use dead_letter::{DeadLetter, DeadLetterKind, RetryOutcome};
+pub use decision::{Decision, EscalationKind, GuideStep, InputKind, Miss};
 pub use error::StorageError;
 pub use handoff::{BlockRecord, RouteKind, StaffLocation, TicketEvent, TicketEventKind};
 pub use health::HealthError;

@@ -22,7 +22,11 @@ fn ticket(number: u64, key: &ConvKey, status: TicketStatus, priority: bool) -> T
         ),
         confidence: Some(0.8),
         steps_tried: vec![],
-        transcript: vec![TranscriptEntry::new(3, Speaker::User, "someone changed my email and phone on the account".into())],
+        transcript: vec![TranscriptEntry::new(
+            3,
+            Speaker::User,
+            "someone changed my email and phone on the account",
+        )],
         status,
         opened_at_ms: 3,
         closed_at_ms: (status == TicketStatus::Closed).then_some(4),

@@ -161,7 +161,11 @@ fn priority_tickets_are_listed_first_and_marked() {
                 ),
                 confidence: Some(0.7),
                 steps_tried: vec![],
-                transcript: vec![TranscriptEntry::new(1, Speaker::User, "somebody logged into my account and changed the phone number".into())],
+                transcript: vec![TranscriptEntry::new(
+                    1,
+                    Speaker::User,
+                    "somebody logged into my account and changed the phone number",
+                )],
                 status,
                 opened_at_ms: 1,
                 closed_at_ms: None,

@@ -361,7 +361,8 @@ impl Desk {
         }
         let mut state = turn.conversation;
         let mut reply = turn.reply;
-        let user_line = TranscriptEntry::new(now, Speaker::User, cut(&turn.user_text, TRANSCRIPT_CHARS));
+        let user_line =
+            TranscriptEntry::new(now, Speaker::User, cut(&turn.user_text, TRANSCRIPT_CHARS));
         let mut tickets = Vec::new();
         let mut opened_ticket = None;
         if let Some((number, rating)) = turn.rating

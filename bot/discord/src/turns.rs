@@ -51,7 +51,13 @@ impl Handler {
         let at_ms = self.desk.now_ms();
         let lines: Vec<TranscriptEntry> = notes
             .into_iter()
-            .map(|text| TranscriptEntry::new(at_ms, Speaker::User, deskbot_desk::desk::cut(&text, deskbot_desk::desk::TRANSCRIPT_CHARS)))
+            .map(|text| {
+                TranscriptEntry::new(
+                    at_ms,
+                    Speaker::User,
+                    deskbot_desk::desk::cut(&text, deskbot_desk::desk::TRANSCRIPT_CHARS),
+                )
+            })
             .collect();
         let written =
             tokio::task::spawn_blocking(move || desk.store().append_transcript(&key, &lines)).await;

@@ -679,7 +679,11 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
         let shown = self
             .blocking(move |d| d.staff_message_for(&key, &name, anonymous, &said))
             .await?;
-        let line = TranscriptEntry::new(self.desk.now_ms(), Speaker::Staff, cut(&shown, TRANSCRIPT_CHARS));
+        let line = TranscriptEntry::new(
+            self.desk.now_ms(),
+            Speaker::Staff,
+            cut(&shown, TRANSCRIPT_CHARS),
+        );
         let key = user.clone();
         self.blocking(move |d| d.store().append_transcript(&key, &[line]))
             .await?;
