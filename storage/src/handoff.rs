@@ -487,7 +487,7 @@ mod tests {
         let (_dir, store) = store();
         let key = ConvKey::new(Platform::Telegram, "1");
         let other = ConvKey::new(Platform::Telegram, "10");
-        let line = |t: &str| TranscriptEntry::new(1, crate::Speaker::User, t.into());
+        let line = |t: &str| TranscriptEntry::new(1, crate::Speaker::User, t);
         store
             .append_transcript(&key, &[line("a"), line("b")])
             .unwrap();

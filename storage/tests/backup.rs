@@ -14,7 +14,7 @@ struct State {
 }
 
 fn line(speaker: Speaker, text: &str) -> TranscriptEntry {
-    TranscriptEntry::new(1_700_000_000_000, speaker, text.into())
+    TranscriptEntry::new(1_700_000_000_000, speaker, text)
 }
 
 fn ticket(number: u64, key: &ConvKey, status: TicketStatus) -> Ticket {

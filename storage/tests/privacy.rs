@@ -8,7 +8,7 @@ use deskbot_storage::{
 };
 
 fn line(at_ms: u64, text: &str) -> TranscriptEntry {
-    TranscriptEntry::new(at_ms, Speaker::User, text.into())
+    TranscriptEntry::new(at_ms, Speaker::User, text)
 }
 
 fn ticket(number: u64, key: &ConvKey, status: TicketStatus, text: &str) -> Ticket {

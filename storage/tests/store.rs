@@ -12,7 +12,7 @@ struct State {
 }
 
 fn line(speaker: Speaker, text: &str) -> TranscriptEntry {
-    TranscriptEntry::new(1, speaker, text.into())
+    TranscriptEntry::new(1, speaker, text)
 }
 
 fn ticket(number: u64, key: &ConvKey, status: TicketStatus) -> Ticket {

@@ -89,7 +89,7 @@ mod tests {
             .unwrap()
             .with_clock(Arc::new(move || now));
         let key = ConvKey::new(Platform::Telegram, "7");
-        let line = |at_ms, text: &str| TranscriptEntry::new(at_ms, Speaker::User, text.into());
+        let line = |at_ms, text: &str| TranscriptEntry::new(at_ms, Speaker::User, text);
         desk.store()
             .append_transcript(&key, &[line(DAY_MS, "old"), line(now - DAY_MS, "recent")])
             .unwrap();
