@@ -27,7 +27,9 @@ mod keys;
 mod privacy;
 mod queue;
 mod records;
+mod review;
 pub mod salvage;
+mod scan;
 mod store;
 pub mod validate;
 
@@ -41,4 +43,6 @@ pub use health::HealthError;
 pub use keys::{ConvKey, Platform, UnknownPlatform};
 pub use privacy::{ForgetSummary, PurgeSummary};
 pub use records::{DELETED, Rating, Speaker, StepTried, Ticket, TicketStatus, TranscriptEntry};
+pub use review::ReviewLabel;
+pub use scan::StoredLine;
 pub use store::{SCHEMA_VERSION, Store, TurnWrite};
