@@ -52,7 +52,9 @@ pub enum Miss {
     LowConfidence,
     /// Inside a guide, the bot did not understand the answer (a fallback fired).
     GuideFallback,
-    /// The bot asked "did you mean …" and the user answered with something else.
+    /// The bot asked "did you mean …" about this message and the user's answer was none of
+    /// the options (recorded on the answer as [`Decision::declined_suggestion`]; a review
+    /// reports the asking message with this reason).
     SuggestionIgnored,
 }
 
@@ -94,6 +96,11 @@ pub struct Decision {
     /// Set when the message counts as not understood, with why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub miss: Option<Miss>,
+    /// True when the message answered a "did you mean …" with something other than one of
+    /// its options: the user's previous message was not understood
+    /// ([`Miss::SuggestionIgnored`] describes that previous message).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub declined_suggestion: bool,
     /// How long the bot took to decide (load, engine, ticket), in microseconds; the durable
     /// commit after it is not counted.
     pub latency_us: u64,

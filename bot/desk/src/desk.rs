@@ -296,6 +296,7 @@ impl Desk {
             locale,
         } = req;
         let (key, display_name, sent_ms) = (*key, *display_name, *sent_ms);
+        let started = std::time::Instant::now();
         let channel = |reply: &Reply| delivery.as_ref().map(|d| d.write(reply));
         let _guard = self.lock(key);
         let now = self.now_ms();
@@ -359,9 +360,10 @@ impl Desk {
                 priority: false,
             });
         }
+        let mut decision = crate::decision::record(&conv, input, &turn);
         let mut state = turn.conversation;
         let mut reply = turn.reply;
-        let user_line =
+        let mut user_line =
             TranscriptEntry::new(now, Speaker::User, cut(&turn.user_text, TRANSCRIPT_CHARS));
         let mut tickets = Vec::new();
         let mut opened_ticket = None;
@@ -408,6 +410,9 @@ impl Desk {
             reply = self.engine.ticket_opened(&mut state, number, position);
             opened_ticket = Some(number);
         }
+        decision.ticket = opened_ticket;
+        decision.latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        user_line.decision = Some(Box::new(decision));
         let bot_line = TranscriptEntry::new(now, Speaker::Bot, reply.text.clone());
         let channel_write = channel(&reply);
         self.store.commit_turn(&TurnWrite {

@@ -10,6 +10,7 @@
 
 pub mod backoff;
 pub mod clock;
+mod decision;
 pub mod desk;
 pub mod flood;
 pub mod handoff;

@@ -72,6 +72,25 @@ pub enum Outcome {
     UnsupportedLanguage,
 }
 
+impl Outcome {
+    /// The outcome's stable snake_case name, as decision records and reports store it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::GuideStarted => "guide_started",
+            Self::Resolved => "resolved",
+            Self::Escalated => "escalated",
+            Self::AddedToTicket => "added_to_ticket",
+            Self::OutOfScope => "out_of_scope",
+            Self::Throttled => "throttled",
+            Self::Ignored => "ignored",
+            Self::Forgotten => "forgotten",
+            Self::Rated => "rated",
+            Self::UnsupportedLanguage => "unsupported_language",
+        }
+    }
+}
+
 /// How a user rated the help they got in a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rating {
@@ -135,4 +154,8 @@ pub struct Turn {
     pub act: Option<ActGuess>,
     /// True when the conversation's ticket (opened by this turn or before) is a priority one.
     pub priority: bool,
+    /// The classifier's likeliest intent for the typed text, whatever was decided (also when
+    /// the text was judged out of scope): what a support lead reviewing misunderstood messages
+    /// sees as the nearest intent. `None` for buttons, commands and empty text.
+    pub nearest: Option<IntentGuess>,
 }

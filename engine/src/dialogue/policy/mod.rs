@@ -158,6 +158,10 @@ impl Engine {
             previous_reply: conv.last_reply,
         };
         self.set_language(&mut d, conv, identified);
+        let nearest = match &event {
+            Event::Text(a) => a.ranked.first().cloned(),
+            _ => None,
+        };
         let frustrated = match (&event, input) {
             (Event::Text(a), Input::Text(raw)) => {
                 d.intent = a.top().cloned();
@@ -205,6 +209,7 @@ impl Engine {
             rating: d.rating,
             act: d.act,
             priority,
+            nearest,
         }
     }
 
