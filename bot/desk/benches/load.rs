@@ -181,9 +181,16 @@ fn main() {
     let rss_engine = peak_rss_mib();
     engine_only.report("engine only");
 
-    // Engine + storage: Desk::handle, durable before it returns.
-    let (durable, desk, _dir) = durable_run(engine.clone(), turns, users, threads);
+    // Engine + storage without decision records: the durable rate before they existed.
+    let (bare, _, _bare_dir) = durable_run(engine.clone(), turns, users, threads, false);
+    bare.report("engine + storage, no decision records");
+    // Engine + storage: Desk::handle, durable before it returns, decisions recorded.
+    let (durable, desk, _dir) = durable_run(engine.clone(), turns, users, threads, true);
     durable.report("engine + storage");
+    println!(
+        "with / without decision records: {:.2} (turns/s)",
+        durable.per_second() / bare.per_second()
+    );
     let tickets = desk.store().tickets(false).map_or(0, |t| t.len());
     println!(
         "durable / engine-only throughput: {:.2}   tickets opened: {tickets}",
@@ -204,20 +211,22 @@ fn main() {
     );
 }
 
-/// The durable load on `engine`: each turn through `Desk::handle` on a fresh store (the
-/// desk and its directory are returned to outlive the run's reports).
+/// The durable load on `engine`: each turn through `Desk::handle` on a fresh store, with or
+/// without decision records (the desk and its directory are returned to outlive the run's
+/// reports).
 fn durable_run(
     engine: Arc<Engine>,
     turns: usize,
     users: usize,
     threads: usize,
+    records: bool,
 ) -> (Run, Desk, tempfile::TempDir) {
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => panic!("tempdir: {e}"),
     };
     let desk = match Desk::open(engine, dir.path()) {
-        Ok(d) => d,
+        Ok(d) => d.with_decision_records(records),
         Err(e) => panic!("store: {e}"),
     };
     let keys: Vec<ConvKey> = (0..users)
@@ -281,7 +290,7 @@ fn with_embeddings(catalog: &Catalog, turns: usize, users: usize, threads: usize
         Ok(e) => Arc::new(e),
         Err(e) => panic!("engine: {e}"),
     };
-    let (run, _desk, _dir) = durable_run(engine.clone(), turns, users, threads);
+    let (run, _desk, _dir) = durable_run(engine.clone(), turns, users, threads, true);
     run.report("+ embeddings");
     let stats = engine.embed_stats();
     let classified = stats.messages.load(Ordering::Relaxed).max(1) as f64;

@@ -130,6 +130,7 @@ pub struct Desk {
     clock: Clock,
     flood: Option<Arc<FloodGuard>>,
     metrics: Arc<Metrics>,
+    decisions: bool,
 }
 
 impl std::fmt::Debug for Desk {
@@ -155,6 +156,7 @@ impl Desk {
             clock: crate::clock::system(),
             flood: None,
             metrics: Arc::new(Metrics::new()),
+            decisions: true,
         }
     }
 
@@ -178,6 +180,15 @@ impl Desk {
     #[must_use]
     pub fn with_flood(mut self, limits: Option<FloodLimits>) -> Self {
         self.flood = limits.map(|l| Arc::new(FloodGuard::new(l)));
+        self
+    }
+
+    /// Whether turns store their decision record on the user's transcript line (on by
+    /// default: reports and the review of misunderstood messages read them). The load bench
+    /// turns it off to measure what the records cost in the same run.
+    #[must_use]
+    pub fn with_decision_records(mut self, on: bool) -> Self {
+        self.decisions = on;
         self
     }
 
@@ -360,7 +371,9 @@ impl Desk {
                 priority: false,
             });
         }
-        let mut decision = crate::decision::record(&conv, input, &turn);
+        let mut decision = self
+            .decisions
+            .then(|| crate::decision::record(&conv, input, &turn));
         let mut state = turn.conversation;
         let mut reply = turn.reply;
         let mut user_line =
@@ -410,9 +423,11 @@ impl Desk {
             reply = self.engine.ticket_opened(&mut state, number, position);
             opened_ticket = Some(number);
         }
-        decision.ticket = opened_ticket;
-        decision.latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        user_line.decision = Some(Box::new(decision));
+        if let Some(mut decision) = decision.take() {
+            decision.ticket = opened_ticket;
+            decision.latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            user_line.decision = Some(Box::new(decision));
+        }
         let bot_line = TranscriptEntry::new(now, Speaker::Bot, reply.text.clone());
         let channel_write = channel(&reply);
         self.store.commit_turn(&TurnWrite {
