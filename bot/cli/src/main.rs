@@ -18,6 +18,7 @@ use deskbot_storage::{Platform, Store};
 
 mod eval;
 
+mod review;
 mod tickets_cli;
 
 /// deskbot: a support-desk chatbot for Mi account sign-in problems.
@@ -52,6 +53,9 @@ enum Command {
     /// List the replies a channel parked after its retries and the updates it could not read,
     /// and queue a parked reply again (stop the bot first).
     DeadLetters(DeadLettersArgs),
+    /// The messages the bot did not understand: list them, add one to the catalog as an
+    /// example, export the labelled ones as an evaluation set (stop the bot first).
+    Review(Box<review::ReviewArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -189,6 +193,7 @@ fn dispatch() -> Result<()> {
         Command::Import(args) => import(args),
         Command::Tickets(args) => tickets_cli::run(args),
         Command::DeadLetters(args) => dead_letters(args),
+        Command::Review(args) => review::run(*args),
     }
 }
 

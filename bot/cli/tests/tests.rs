@@ -16,6 +16,8 @@ mod model_fetch;
 mod observe;
 mod operator;
 mod prop;
+mod review;
+mod scripted_run;
 mod telegram_binary;
 mod telegram_resilience;
 mod token_leak;
