@@ -1,5 +1,6 @@
-//! `deskbot tickets list [--open]`, `tickets show N`, `tickets close N [--note TEXT]`: the
-//! operator's view of the support queue. Like `export`, these open the database, so they
+//! `deskbot tickets list [--open] [--staff NAME] [--intent ID] [--since 7d]`, `tickets search
+//! TEXT` (same filters), `tickets show N`, `tickets close N [--note TEXT]`: the operator's view
+//! of the support queue. Listings are in queue order: priority tickets first, then by number. Like `export`, these open the database, so they
 //! run while the bot is stopped (sled allows one process); a close queued for a Telegram
 //! user is sent when the bot next starts.
 //!
@@ -8,9 +9,13 @@
 //! Everything a user wrote (names, messages) is printed with control characters escaped
 //! ([`escape_controls`]), so it cannot act on the operator's terminal.
 
+mod filter;
+mod search;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use deskbot::close::close_ticket;
@@ -34,11 +39,18 @@ pub struct TicketsArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum TicketsCommand {
-    /// One line per ticket, oldest first.
+    /// One line per ticket: priority tickets first, then oldest first.
     List {
-        /// Only open tickets.
-        #[arg(long)]
-        open: bool,
+        #[command(flatten)]
+        filter: filter::Filter,
+    },
+    /// The lines of ticket transcripts (as staff see them: secrets masked, staff replies
+    /// included) that contain TEXT, case and accents ignored.
+    Search {
+        /// The text to find.
+        text: String,
+        #[command(flatten)]
+        filter: filter::Filter,
     },
     /// A ticket in full: what staff saw, where it lives, its history, its whole transcript
     /// (with what was said since it opened).
@@ -65,24 +77,30 @@ pub fn run(args: TicketsArgs) -> Result<()> {
             .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))
     };
     match args.command {
-        TicketsCommand::List { open: open_only } => {
+        TicketsCommand::List { filter } => {
             let store = open()?;
-            let mut tickets = store.tickets(open_only)?;
+            let mut tickets = store.tickets(filter.open)?;
             handoff::in_queue_order(&mut tickets);
-            if tickets.is_empty() {
-                writeln!(
-                    out,
-                    "{}",
-                    if open_only {
-                        "no open tickets"
-                    } else {
-                        "no tickets"
-                    }
-                )?;
-            }
+            let now = now_ms();
+            let mut listed = 0usize;
             for t in &tickets {
-                writeln!(out, "{}", escape_controls(&handoff::ticket_summary(t)))?;
+                if filter.keeps(&store, t, now)? {
+                    writeln!(out, "{}", escape_controls(&handoff::ticket_summary(t)))?;
+                    listed += 1;
+                }
             }
+            if listed == 0 {
+                let none = match (filter.narrows(), filter.open) {
+                    (true, _) => "no tickets match",
+                    (false, true) => "no open tickets",
+                    (false, false) => "no tickets",
+                };
+                writeln!(out, "{none}")?;
+            }
+        }
+        TicketsCommand::Search { text, filter } => {
+            let store = open()?;
+            search::run(&mut out, &store, &text, &filter, now_ms())?;
         }
         TicketsCommand::Show { number } => {
             let store = open()?;
@@ -119,6 +137,13 @@ pub fn run(args: TicketsArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Now, in Unix milliseconds.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// User-written text as printed: secrets masked, control characters escaped.

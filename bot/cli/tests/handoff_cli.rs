@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 /// A hang guard, not a timing assertion: a stuck process fails the test instead of hanging it.
 const HANG_GUARD: Duration = Duration::from_secs(300);
 
-fn deskbot(args: &[&str], data_dir: &Path, stdin: &[u8]) -> Output {
+/// Runs `deskbot args… --data-dir data_dir` with `stdin`, bounded by the hang guard.
+pub(crate) fn deskbot(args: &[&str], data_dir: &Path, stdin: &[u8]) -> Output {
     let mut child = crate::common::deskbot()
         .args(args)
         .arg("--data-dir")
@@ -38,7 +39,8 @@ fn deskbot(args: &[&str], data_dir: &Path, stdin: &[u8]) -> Output {
     out
 }
 
-fn ok(out: &Output) -> String {
+/// The stdout of a run that must have succeeded.
+pub(crate) fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
         "exit {:?}\nstdout: {}\nstderr: {}",

@@ -74,7 +74,7 @@ async fn start_with(
 }
 
 /// A plain HTTP/1.1 GET: (status, content type, body).
-async fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(
         format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
@@ -102,7 +102,7 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
 }
 
 /// Every sample of a Prometheus text page, by series (`name{labels}` as printed).
-fn samples(text: &str) -> HashMap<String, f64> {
+pub(crate) fn samples(text: &str) -> HashMap<String, f64> {
     let mut out = HashMap::new();
     for line in text
         .lines()
@@ -120,7 +120,8 @@ fn samples(text: &str) -> HashMap<String, f64> {
     out
 }
 
-async fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
+/// `/metrics` at `addr`, checked to be Prometheus text, as [`samples`].
+pub(crate) async fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
     let (status, content_type, body) = get(addr, "/metrics").await;
     assert_eq!(status, 200, "{body}");
     assert!(
@@ -130,7 +131,8 @@ async fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
     samples(&body)
 }
 
-fn value(m: &HashMap<String, f64>, series: &str) -> f64 {
+/// The value of `series` in a scraped page; 0 when it is absent (a counter not yet moved).
+pub(crate) fn value(m: &HashMap<String, f64>, series: &str) -> f64 {
     m.get(series).copied().unwrap_or(0.0)
 }
 
@@ -405,56 +407,120 @@ impl Drop for ChildGuard {
     }
 }
 
+/// A real `deskbot run` process: its Telegram channel on the fake Bot API, `/healthz` and
+/// `/metrics` on an ephemeral loopback port, its data in `dir/data`, its JSON log in
+/// `dir/stderr.log`. Killed when dropped before [`RunningDeskbot::stop`].
+pub(crate) struct RunningDeskbot {
+    guard: ChildGuard,
+    /// Where `/healthz` and `/metrics` answer.
+    pub(crate) addr: SocketAddr,
+    log_path: std::path::PathBuf,
+}
+
+impl RunningDeskbot {
+    /// Starts `deskbot run` with `extra_config` appended to its configuration file, and waits
+    /// until the endpoint listens and the channel has set its commands (it is then polling).
+    pub(crate) async fn start(
+        fake: &fake::FakeTelegram,
+        dir: &std::path::Path,
+        extra_config: &str,
+    ) -> Self {
+        let cfg = dir.join("deskbot.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[telegram]\nenabled = true\napi_url = \"{}\"\npoll_timeout_secs = 1\n[http]\nenabled = true\nlisten = \"127.0.0.1:0\"\n{extra_config}",
+                fake.url
+            ),
+        )
+        .unwrap();
+        let log_path = dir.join("stderr.log");
+        let child = crate::common::deskbot()
+            .arg("run")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .args(["--log-format", "json"])
+            .env("TELEGRAM_BOT_TOKEN", fake::TOKEN)
+            .env("DESKBOT_LOG", "info")
+            .env_remove("DISCORD_BOT_TOKEN")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap();
+        let guard = ChildGuard(Some(child));
+        let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        let ready = async {
+            // The endpoint's address (port 0: the system chose) from its log event.
+            let addr: SocketAddr = loop {
+                let found = read_log().lines().find_map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                    (v["fields"]["message"]
+                        .as_str()?
+                        .starts_with("http endpoint listening"))
+                    .then(|| v["fields"]["address"].as_str()?.parse().ok())?
+                });
+                if let Some(a) = found {
+                    break a;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            fake.wait_for("setMyCommands", Duration::from_secs(60), |f| {
+                f.commands().is_some()
+            })
+            .await;
+            addr
+        };
+        let addr = tokio::time::timeout(HANG_GUARD, ready)
+            .await
+            .unwrap_or_else(|_| panic!("deskbot run did not start; log:\n{}", read_log()));
+        Self {
+            guard,
+            addr,
+            log_path,
+        }
+    }
+
+    /// What the process logged so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Stops the process with SIGTERM and checks that it exits cleanly.
+    pub(crate) async fn stop(mut self) {
+        let pid = self.guard.0.as_ref().unwrap().id();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let deadline = std::time::Instant::now() + HANG_GUARD;
+        let status = loop {
+            if let Some(s) = self.guard.0.as_mut().unwrap().try_wait().unwrap() {
+                self.guard.0 = None;
+                break s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no exit after SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(status.success(), "{status:?}; log:\n{}", self.log());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deskbot_run_serves_healthz_and_metrics() {
     let fake = fake::FakeTelegram::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("deskbot.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[telegram]\nenabled = true\napi_url = \"{}\"\npoll_timeout_secs = 1\n[http]\nenabled = true\nlisten = \"127.0.0.1:0\"\n",
-            fake.url
-        ),
-    )
-    .unwrap();
-    let log_path = dir.path().join("stderr.log");
-    let child = crate::common::deskbot()
-        .arg("run")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["--log-format", "json"])
-        .env("TELEGRAM_BOT_TOKEN", fake::TOKEN)
-        .env("DESKBOT_LOG", "info")
-        .env_remove("DISCORD_BOT_TOKEN")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let mut guard = ChildGuard(Some(child));
-    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let bot = RunningDeskbot::start(&fake, dir.path(), "").await;
+    let addr = bot.addr;
 
     let scenario = async {
-        // The endpoint's address (port 0: the system chose) from its log event.
-        let addr: SocketAddr = loop {
-            let found = read_log().lines().find_map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).ok()?;
-                (v["fields"]["message"]
-                    .as_str()?
-                    .starts_with("http endpoint listening"))
-                .then(|| v["fields"]["address"].as_str()?.parse().ok())?
-            });
-            if let Some(a) = found {
-                break a;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
         let wait = Duration::from_secs(60);
-        fake.wait_for("setMyCommands", wait, |f| f.commands().is_some())
-            .await;
         let (status, json) = health(addr).await;
         assert_eq!(status, 200, "{json}");
         assert_eq!(json["store"], "ok");
@@ -493,27 +559,8 @@ async fn deskbot_run_serves_healthz_and_metrics() {
     };
     tokio::time::timeout(HANG_GUARD, scenario)
         .await
-        .unwrap_or_else(|_| panic!("hang guard; log:\n{}", read_log()));
-
-    let pid = guard.0.as_ref().unwrap().id();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = std::time::Instant::now() + HANG_GUARD;
-    let status = loop {
-        if let Some(s) = guard.0.as_mut().unwrap().try_wait().unwrap() {
-            guard.0 = None;
-            break s;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no exit after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(status.success(), "{status:?}; log:\n{}", read_log());
+        .unwrap_or_else(|_| panic!("hang guard; log:\n{}", bot.log()));
+    bot.stop().await;
 }
 
 /// Runs in a child process (see the next test) under a file-size limit; ignored otherwise.
