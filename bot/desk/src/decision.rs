@@ -32,10 +32,14 @@ pub(crate) fn record(before: &Conversation, input: &Input, turn: &Turn) -> Decis
             {
                 Some(Miss::LowConfidence)
             } else if fallback {
-                Some(match before.phase {
-                    Phase::Idle => Miss::OutOfScope,
-                    _ => Miss::GuideFallback,
-                })
+                match before.phase {
+                    Phase::Idle => Some(Miss::OutOfScope),
+                    // An answer to "did you mean …" that is none of its options is recorded
+                    // as `declined_suggestion`: the message that was not understood is the
+                    // one before it.
+                    Phase::Suggest { .. } => None,
+                    _ => Some(Miss::GuideFallback),
+                }
             } else {
                 None
             }
