@@ -6,7 +6,11 @@
 //! (`POST channels/{id}/threads`, and `POST channels/{id}/messages/{m}/threads`, which starts
 //! a thread with the message's id, once per message: a second start is 400 with code 160004,
 //! as Discord answers), interaction callbacks, webhook edits and follow-ups, command registration, DM channel
-//! creation. Anything else is answered 404 and recorded as a violation.
+//! creation, and archiving threads (`PATCH channels/{thread}` with `archived`/`locked`, as
+//! Discord: an archived thread takes no change but `archived: false`, so archiving it again is
+//! 400 with code 50083 "Thread is archived"; a message posted in an archived thread unarchives
+//! it unless it is locked, when it is refused with 50083; an unknown channel is 404 10003).
+//! Anything else is answered 404 and recorded as a violation.
 //!
 //! Poison: [`FakeDiscord::unreadable_next`] carries a request out and answers 200 with a body
 //! serenity cannot read (a field whose type changed, as when Discord changes its API);
@@ -159,6 +163,12 @@ struct Inner {
     dm_channels: HashMap<u64, u64>,
     /// Threads created: thread id → (parent channel, name).
     threads: HashMap<u64, (u64, String)>,
+    /// Archived threads.
+    archived: HashSet<u64>,
+    /// Locked threads.
+    locked: HashSet<u64>,
+    /// Threads deleted by someone in the guild.
+    deleted: HashSet<u64>,
 }
 
 struct Shared {
@@ -310,6 +320,23 @@ impl FakeDiscord {
             .collect();
         out.sort();
         out
+    }
+
+    /// Whether thread `id` is archived.
+    pub fn thread_archived(&self, id: u64) -> bool {
+        self.shared.inner.lock().unwrap().archived.contains(&id)
+    }
+
+    /// Thread `id` is archived by Discord (inactivity) or by someone by hand.
+    pub fn archive_thread(&self, id: u64) {
+        self.shared.inner.lock().unwrap().archived.insert(id);
+    }
+
+    /// Someone deletes thread `id`: every later request to it is 404 Unknown Channel.
+    pub fn delete_thread(&self, id: u64) {
+        let mut inner = self.shared.inner.lock().unwrap();
+        inner.threads.remove(&id);
+        inner.deleted.insert(id);
     }
 
     /// Every request so far.
@@ -847,6 +874,19 @@ fn route(shared: &Shared, method: &Method, path: &str, body: &Value, auth: &str)
                 violation(format!("POST {path}: {bad:?}"));
                 return invalid_form(&bad);
             }
+            // A message in an archived thread unarchives it, unless a moderator locked it.
+            if let Ok(id) = channel.parse::<u64>() {
+                let mut inner = shared.inner.lock().unwrap();
+                if inner.deleted.contains(&id) {
+                    return api_error(404, 10003, "Unknown Channel");
+                }
+                if inner.archived.contains(&id) {
+                    if inner.locked.contains(&id) {
+                        return api_error(400, 50083, "Thread is archived");
+                    }
+                    inner.archived.remove(&id);
+                }
+            }
             // enforce_nonce: the same nonce in the same channel returns the first message.
             if body["enforce_nonce"] == json!(true)
                 && let Some(nonce) = body["nonce"].as_str()
@@ -923,6 +963,65 @@ fn route(shared: &Shared, method: &Method, path: &str, body: &Value, auth: &str)
                 "type": 11,
                 "name": name,
                 "parent_id": channel,
+            }))
+        }
+        // Modify a thread: archive or unarchive it (lock and unlock it).
+        ("PATCH", ["channels", channel]) => {
+            let Ok(id) = channel.parse::<u64>() else {
+                violation(format!("PATCH {path}: not a snowflake"));
+                return api_error(404, 10003, "Unknown Channel");
+            };
+            let mut inner = shared.inner.lock().unwrap();
+            if inner.deleted.contains(&id) {
+                return api_error(404, 10003, "Unknown Channel");
+            }
+            let Some((parent, name)) = inner.threads.get(&id).cloned() else {
+                drop(inner);
+                violation(format!("PATCH {path}: not a thread the bot made"));
+                return api_error(404, 10003, "Unknown Channel");
+            };
+            let known = ["archived", "locked", "name", "auto_archive_duration"];
+            if let Some(k) = body
+                .as_object()
+                .and_then(|o| o.keys().find(|k| !known.contains(&k.as_str())))
+            {
+                violation(format!("PATCH {path}: unexpected field {k}"));
+            }
+            // An archived thread must be unarchived by the same request to change anything.
+            if inner.archived.contains(&id) && body["archived"] != json!(false) {
+                return api_error(400, 50083, "Thread is archived");
+            }
+            match body["archived"].as_bool() {
+                Some(true) => {
+                    inner.archived.insert(id);
+                }
+                Some(false) => {
+                    inner.archived.remove(&id);
+                }
+                None => {}
+            }
+            match body["locked"].as_bool() {
+                Some(true) => {
+                    inner.locked.insert(id);
+                }
+                Some(false) => {
+                    inner.locked.remove(&id);
+                }
+                None => {}
+            }
+            let (archived, locked) = (inner.archived.contains(&id), inner.locked.contains(&id));
+            drop(inner);
+            ok(json!({
+                "id": id.to_string(),
+                "type": 11,
+                "name": name,
+                "parent_id": parent.to_string(),
+                "thread_metadata": {
+                    "archived": archived,
+                    "auto_archive_duration": 10080,
+                    "archive_timestamp": "2024-01-01T00:00:00+00:00",
+                    "locked": locked,
+                },
             }))
         }
         ("POST", ["interactions", id, token, "callback"]) => {

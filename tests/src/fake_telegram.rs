@@ -14,7 +14,10 @@
 //! topic of a forum (the General topic, 1, must be addressed by omitting it, as on Telegram),
 //! topic messages come with `message_thread_id` and `is_topic_message`
 //! ([`FakeTelegram::push_topic_text`]), and `getChatAdministrators` lists
-//! [`FakeTelegram::set_admins`].
+//! [`FakeTelegram::set_admins`]. `closeForumTopic` / `reopenForumTopic` close and reopen a
+//! topic and answer `true`, or 400 `TOPIC_NOT_MODIFIED` when it already is so, and
+//! `TOPIC_ID_INVALID` for a deleted topic; a bot message in a closed topic is refused with
+//! 400 `TOPIC_CLOSED` ([`FakeTelegram::topic_closed`], [`FakeTelegram::close_topic`]).
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -114,6 +117,8 @@ struct Inner {
     languages: HashMap<u64, String>,
     /// Forum topics deleted by someone in the group.
     deleted_topics: HashSet<(i64, i32)>,
+    /// Forum topics closed (by the bot's closeForumTopic or by hand).
+    closed_topics: HashSet<(i64, i32)>,
     /// Calls of these methods (lowercase) still to be done but answered `ok: true` with a
     /// result teloxide cannot read, one per entry.
     unreadable: HashMap<String, u32>,
@@ -272,6 +277,16 @@ impl FakeTelegram {
         let mut s = self.lock();
         s.topics.remove(&(chat, thread));
         s.deleted_topics.insert((chat, thread));
+    }
+
+    /// Whether forum topic `thread` of `chat` is closed.
+    pub fn topic_closed(&self, chat: i64, thread: i32) -> bool {
+        self.lock().closed_topics.contains(&(chat, thread))
+    }
+
+    /// Someone in the group closes forum topic `thread` of `chat` by hand.
+    pub fn close_topic(&self, chat: i64, thread: i32) {
+        self.lock().closed_topics.insert((chat, thread));
     }
 
     /// The forum topics created in `chat` (and not deleted): (message_thread_id, name), by id.
@@ -684,6 +699,8 @@ async fn handle(
         }
         "getchat" => get_chat(&fake, &body),
         "createforumtopic" => create_forum_topic(&fake, &body),
+        "closeforumtopic" => set_topic_closed(&fake, &body, true),
+        "reopenforumtopic" => set_topic_closed(&fake, &body, false),
         "getchatadministrators" => get_chat_administrators(&fake, &body),
         "editmessagetext" => edit_message_text(&fake, &body),
         "editmessagereplymarkup" => edit_reply_markup(&fake, &body),
@@ -1067,6 +1084,10 @@ fn send_message(fake: &FakeTelegram, body: &Value) -> Result<Value, Reject> {
         if chat > 0 || !s.forums.contains(&chat) || t == 1 || !s.topics.contains_key(&(chat, t)) {
             return Err(bad("message thread not found"));
         }
+        // A closed topic takes no messages until it is reopened.
+        if s.closed_topics.contains(&(chat, t)) {
+            return Err(Reject::refuse(400, "Bad Request: TOPIC_CLOSED"));
+        }
     }
     let mid = s.next_message;
     s.next_message += 1;
@@ -1116,6 +1137,36 @@ fn create_forum_topic(fake: &FakeTelegram, body: &Value) -> Result<Value, Reject
     s.next_message += 1;
     s.topics.insert((chat, thread), name.to_string());
     Ok(json!({"message_thread_id": thread, "name": name, "icon_color": 7_322_096}))
+}
+
+/// closeForumTopic (`close`) and reopenForumTopic: `true`, or `TOPIC_NOT_MODIFIED` when the
+/// topic already is so, as Telegram answers.
+fn set_topic_closed(fake: &FakeTelegram, body: &Value, close: bool) -> Result<Value, Reject> {
+    let chat = chat_id(body)?;
+    let thread = body["message_thread_id"]
+        .as_i64()
+        .and_then(|t| i32::try_from(t).ok())
+        .ok_or_else(|| bad("message_thread_id is empty"))?;
+    let mut s = fake.lock();
+    if !s.forums.contains(&chat) {
+        return Err(bad("the chat is not a forum"));
+    }
+    if s.deleted_topics.contains(&(chat, thread)) {
+        return Err(Reject::refuse(400, "Bad Request: TOPIC_ID_INVALID"));
+    }
+    // The General topic has its own methods (closeGeneralForumTopic).
+    if thread == 1 || !s.topics.contains_key(&(chat, thread)) {
+        return Err(bad("TOPIC_ID_INVALID"));
+    }
+    let changed = if close {
+        s.closed_topics.insert((chat, thread))
+    } else {
+        s.closed_topics.remove(&(chat, thread))
+    };
+    if !changed {
+        return Err(Reject::refuse(400, "Bad Request: TOPIC_NOT_MODIFIED"));
+    }
+    Ok(json!(true))
 }
 
 fn get_chat_administrators(fake: &FakeTelegram, body: &Value) -> Result<Value, Reject> {

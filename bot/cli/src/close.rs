@@ -1,5 +1,7 @@
 //! Closing a ticket from outside a platform (`deskbot tickets close`): the user is told in
-//! their platform's outbox, which the running bot sends, or does at its next start.
+//! their platform's outbox, which the running bot sends, or does at its next start; the
+//! ticket's staff thread is queued to be archived (Discord) or its forum topic closed
+//! (Telegram) the same way ([`deskbot_desk::handoff::lifecycle`]).
 
 use deskbot_desk::desk::Desk;
 use deskbot_discord::users as discord_users;
@@ -20,8 +22,9 @@ pub struct Closed {
 /// Closes open ticket `number` on behalf of `by` (a staff member, or `operator`), records
 /// the close with its note in the ticket's history, and queues the close message (with its
 /// rating buttons) in the user's platform outbox: a Telegram user's private chat, or a Discord
-/// user's DM channel when it is known. The running bot sends it, or does at its next start.
-/// `None` when there is no such open ticket; nothing changes then.
+/// user's DM channel when it is known. The running bot sends it, or does at its next start,
+/// and then archives the ticket's staff thread, queued here too. `None` when there is no such
+/// open ticket; nothing changes then.
 pub fn close_ticket(
     desk: &Desk,
     number: u64,
@@ -55,6 +58,7 @@ pub fn close_ticket(
         discord_users::queue_reply(desk.store(), id, dm, &reply, &format!("close{number}"))?;
         queued_for_user = true;
     }
+    deskbot_desk::handoff::lifecycle::queue(desk.store(), number)?;
     Ok(Some(Closed {
         user,
         text: reply.text,
@@ -133,8 +137,23 @@ mod tests {
             ("operator", Some("done"))
         );
         assert_eq!(desk.conversation(&key).unwrap().ticket(), None);
+        // Its staff thread is queued to be archived by the running bot.
+        assert_eq!(
+            deskbot_desk::handoff::lifecycle::queued(desk.store()).unwrap(),
+            vec![number]
+        );
         // Closing again changes nothing.
         assert_eq!(close_ticket(&desk, number, "operator", None).unwrap(), None);
+        assert_eq!(
+            desk.store()
+                .outbox_pending(
+                    deskbot_desk::handoff::lifecycle::CHANNEL,
+                    &number.to_string()
+                )
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(desk.store().ticket_events(number).unwrap().len(), 1);
         assert_eq!(
             desk.store().outbox_pending("telegram", "42").unwrap().len(),

@@ -121,6 +121,25 @@ pub struct HandoffConfig {
     pub anonymous_staff: bool,
     /// Canned replies by name, sent with `snippet NAME`.
     pub snippets: std::collections::BTreeMap<String, String>,
+    /// Close tickets whose user has not written for this many days (a positive number;
+    /// `0.5` is twelve hours): they are warned first, then closed (with the rating buttons)
+    /// when `auto_close_warn_hours` more pass without a message from them or staff. Absent:
+    /// idle tickets stay open.
+    pub auto_close_days: Option<f64>,
+    /// Hours between the idle warning and the close (a positive number, default 24); only
+    /// with `auto_close_days`.
+    pub auto_close_warn_hours: Option<f64>,
+}
+
+/// The longest `[handoff] auto_close_days`: ten years.
+pub const AUTO_CLOSE_DAYS_MAX: f64 = 3_650.0;
+
+/// The longest `[handoff] auto_close_warn_hours`: thirty days.
+pub const AUTO_CLOSE_WARN_HOURS_MAX: f64 = 720.0;
+
+/// Whether `v` is a usable positive amount up to `max`.
+fn positive_up_to(v: f64, max: f64) -> bool {
+    v.is_finite() && v > 0.0 && v <= max
 }
 
 /// A platform's staff side, as chosen by [`HandoffConfig::destination`].
@@ -147,6 +166,29 @@ impl HandoffConfig {
         } else {
             discord.or(telegram)
         }
+    }
+
+    /// When idle tickets are warned and closed; `None` when `auto_close_days` is not set.
+    pub fn idle_policy(&self) -> Option<deskbot_desk::handoff::idle::IdlePolicy> {
+        // Validated positive and bounded; clamped anyway, so the conversion cannot panic.
+        let secs = |v: f64, unit: f64, max: f64| {
+            std::time::Duration::from_secs_f64(
+                if v.is_finite() {
+                    v.clamp(0.0, max)
+                } else {
+                    0.0
+                } * unit,
+            )
+        };
+        let days = self.auto_close_days?;
+        Some(deskbot_desk::handoff::idle::IdlePolicy {
+            after: secs(days, 86_400.0, AUTO_CLOSE_DAYS_MAX),
+            grace: self
+                .auto_close_warn_hours
+                .map_or(deskbot_desk::handoff::idle::DEFAULT_GRACE, |h| {
+                    secs(h, 3_600.0, AUTO_CLOSE_WARN_HOURS_MAX)
+                }),
+        })
     }
 
     /// What the relay needs of these settings (staff naming and snippets).
@@ -475,6 +517,39 @@ impl Config {
         }
         if h.telegram_staff_user_ids.contains(&0) {
             return bad("handoff.telegram_staff_user_ids", "0 is not a user id");
+        }
+        match h.auto_close_days {
+            Some(d) if !positive_up_to(d, AUTO_CLOSE_DAYS_MAX) => {
+                return bad(
+                    "handoff.auto_close_days",
+                    &format!(
+                        "must be a positive number of days, at most {AUTO_CLOSE_DAYS_MAX} (leave it out to keep idle tickets open)"
+                    ),
+                );
+            }
+            Some(_)
+                if h.discord_staff_channel_id.is_none() && h.telegram_staff_chat_id.is_none() =>
+            {
+                return bad(
+                    "handoff.auto_close_days",
+                    "needs a staff side (discord_staff_channel_id or telegram_staff_chat_id): idle tickets are warned and closed by the handoff relay",
+                );
+            }
+            None if h.auto_close_warn_hours.is_some() => {
+                return bad(
+                    "handoff.auto_close_warn_hours",
+                    "only means something with auto_close_days",
+                );
+            }
+            _ => {}
+        }
+        if let Some(hours) = h.auto_close_warn_hours
+            && !positive_up_to(hours, AUTO_CLOSE_WARN_HOURS_MAX)
+        {
+            return bad(
+                "handoff.auto_close_warn_hours",
+                &format!("must be a positive number of hours, at most {AUTO_CLOSE_WARN_HOURS_MAX}"),
+            );
         }
         for (name, text) in &h.snippets {
             // `reset` and its language variants `reset.ru`, `reset.pt`.
@@ -903,6 +978,82 @@ mod tests {
             Some(StaffSide::Discord(10))
         );
         assert!(Config::parse("d.toml", "[handoff]\nanonymus_staff = true\n").is_err());
+    }
+
+    #[test]
+    fn auto_close_is_off_by_default_and_checked() {
+        let base = "[telegram]\nenabled = true\ntoken = \"1:a\"\n[handoff]\ntelegram_staff_chat_id = -100\n";
+        let load = |extra: &str| {
+            Config::parse("desk.toml", &format!("{base}{extra}"))
+                .and_then(|c| c.validate("desk.toml").map(|()| c))
+        };
+        assert_eq!(load("").unwrap().handoff.idle_policy(), None);
+        let day = std::time::Duration::from_secs(86_400);
+        let on = load("auto_close_days = 7\n").unwrap().handoff.idle_policy();
+        assert_eq!(
+            on.map(|p| (p.after, p.grace)),
+            Some((7 * day, deskbot_desk::handoff::idle::DEFAULT_GRACE))
+        );
+        let own = load("auto_close_days = 2\nauto_close_warn_hours = 6\n")
+            .unwrap()
+            .handoff
+            .idle_policy();
+        assert_eq!(
+            own.map(|p| (p.after, p.grace)),
+            Some((2 * day, std::time::Duration::from_secs(6 * 3_600)))
+        );
+        let half = load("auto_close_days = 0.5\nauto_close_warn_hours = 1.5\n")
+            .unwrap()
+            .handoff
+            .idle_policy();
+        assert_eq!(
+            half.map(|p| (p.after, p.grace)),
+            Some((day / 2, std::time::Duration::from_secs(90 * 60)))
+        );
+        // Every refusal names the file and the field.
+        for (extra, field) in [
+            ("auto_close_days = 0\n", "handoff.auto_close_days"),
+            ("auto_close_days = 4000\n", "handoff.auto_close_days"),
+            ("auto_close_days = -3\n", "handoff.auto_close_days"),
+            ("auto_close_days = -0.5\n", "handoff.auto_close_days"),
+            ("auto_close_days = nan\n", "handoff.auto_close_days"),
+            ("auto_close_days = inf\n", "handoff.auto_close_days"),
+            // Not a number at all: the file and where (as for every key of the wrong type).
+            ("auto_close_days = \"7\"\n", "line 6, column 19"),
+            (
+                "auto_close_days = 3\nauto_close_warn_hours = 0\n",
+                "handoff.auto_close_warn_hours",
+            ),
+            (
+                "auto_close_days = 3\nauto_close_warn_hours = 1000\n",
+                "handoff.auto_close_warn_hours",
+            ),
+            (
+                "auto_close_days = 3\nauto_close_warn_hours = -2\n",
+                "handoff.auto_close_warn_hours",
+            ),
+            (
+                "auto_close_warn_hours = 5\n",
+                "handoff.auto_close_warn_hours",
+            ),
+            ("auto_close_day = 5\n", "auto_close_day"),
+        ] {
+            let err = load(extra).unwrap_err().to_string();
+            assert!(
+                err.starts_with("desk.toml") && err.contains(field),
+                "{extra:?}: {err}"
+            );
+        }
+        // Without a staff side nothing could warn or close idle tickets.
+        let err = Config::parse("desk.toml", "[handoff]\nauto_close_days = 3\n")
+            .unwrap()
+            .validate("desk.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("handoff.auto_close_days") && err.contains("staff side"),
+            "{err}"
+        );
     }
 
     #[test]

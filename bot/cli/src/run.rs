@@ -33,6 +33,9 @@ pub struct RunOptions {
     pub telegram_backoff: Backoff,
     /// How often the handoff relay sweeps when nothing wakes it.
     pub relay_interval: Duration,
+    /// How often idle tickets are looked for (`[handoff] auto_close_days`; the idle times
+    /// themselves are measured with the desk's clock).
+    pub idle_interval: Duration,
 }
 
 impl Default for RunOptions {
@@ -40,6 +43,7 @@ impl Default for RunOptions {
         Self {
             telegram_backoff: Backoff::default(),
             relay_interval: RELAY_INTERVAL,
+            idle_interval: deskbot_desk::handoff::idle::SWEEP_INTERVAL,
         }
     }
 }
@@ -66,8 +70,9 @@ pub async fn run_until(config: Config, desk: Desk, shutdown: Shutdown) -> Result
 
 /// [`run_until`] with explicit [`RunOptions`].
 ///
-/// Beside the channels: the `/healthz` and `/metrics` endpoint when `[http]` is enabled, and
-/// the transcript retention purge (`[privacy] retention_days`).
+/// Beside the channels: the `/healthz` and `/metrics` endpoint when `[http]` is enabled, the
+/// transcript retention purge (`[privacy] retention_days`), and with `[handoff]
+/// auto_close_days` the idle-ticket sweeper (every `idle_interval`).
 ///
 /// With a `[handoff]` staff side the relay runs as one more task: it opens ticket threads and
 /// relays users' lines (woken by Discord users' turns, else every `relay_interval`); staff
@@ -149,6 +154,20 @@ pub async fn run_with_options(
         config.privacy.retention_days,
         shutdown.clone(),
     ));
+    // Idle tickets are warned and closed through the relay (the config requires a staff side
+    // with auto_close_days).
+    if let (Some(r), Some(policy)) = (&relay, config.handoff.idle_policy()) {
+        let (r, s, every) = (Arc::clone(r), shutdown.clone(), options.idle_interval);
+        tracing::info!(
+            after_secs = policy.after.as_secs(),
+            grace_secs = policy.grace.as_secs(),
+            "closing idle tickets"
+        );
+        tasks.push(Box::pin(async move {
+            r.run_idle(policy, s, every).await;
+            ("idle tickets", Ok(()))
+        }));
+    }
     if let Some(r) = relay {
         let (s, every) = (shutdown.clone(), options.relay_interval);
         tracing::info!(

@@ -13,6 +13,7 @@ use deskbot_storage::{ConvKey, Platform, StaffLocation, Ticket};
 use tokio::sync::mpsc;
 
 use deskbot_desk::desk::Desk;
+use deskbot_desk::handoff::lifecycle::{ThreadChange, ThreadState};
 use deskbot_desk::handoff::relay::{
     NoStaffSide, Relay, RelayError, StaffSide, Unreachable, UserSide,
 };
@@ -73,6 +74,26 @@ impl StaffSide for Staff {
             discord_staff::PLATFORM => self.discord()?.post(at, text, nonce).await,
             telegram_staff::PLATFORM => self.telegram()?.post(at, text, nonce).await,
             other => Err(NoStaffSide::NotConfigured(other.to_string()).into()),
+        }
+    }
+
+    async fn set_thread(
+        &self,
+        at: &StaffLocation,
+        state: ThreadState,
+    ) -> Result<ThreadChange, RelayError> {
+        // A side no longer configured cannot change its threads: dropped, not retried.
+        let gone = |e: RelayError| Ok(ThreadChange::Impossible(e.to_string()));
+        match at.platform.as_str() {
+            discord_staff::PLATFORM => match self.discord() {
+                Ok(d) => d.set_thread(at, state).await,
+                Err(e) => gone(e),
+            },
+            telegram_staff::PLATFORM => match self.telegram() {
+                Ok(t) => t.set_thread(at, state).await,
+                Err(e) => gone(e),
+            },
+            other => gone(NoStaffSide::NotConfigured(other.to_string()).into()),
         }
     }
 }

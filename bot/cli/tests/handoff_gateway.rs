@@ -146,6 +146,7 @@ impl World {
                 max: Duration::from_millis(400),
             },
             relay_interval: Duration::from_millis(300),
+            ..RunOptions::default()
         };
         // Counted before starting: the bot may register before this task looks again.
         let registered = self

@@ -11,6 +11,7 @@ mod embedding_vectors;
 mod grafana;
 mod handoff_cli;
 mod handoff_gateway;
+mod idle_run;
 mod languages;
 mod logs;
 mod model_fetch;

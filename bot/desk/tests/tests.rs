@@ -2,3 +2,6 @@
 
 mod decisions;
 mod handoff_relay;
+mod idle_tickets;
+mod lifecycle_fakes;
+mod thread_lifecycle;

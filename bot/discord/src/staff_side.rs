@@ -25,11 +25,12 @@ use std::sync::Arc;
 use deskbot_storage::{RouteKind, StaffLocation, Ticket};
 use serenity::all::{
     AutoArchiveDuration, ButtonStyle, ChannelId, CreateActionRow, CreateAllowedMentions,
-    CreateButton, CreateMessage, CreateThread, Http, HttpError, MessageId, Nonce,
+    CreateButton, CreateMessage, CreateThread, EditThread, Http, HttpError, MessageId, Nonce,
 };
 
 use crate::render::{escape_markdown, split_message};
 use deskbot_desk::handoff::buttons::TicketButton;
+use deskbot_desk::handoff::lifecycle::{ThreadChange, ThreadState};
 use deskbot_desk::handoff::relay::{
     Author, BadLocation, Handled, RelayError, StaffInbox, StaffSide,
 };
@@ -66,6 +67,29 @@ pub fn thread_of_press(staff_channel: u64, channel: u64, message: u64) -> u64 {
         message
     } else {
         channel
+    }
+}
+
+/// Discord's JSON error code for "thread is archived" (an archived thread can only be
+/// unarchived, so archiving it again is refused with it).
+pub const THREAD_ARCHIVED: isize = 50_083;
+
+/// How Discord's answer to archiving (`archive`) or unarchiving a thread reads: done, never
+/// possible (the thread is gone, no permission), or worth a retry (`Err`: rate limits,
+/// Discord's own errors, the network).
+fn thread_change(archive: bool, e: &serenity::Error) -> Result<ThreadChange, String> {
+    match e {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
+            let status = r.status_code.as_u16();
+            if archive && r.error.code == THREAD_ARCHIVED {
+                Ok(ThreadChange::Done)
+            } else if status == 429 || status >= 500 {
+                Err(e.to_string())
+            } else {
+                Ok(ThreadChange::Impossible(e.to_string()))
+            }
+        }
+        _ => Err(e.to_string()),
     }
 }
 
@@ -207,6 +231,43 @@ impl StaffSide for DiscordStaff {
             .filter(|t| *t != 0)
             .ok_or_else(|| RelayError::bad_location(SIDE, at, BadLocation::NoThread))?;
         self.send(ChannelId::new(thread), text, nonce).await
+    }
+
+    /// Archives the ticket's thread (closed) or unarchives it (open): `PATCH
+    /// /channels/{thread}` with `archived`. Not locked: staff without Manage Threads can still
+    /// write `reopen` in an archived thread (their message unarchives it, as Discord does for
+    /// any unlocked thread), and the bot needs no Manage Threads for its own threads.
+    async fn set_thread(
+        &self,
+        at: &StaffLocation,
+        state: ThreadState,
+    ) -> Result<ThreadChange, RelayError> {
+        let Some(thread) = at
+            .thread
+            .as_deref()
+            .and_then(|t| t.parse::<u64>().ok())
+            .filter(|t| *t != 0)
+        else {
+            return Ok(ThreadChange::Impossible(
+                "the ticket has no thread id".into(),
+            ));
+        };
+        let archive = state == ThreadState::Closed;
+        match ChannelId::new(thread)
+            .edit_thread(&*self.http, EditThread::new().archived(archive))
+            .await
+        {
+            Ok(_) => Ok(ThreadChange::Done),
+            // Done, but the answer could not be read.
+            Err(e) if crate::poison::unreadable_answer(&self.metrics, "modifyChannel", &e) => {
+                Ok(ThreadChange::Done)
+            }
+            Err(e) => thread_change(archive, &e).map_err(|detail| RelayError::Call {
+                side: SIDE,
+                call: "modifyChannel",
+                detail,
+            }),
+        }
     }
 }
 

@@ -6,3 +6,4 @@ mod discord_flood;
 mod discord_languages;
 mod discord_poison;
 mod handoff_discord;
+mod ticket_threads_discord;

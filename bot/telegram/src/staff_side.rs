@@ -34,6 +34,7 @@ use crate::error::TelegramError;
 use crate::outbound::{MAX_TEXT, split_text};
 use deskbot_desk::backoff::Backoff;
 use deskbot_desk::handoff::buttons::TicketButton;
+use deskbot_desk::handoff::lifecycle::{ThreadChange, ThreadState};
 use deskbot_desk::handoff::relay::{BadLocation, RelayError, StaffSide};
 use deskbot_desk::marks::Mark;
 use deskbot_desk::metrics::Metrics;
@@ -426,7 +427,57 @@ impl TelegramStaff {
     }
 }
 
+/// Whether a Bot API error text is Telegram refusing a message in a closed forum topic.
+fn topic_closed(detail: &str) -> bool {
+    detail.to_ascii_uppercase().contains("TOPIC_CLOSED")
+}
+
 impl TelegramStaff {
+    /// Closes (`closeForumTopic`) or reopens (`reopenForumTopic`) forum topic `thread`:
+    /// done when Telegram did it or answers that it already was (`TOPIC_NOT_MODIFIED`), never
+    /// possible when Telegram refuses for good (the topic was deleted, no right to manage
+    /// topics), an error when the calls' retries ran out (tried again later).
+    async fn change_topic(
+        &self,
+        thread: i32,
+        state: ThreadState,
+    ) -> Result<ThreadChange, RelayError> {
+        let inner = &self.inner;
+        let (chat, topic) = (ChatId(inner.chat), ThreadId(MessageId(thread)));
+        let (call, result) = match state {
+            ThreadState::Closed => (
+                "closeForumTopic",
+                with_retries(
+                    &inner.api,
+                    "closeForumTopic",
+                    ATTEMPTS,
+                    &inner.shutdown,
+                    || inner.api.raw.close_forum_topic(chat, topic).send(),
+                )
+                .await,
+            ),
+            ThreadState::Open => (
+                "reopenForumTopic",
+                with_retries(
+                    &inner.api,
+                    "reopenForumTopic",
+                    ATTEMPTS,
+                    &inner.shutdown,
+                    || inner.api.raw.reopen_forum_topic(chat, topic).send(),
+                )
+                .await,
+            ),
+        };
+        match result {
+            Ok(_) | Err((Failure::Accepted(_), _)) => Ok(ThreadChange::Done),
+            Err((_, e)) if e.to_ascii_uppercase().contains("TOPIC_NOT_MODIFIED") => {
+                Ok(ThreadChange::Done)
+            }
+            Err((Failure::Permanent | Failure::ChatGone, e)) => Ok(ThreadChange::Impossible(e)),
+            Err((_, e)) => Err(Self::call_failed(call, e)),
+        }
+    }
+
     /// A ticket's topic was deleted by someone in the group: opens a new topic for the ticket
     /// (its first message again, with the buttons), moves the ticket there in the store, and
     /// posts `text` in it. Needs the store ([`TelegramStaff::with_store`]).
@@ -520,6 +571,20 @@ impl StaffSide for TelegramStaff {
                 {
                     self.reopen_topic(at, t, text).await
                 }
+                // Closed by hand in the group (or a notice after the ticket's close): opened
+                // again and posted once more; the relay closes a closed ticket's topic again.
+                Err(RelayError::Call { detail, .. }) if topic_closed(&detail) => {
+                    tracing::warn!(
+                        thread = t,
+                        "the ticket's forum topic is closed; reopening it to post"
+                    );
+                    match self.change_topic(t, ThreadState::Open).await? {
+                        ThreadChange::Done => self.send(text, thread, None).await.map(|_| ()),
+                        ThreadChange::Impossible(why) => {
+                            Err(Self::call_failed("reopenForumTopic", why))
+                        }
+                    }
+                }
                 Err(e) => Err(e),
             };
         }
@@ -529,6 +594,26 @@ impl StaffSide for TelegramStaff {
                 self.record(ids, number).await
             }
             None => self.send(text, None, None).await.map(|_| ()),
+        }
+    }
+
+    /// Closes the ticket's forum topic (closed) or reopens it (open). A ticket in a plain
+    /// group has no topic: nothing to do.
+    async fn set_thread(
+        &self,
+        at: &StaffLocation,
+        state: ThreadState,
+    ) -> Result<ThreadChange, RelayError> {
+        if at.platform != PLATFORM || at.chat != self.inner.chat.to_string() {
+            return Ok(ThreadChange::Impossible(
+                "the ticket is not in this staff group".into(),
+            ));
+        }
+        match at.thread.as_deref().and_then(|t| t.parse::<i32>().ok()) {
+            Some(t) if t != GENERAL_TOPIC => self.change_topic(t, state).await,
+            _ => Ok(ThreadChange::Impossible(
+                "the ticket has no forum topic of its own".into(),
+            )),
         }
     }
 }

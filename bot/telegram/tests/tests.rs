@@ -5,3 +5,4 @@ mod handoff_telegram;
 mod telegram;
 mod telegram_languages;
 mod telegram_poison;
+mod ticket_topics_telegram;

@@ -100,6 +100,7 @@ pub const STRING_KEYS: &[&str] = &[
     "ticket_closed",
     "ticket_closed_other",
     "ticket_reopened_other",
+    "ticket_idle_warning",
     "rated",
     "support_says",
     "support_named_says",

@@ -16,8 +16,13 @@
 //!   ([`telegram::TelegramUsers`], [`discord_users::DiscordUsers`]); that platform's running
 //!   channel is then asked to deliver it, in order and once. The adapters never call each
 //!   other.
+//! - **Lifecycle**: closing a ticket archives its staff thread (a Discord thread archived, a
+//!   Telegram forum topic closed) and reopening opens it again ([`lifecycle`]); idle tickets
+//!   are warned and then closed ([`idle`], `[handoff] auto_close_days`).
 
 pub mod buttons;
+pub mod idle;
+pub mod lifecycle;
 pub mod relay;
 
 use deskbot_engine::redact::mask_secrets;

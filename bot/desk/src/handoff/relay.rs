@@ -11,6 +11,9 @@
 //! - [`Relay::staff_message`] handles what someone wrote in a ticket's thread: a staff command
 //!   (claim, close, reopen, snippet, block, unblock) or a message for the user. Only staff may
 //!   do either; anyone else is refused and nothing changes.
+//! - A ticket's thread follows the ticket ([`super::lifecycle`]): archived or closed when the
+//!   ticket closes, opened again on reopen before anything is posted in it; the sweep does
+//!   what is queued. Idle tickets are warned and closed by [`super::idle`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,6 +25,7 @@ use deskbot_storage::{
 };
 use thiserror::Error;
 
+use super::lifecycle::{self, LeftOpen, ThreadChange, ThreadState};
 use super::{StaffCommand, staff_ticket_text_in, user_message_for_staff};
 use crate::desk::{Desk, TRANSCRIPT_CHARS, cut};
 use crate::marks::{Mark, RELAY_SEEN};
@@ -179,6 +183,25 @@ pub trait StaffSide: Send + Sync {
         text: &str,
         nonce: &str,
     ) -> impl Future<Output = Result<(), RelayError>> + Send;
+
+    /// Puts the ticket's thread at `at` in `state`: closed is a Discord thread archived or a
+    /// Telegram forum topic closed, open undoes it. Idempotent: a thread already in `state`
+    /// (the platform answering "not modified") is [`ThreadChange::Done`]; a change that can
+    /// never be made (the thread is gone, a plain group has no thread, no right to) is
+    /// [`ThreadChange::Impossible`]; an error is retried later. By default a staff side has no
+    /// threads to close.
+    fn set_thread(
+        &self,
+        at: &StaffLocation,
+        state: ThreadState,
+    ) -> impl Future<Output = Result<ThreadChange, RelayError>> + Send {
+        let _ = (at, state);
+        async {
+            Ok(ThreadChange::Impossible(
+                "this staff side has no threads to close".into(),
+            ))
+        }
+    }
 }
 
 /// A user platform: how a ticket's user is told something.
@@ -274,11 +297,17 @@ impl<S: StaffSide, U: UserSide> StaffInbox for Relay<S, U> {
 /// The relay: a desk, the handoff settings, and the two platform sides.
 #[derive(Debug, Clone)]
 pub struct Relay<S, U> {
-    desk: Desk,
-    config: RelayConfig,
-    staff: S,
-    users: U,
+    pub(super) desk: Desk,
+    pub(super) config: RelayConfig,
+    pub(super) staff: S,
+    pub(super) users: U,
     wake: Arc<tokio::sync::Notify>,
+    /// Held while a ticket's thread is brought in line with its status ([`lifecycle`]), so
+    /// two changes of one thread never cross.
+    pub(super) lifecycle: Arc<tokio::sync::Mutex<()>>,
+    /// Tickets seen open by the last sweep and those that left since (closed by a path that
+    /// queued nothing, such as `/forget`): see [`LeftOpen`].
+    left_open: Arc<std::sync::Mutex<LeftOpen>>,
 }
 
 impl<S: StaffSide, U: UserSide> Relay<S, U> {
@@ -290,6 +319,8 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
             staff,
             users,
             wake: Arc::new(tokio::sync::Notify::new()),
+            lifecycle: Arc::new(tokio::sync::Mutex::new(())),
+            left_open: Arc::new(std::sync::Mutex::new(LeftOpen::default())),
         }
     }
 
@@ -304,7 +335,7 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
         &self.desk
     }
 
-    async fn blocking<T: Send + 'static>(
+    pub(super) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Desk) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, RelayError> {
@@ -330,6 +361,18 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
         due: impl Fn(u64) -> bool,
     ) -> Result<(usize, Vec<(u64, RelayError)>), RelayError> {
         let open = self.blocking(|d| d.store().tickets(true)).await?;
+        let left = self
+            .left_open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .update(open.iter().map(|t| t.number), std::time::Instant::now());
+        if !left.is_empty() {
+            self.blocking(move |d| {
+                left.iter()
+                    .try_for_each(|n| lifecycle::queue(d.store(), *n))
+            })
+            .await?;
+        }
         let mut posted = 0;
         let mut failed = Vec::new();
         for ticket in open {
@@ -343,6 +386,17 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
                     tracing::warn!(ticket = number, error = %e, "handoff relay step failed");
                     failed.push((number, e));
                 }
+            }
+        }
+        // Threads of tickets closed or reopened since: archived or opened again.
+        let queued = self.blocking(|d| lifecycle::queued(d.store())).await?;
+        for number in queued {
+            if !due(number) {
+                continue;
+            }
+            if let Err(e) = self.sync_thread(number).await {
+                tracing::warn!(ticket = number, error = %e, "cannot archive or reopen a ticket's staff thread; retrying");
+                failed.push((number, e));
             }
         }
         Ok((posted, failed))
@@ -430,6 +484,15 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
                 l
             }
         };
+        // A reopened ticket's thread is opened again before anything is posted in it.
+        if location.thread.is_some()
+            && self
+                .blocking(move |d| lifecycle::thread_state(d.store(), number))
+                .await?
+                == ThreadState::Closed
+        {
+            self.sync_thread(number).await?;
+        }
         let key = ticket.conversation.clone();
         let (lines, blocked) = self
             .blocking(move |d| {
@@ -489,6 +552,24 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
             })
         })
         .await?;
+        // A closed ticket's thread is closed again: the ticket was just closed, or a message
+        // written in it (a Discord message unarchives its thread) may have opened it. After
+        // everything was posted, so no post of this message opens it again.
+        let closed = self
+            .blocking(move |d| {
+                let closed = d
+                    .store()
+                    .ticket(number)?
+                    .is_some_and(|t| t.status != TicketStatus::Open);
+                if closed {
+                    lifecycle::reassert(d.store(), number)?;
+                }
+                Ok(closed)
+            })
+            .await?;
+        if closed && let Err(e) = self.sync_thread(number).await {
+            tracing::warn!(ticket = number, error = %e, "cannot close a closed ticket's staff thread now; queued for the next sweep");
+        }
         Ok(handled)
     }
 
@@ -505,12 +586,21 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
             .blocking(move |d| d.store().staff_location(number))
             .await?;
         let nonce = format!("s{number}.{}", author.message_id);
+        // In a closed ticket's thread a notice is best effort: the platform may refuse posts
+        // there (a closed Telegram topic), and the message must not fail for it.
+        let was_closed = ticket.status != TicketStatus::Open;
         let tell_staff = |text: String| {
             let location = location.clone();
             let nonce = nonce.clone();
             async move {
                 match &location {
-                    Some(l) => self.staff.post(l, &text, &format!("{nonce}.r")).await,
+                    Some(l) => match self.staff.post(l, &text, &format!("{nonce}.r")).await {
+                        Err(e) if was_closed => {
+                            tracing::warn!(ticket = number, error = %e, "cannot post a notice in a closed ticket's thread");
+                            Ok(())
+                        }
+                        r => r,
+                    },
                     None => Ok(()),
                 }
             }
@@ -626,6 +716,13 @@ impl<S: StaffSide, U: UserSide> Relay<S, U> {
                     .await?;
                     return Ok(Handled::Rejected);
                 };
+                // The thread opens again before anything is posted in it (a failure stays
+                // queued, and the sweep posts nothing there before it is done).
+                self.blocking(move |d| lifecycle::queue(d.store(), number))
+                    .await?;
+                if let Err(e) = self.sync_thread(number).await {
+                    tracing::warn!(ticket = number, error = %e, "cannot reopen the ticket's staff thread now; queued for the next sweep");
+                }
                 self.users
                     .send_reply(&user, &reply, &format!("{nonce}.reopen"))
                     .await?;
