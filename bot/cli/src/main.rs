@@ -56,6 +56,10 @@ enum Command {
     /// The messages the bot did not understand: list them, add one to the catalog as an
     /// example, export the labelled ones as an evaluation set (stop the bot first).
     Review(Box<review::ReviewArgs>),
+    /// What the bot did for the support team over a period: conversations, resolved without a
+    /// ticket, escalations, guide funnels, fallbacks, tickets, reply and close times, ratings,
+    /// by channel and language (tables, `--json`, or an HTML page with charts).
+    Report(deskbot::report::ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -193,6 +197,7 @@ fn dispatch() -> Result<()> {
         Command::Import(args) => import(args),
         Command::Tickets(args) => tickets_cli::run(args),
         Command::DeadLetters(args) => dead_letters(args),
+        Command::Report(args) => deskbot::report::run(args),
         Command::Review(args) => review::run(*args),
     }
 }

@@ -18,6 +18,7 @@ mod model_fetch;
 mod observe;
 mod operator;
 mod prop;
+mod report;
 mod review;
 mod scripted_run;
 mod telegram_binary;
