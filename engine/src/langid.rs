@@ -61,7 +61,13 @@ pub struct LanguageId {
     /// Every Latin letter the catalog's languages use: a message with others ("ı", "ş", "ß",
     /// "ø") is written in a language the catalog lacks.
     latin_letters: HashSet<char>,
+    /// Short examples (at most [`SHORT_EXAMPLE_WORDS`] words) that only one language has,
+    /// word for word ("namaste", "valeu"): such a message hints at that language.
+    short_examples: HashMap<String, String>,
 }
+
+/// Examples up to this many words are remembered word for word (see `short_examples`).
+const SHORT_EXAMPLE_WORDS: usize = 3;
 
 fn script_of(text: &str) -> Option<Script> {
     whatlang::detect_script(text)
@@ -120,6 +126,8 @@ impl LanguageId {
         let mut latin_letters = HashSet::new();
         // Per Latin-script language: word -> number of examples using it.
         let mut vocab: HashMap<String, HashMap<String, usize>> = HashMap::new();
+        // Short example (its words) -> the one language that has it (`None`: several do).
+        let mut short: HashMap<String, Option<String>> = HashMap::new();
         for (i, language) in catalog.languages.iter().enumerate() {
             let mut texts: Vec<&str> = Vec::new();
             if i == 0 {
@@ -143,6 +151,17 @@ impl LanguageId {
             }
             for t in &texts {
                 let n = normalize(t);
+                let key: Vec<&str> = words(&n).collect();
+                if !key.is_empty() && key.len() <= SHORT_EXAMPLE_WORDS {
+                    short
+                        .entry(key.join(" "))
+                        .and_modify(|c| {
+                            if c.as_deref() != Some(language.code.as_str()) {
+                                *c = None;
+                            }
+                        })
+                        .or_insert_with(|| Some(language.code.clone()));
+                }
                 vocabulary.extend(words(&n).map(str::to_string));
                 latin_letters.extend(n.chars().filter(|c| c.is_alphabetic() && is_latin(*c)));
                 match script_of(&n) {
@@ -186,6 +205,10 @@ impl LanguageId {
             .filter(|code| code.as_str() != ENGLISH && !latin.iter().any(|(_, c)| c == *code))
             .cloned()
             .collect();
+        let short_examples = short
+            .into_iter()
+            .filter_map(|(text, code)| code.map(|c| (text, c)))
+            .collect();
         Self {
             scripts,
             latin,
@@ -193,6 +216,7 @@ impl LanguageId {
             marker_only,
             vocabulary,
             latin_letters,
+            short_examples,
         }
     }
 
@@ -207,11 +231,29 @@ impl LanguageId {
     /// The language of `text` (raw or normalised).
     pub fn identify(&self, text: &str) -> Identified {
         let text = normalize(text);
+        match self.identify_normalised(&text) {
+            // Too short or plain to tell, but written word for word in one language's
+            // examples ("namaste"): a hint, which a first message takes.
+            Identified::Unclear => {
+                let key: Vec<&str> = words(&text).collect();
+                match self.short_examples.get(&key.join(" ")) {
+                    Some(code) if key.len() <= SHORT_EXAMPLE_WORDS => Identified::Known {
+                        code: code.clone(),
+                        clear: false,
+                    },
+                    _ => Identified::Unclear,
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn identify_normalised(&self, text: &str) -> Identified {
         let letters = text.chars().filter(|c| c.is_alphabetic()).count();
         if letters == 0 {
             return Identified::Unclear;
         }
-        match own_script(&text) {
+        match own_script(text) {
             Some(Script::Latin) | None => {}
             Some(script) => {
                 return match self.scripts.get(&script) {
@@ -224,7 +266,7 @@ impl LanguageId {
                 };
             }
         }
-        let words: Vec<&str> = words(&text).collect();
+        let words: Vec<&str> = words(text).collect();
         // Words that mark one language, counted per language.
         let mut votes: HashMap<&str, usize> = HashMap::new();
         for w in &words {
@@ -264,7 +306,7 @@ impl LanguageId {
         let restricted = if allow.is_empty() {
             None
         } else {
-            Detector::with_allowlist(allow).detect(&text)
+            Detector::with_allowlist(allow).detect(text)
         };
         let code_of = |lang: Lang| {
             self.latin
@@ -279,7 +321,7 @@ impl LanguageId {
             .any(|c| c.is_alphabetic() && is_latin(c) && !self.latin_letters.contains(&c));
         if words.len() >= UNSUPPORTED_MIN_WORDS
             && top_marker.is_none_or(|(_, n)| n * 4 < words.len())
-            && let Some(info) = whatlang::detect(&text)
+            && let Some(info) = whatlang::detect(text)
             && (info.is_reliable() || foreign)
             && code_of(info.lang()).is_none()
             && info.script() == Script::Latin
