@@ -1,5 +1,6 @@
 //! deskbot-engine's integration tests: one test binary, a module per file.
 
+mod answers;
 mod e5;
 mod engine_vectors;
 mod languages;

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
+use super::cues::Cues;
 use super::intent_file::{RawStep, check_examples, fold_steps};
 use super::{Catalog, CatalogError, Intent, IntentKind, Settings, Step};
 use crate::acts::Act;
@@ -138,6 +139,8 @@ pub struct Language {
     pub out_of_scope: Vec<String>,
     /// Answers to a step in this language, by dialogue act.
     pub acts: Vec<(Act, Vec<String>)>,
+    /// The words the policy reads answers by (`cues.toml`; empty lists when it has none).
+    pub cues: Cues,
     /// Where it was read from (for messages).
     pub dir: String,
 }
@@ -204,6 +207,7 @@ pub(super) struct LangFiles<'a> {
     pub(super) strings: Option<(&'a str, &'a str)>,
     pub(super) guides: Option<(&'a str, &'a str)>,
     pub(super) examples: Option<(&'a str, &'a str)>,
+    pub(super) cues: Option<(&'a str, &'a str)>,
 }
 
 /// Which language file `name` is (`…/lang/<code>/<file>.toml`): the code and the file's
@@ -329,6 +333,7 @@ pub(super) fn parse(
         examples: BTreeMap::new(),
         out_of_scope: Vec::new(),
         acts: Vec::new(),
+        cues: Cues::default(),
         dir: strings_file
             .rsplit_once(['/', '\\'])
             .map_or(strings_file, |(d, _)| d)
@@ -339,6 +344,9 @@ pub(super) fn parse(
     }
     if let Some((file, text)) = files.examples {
         parse_examples(file, text, intents, settings, &mut language)?;
+    }
+    if let Some((file, text)) = files.cues {
+        language.cues = Cues::parse(file, code, text)?;
     }
     Ok(language)
 }

@@ -7,6 +7,7 @@
 //! intent and the field.
 
 mod acts_file;
+pub mod cues;
 mod intent_file;
 mod languages;
 
@@ -465,13 +466,14 @@ fn read_languages(
             "strings.toml" => entry.strings = Some((name, text)),
             "guides.toml" => entry.guides = Some((name, text)),
             "examples.toml" => entry.examples = Some((name, text)),
+            cues::CUES_FILE => entry.cues = Some((name, text)),
             other => {
                 return Err(CatalogError::Invalid {
                     file: name.to_string(),
                     intent: code.to_string(),
                     field: "file",
                     message: format!(
-                        "unknown file `{other}` in a language folder (strings.toml, guides.toml, examples.toml)"
+                        "unknown file `{other}` in a language folder (strings.toml, guides.toml, examples.toml, cues.toml)"
                     ),
                 });
             }
@@ -485,14 +487,25 @@ fn read_languages(
             origin: "<built-in>/lang/en/strings.toml".into(),
         });
     };
+    // How people answer does not depend on the domain: English's cues come with the binary,
+    // and a catalog's own `lang/en/cues.toml` replaces them.
+    let builtin_cues = builtin::BUILTIN_FILES
+        .iter()
+        .find(|(name, _)| languages::lang_file(name) == Some((languages::ENGLISH, cues::CUES_FILE)))
+        .map(|(name, text)| (*name, *text));
     let base_files = languages::LangFiles {
         strings: Some((en_name, en_text)),
+        cues: builtin_cues,
         ..Default::default()
     };
     let mut english = languages::parse(languages::ENGLISH, &base_files, intents, settings, None)?;
     if let Some(own) = by_code.remove(languages::ENGLISH) {
+        let has_cues = own.cues.is_some();
         let own = languages::parse(languages::ENGLISH, &own, intents, settings, Some(&english))?;
         english.strings.extend(own.strings);
+        if has_cues {
+            english.cues = own.cues;
+        }
         english.dir = own.dir;
     }
     for key in STRING_KEYS {

@@ -122,8 +122,8 @@ pub struct Engine {
     stats: EmbedStats,
     /// Which of the catalog's languages a message is in.
     pub(crate) langid: LanguageId,
-    /// Per language, the one-word answers that mean yes or no there.
-    pub(crate) plain_answers: HashMap<String, HashMap<String, crate::acts::Act>>,
+    /// Per language (English included), the one-word answers that mean yes or no there.
+    pub(crate) plain_answers: HashMap<String, super::models::PlainAnswers>,
 }
 
 impl Engine {
@@ -283,9 +283,25 @@ impl Engine {
         &self.stats
     }
 
-    /// What the one word `word` (normalised) plainly answers in language `lang`: yes or no.
+    /// What the one word `word` (folded, see [`crate::catalog::cues::words`]) plainly answers
+    /// in language `lang` (`None`: English): yes, no, or nothing.
     pub(crate) fn plain_answer(&self, lang: Option<&str>, word: &str) -> Option<crate::acts::Act> {
-        self.plain_answers.get(lang?)?.get(word).copied()
+        self.plain_answers
+            .get(lang.unwrap_or(crate::catalog::ENGLISH))?
+            .get(word)
+    }
+
+    /// The cues answers in language `lang` (`None`: English) are read by; a language the
+    /// catalog lacks has none.
+    pub(crate) fn cues(&self, lang: Option<&str>) -> &crate::catalog::cues::Cues {
+        static NONE: std::sync::OnceLock<crate::catalog::cues::Cues> = std::sync::OnceLock::new();
+        match self
+            .catalog
+            .language(lang.unwrap_or(crate::catalog::ENGLISH))
+        {
+            Some(l) => &l.cues,
+            None => NONE.get_or_init(Default::default),
+        }
     }
 
     /// The language identifier built from the catalog.

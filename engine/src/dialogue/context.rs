@@ -3,10 +3,17 @@
 //! accepts, after "Did that fix it?" it only says the user heard; a question while waiting
 //! for staff asks about the ticket; and an outcome the user describes ("ok did that but same
 //! error") wins over the acknowledgement around it: negation wins over politeness.
+//!
+//! Every language is read the same way, from its data: the cues of its `cues.toml` (plain yes
+//! and no, question words, "still", "it worked", "none of these", see
+//! [`crate::catalog::cues`]) and its plain yes and no words ([`super::models::plain_answers`]);
+//! none of English's words apply to another language ("ya" is "already" in Spanish, "nah"
+//! is "so" in Indonesian).
 
-use super::{Analysis, Engine};
+use super::{Analysis, Engine, IntentGuess};
 use crate::acts::{Act, ActGuess};
-use crate::catalog::IntentKind;
+use crate::catalog::cues::{Cues, Said};
+use crate::catalog::{Intent, IntentKind};
 
 /// What the bot had just asked: the context an answer is read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,179 +54,30 @@ pub(crate) const SWITCH_CONFIDENCE: f32 = 0.75;
 /// A high-risk topic counts as a new problem inside an answer from this confidence on.
 pub(crate) const RISK_SWITCH: f32 = 0.4;
 
-/// Words that open a question.
-const QUESTION_WORDS: &[&str] = &[
-    "what", "whats", "what's", "wat", "wht", "where", "wheres", "where's", "whr", "how", "hw",
-    "why", "which", "when", "who", "is", "are", "do", "does", "can", "could", "should", "will",
-    "would", "shall",
-];
+/// The least confidence of a topic that is clearly ahead of the next one.
+pub(crate) const MARGIN_FLOOR: f32 = 0.3;
 
-/// Words that say something is still wrong.
-const NEGATIVE: &[&str] = &[
-    "no",
-    "nope",
-    "nah",
-    "not",
-    "never",
-    "nothing",
-    "didnt",
-    "didn't",
-    "doesnt",
-    "doesn't",
-    "dont",
-    "don't",
-    "cant",
-    "can't",
-    "cannot",
-    "wont",
-    "won't",
-    "isnt",
-    "isn't",
-    "still",
-    "same",
-    "unfortunately",
-    "failed",
-    "fails",
-];
-
-/// Phrases that say it worked.
-const WORKED: &[&str] = &[
-    "got in",
-    "i'm in",
-    "im in",
-    "i am in",
-    "logged in",
-    "signed in",
-    "let me in",
-    "it worked",
-    "that worked",
-    "worked",
-    "works now",
-    "working now",
-    "it works",
-    "fixed",
-    "solved",
-    "sorted",
-    "synced",
-    "syncing again",
-    "came through",
-    "arrived",
-];
-
-/// The message's words, lower case, without punctuation (apostrophes kept).
-fn words(normalised: &str) -> Vec<&str> {
-    normalised
-        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Whether a normalised message asks something.
-pub(crate) fn interrogative(normalised: &str) -> bool {
-    normalised.trim_end().ends_with('?')
-        || words(normalised)
-            .first()
-            .is_some_and(|w| QUESTION_WORDS.contains(w))
-}
-
-fn says_negative(w: &[&str]) -> bool {
-    w.iter().any(|x| NEGATIVE.contains(x))
-}
-
-/// Whether the message's words contain one of `phrases` (whole words, in order).
-fn has_phrase(normalised: &str, phrases: &[&str]) -> bool {
-    let padded = format!(" {} ", words(normalised).join(" "));
-    phrases.iter().any(|p| padded.contains(&format!(" {p} ")))
-}
-
-fn says_worked(normalised: &str) -> bool {
-    has_phrase(normalised, WORKED)
-}
-
-/// A question about the bot or the shop rather than the step ("do you sell phones",
-/// "what's your name").
-fn about_the_bot(w: &[&str]) -> bool {
-    w.iter().any(|x| matches!(*x, "you" | "your" | "u" | "ur"))
-}
-
-/// Whether a normalised message calls out for someone ("hello??", "anyone there?").
-pub(crate) fn calls_out_text(normalised: &str) -> bool {
-    calls_out(&words(normalised))
-}
-
-/// Someone calling out while waiting ("hello??", "anyone there", "ping").
-fn calls_out(w: &[&str]) -> bool {
-    w.iter().any(|x| {
-        matches!(
-            *x,
-            "hello" | "hellooo" | "helloo" | "hey" | "anyone" | "anybody" | "ping" | "someone"
-        )
-    })
-}
-
-/// "what do you mean by …", "what does that mean": asking what the bot said.
-fn asks_meaning(normalised: &str) -> bool {
-    has_phrase(
-        normalised,
-        &[
-            "do you mean",
-            "does that mean",
-            "does it mean",
-            "does this mean",
-            "wdym",
-            "what is meant",
-        ],
-    )
-}
-
-/// "continue", "keep going", "pick up where we left off": yes to "shall we continue?".
-fn says_continue(normalised: &str) -> bool {
-    has_phrase(
-        normalised,
-        &[
-            "continue",
-            "keep going",
-            "go on",
-            "carry on",
-            "resume",
-            "pick up",
-            "left off",
-            "where we were",
-        ],
-    )
-}
-
-/// "none of these", "something else": no to "is it one of these?".
-fn says_none_of_these(normalised: &str) -> bool {
-    has_phrase(
-        normalised,
-        &[
-            "none of",
-            "not any of",
-            "neither",
-            "something else",
-            "not one of",
-            "not those",
-            "not these",
-        ],
-    )
-}
-
-/// "yes", "yeah", "yesss", "yup": a yes word (in any length of enthusiasm).
-fn is_yes(word: &str) -> bool {
-    let squeezed: String = {
-        let mut out = String::new();
-        for c in word.chars() {
-            if !out.ends_with(c) {
-                out.push(c);
-            }
+/// Whether a normalised message asks something, read with its language's cues: a sentence
+/// ending in a question mark (`?`, Arabic `؟`) or opened by `¿`, a question word opening it
+/// (after a lead-in such as "and" or "а"), or a question word wherever it stands in a
+/// language that keeps it in place ("ye kaise hoga", "settingnya di mana").
+fn asks(normalised: &str, cues: &Cues, said: &Said) -> bool {
+    let mut chars = normalised.chars().peekable();
+    while let Some(c) = chars.next() {
+        let ends_sentence = chars
+            .peek()
+            .is_none_or(|n| n.is_whitespace() || matches!(n, '?' | '؟' | '!' | '.' | ')'));
+        if c == '¿' || (matches!(c, '?' | '؟') && ends_sentence) {
+            return true;
         }
-        out
-    };
-    matches!(
-        squeezed.as_str(),
-        "yes" | "yeah" | "yea" | "yep" | "yup" | "ya" | "yah"
-    )
+    }
+    let opener = said
+        .words
+        .iter()
+        .take(3)
+        .find(|w| !cues.lead_ins.has_word(w));
+    opener.is_some_and(|w| cues.question_openers.has_word(w))
+        || cues.question_words.in_message(said)
 }
 
 fn guess(act: Act) -> Option<ActGuess> {
@@ -239,6 +97,90 @@ impl Engine {
         })
     }
 
+    /// Whether an analysed message asks something (in its own language).
+    pub(crate) fn asks(&self, a: &Analysis) -> bool {
+        asks(
+            &a.normalised,
+            self.cues(a.language.as_deref()),
+            &Said::new(&a.normalised),
+        )
+    }
+
+    /// Whether an analysed message calls out for someone ("hello??", "anyone there?",
+    /// "алло, есть кто?").
+    pub(crate) fn calls_out(&self, a: &Analysis) -> bool {
+        self.cues(a.language.as_deref())
+            .call_out
+            .in_message(&Said::new(&a.normalised))
+    }
+
+    /// The confident topic of a message: a catalog pattern, a classification at or above
+    /// the catalog's `confident` threshold, or one well ahead of the next (at least
+    /// [`MARGIN_FLOOR`] and twice the runner-up's). Greetings, thanks and goodbyes are short
+    /// formulas: a longer message is not one ("i have a dog named biscuit").
+    pub(crate) fn topic(&self, a: &Analysis) -> Option<(&Intent, IntentGuess)> {
+        let top = a.top()?;
+        let second = a.ranked.get(1).map_or(0.0, |g| g.confidence);
+        let clear = a.by_pattern
+            || top.confidence >= self.catalog.settings.confident
+            || (top.confidence >= MARGIN_FLOOR && top.confidence >= 2.0 * second);
+        if !clear {
+            return None;
+        }
+        let intent = self.catalog.intent(&top.id)?;
+        let social = matches!(
+            intent.kind,
+            IntentKind::Greeting | IntentKind::Thanks | IntentKind::Goodbye
+        );
+        if social && a.normalised.split(' ').count() > 5 {
+            return None;
+        }
+        Some((intent, top.clone()))
+    }
+
+    /// Another guide than `current` that a message clearly names, surely enough to count as
+    /// a new problem inside an answer ([`SWITCH_CONFIDENCE`]; [`RISK_SWITCH`] for a high-risk
+    /// guide), unless the message holds to the question the bot asked: it opens with its
+    /// language's plain yes or no ("no, the code still says wrong", "нет, смс так и не
+    /// пришла") or says it worked as the act model reads it, announces nothing else ("now",
+    /// "actually", "another problem") or says the same problem goes on, and the other guide
+    /// is not a high-risk one (a taken-over account is never left for a step).
+    pub(crate) fn other_guide(
+        &self,
+        a: &Analysis,
+        current: Option<&str>,
+    ) -> Option<(&Intent, IntentGuess)> {
+        let (intent, g) = self.topic(a)?;
+        let sure = a.by_pattern
+            || g.confidence
+                >= if intent.priority {
+                    RISK_SWITCH
+                } else {
+                    SWITCH_CONFIDENCE
+                };
+        if intent.kind != IntentKind::Guide || Some(intent.id.as_str()) == current || !sure {
+            return None;
+        }
+        if intent.priority {
+            return Some((intent, g));
+        }
+        let lang = a.language.as_deref();
+        let cues = self.cues(lang);
+        let said = Said::new(&a.normalised);
+        let opens_with_answer = said
+            .first()
+            .is_some_and(|x| self.plain_answer(lang, x).is_some());
+        let worked = cues.worked.in_message(&said) && a.act.is_some_and(|x| x.act == Act::Affirm);
+        // A short answer the act model is sure of ("okey ahorita lo intento") is an answer,
+        // as it is for the classifier's cascade (see `ACT_SURE`).
+        let short_answer = said.words.len() <= super::analysis::SHORT_ANSWER_WORDS
+            && a.act
+                .is_some_and(|x| x.confidence >= super::analysis::ACT_SURE);
+        let holds = (opens_with_answer || worked || short_answer)
+            && (cues.still.in_message(&said) || !cues.change.in_message(&said));
+        (!holds).then_some((intent, g))
+    }
+
     /// The act of a raw message answering the bot in `context` (`current_guide`: the guide
     /// being walked, if any). Used by the policy, and by `deskbot eval --acts`.
     pub fn read_act(
@@ -250,7 +192,20 @@ impl Engine {
         self.act_in_context(&self.analyze(text), context, current_guide)
     }
 
-    /// [`Engine::read_act`] on an analysed message.
+    /// [`Engine::read_act`] of a message written in language `lang` (a catalog language code;
+    /// `None` is English), read with that language's models and cues.
+    pub fn read_act_in(
+        &self,
+        text: &str,
+        lang: Option<&str>,
+        context: AnswerContext,
+        current_guide: Option<&str>,
+    ) -> Option<ActGuess> {
+        self.act_in_context(&self.analyze_in(text, lang), context, current_guide)
+    }
+
+    /// [`Engine::read_act`] on an analysed message: the act model's reading, then the cues of
+    /// the message's language around the question the bot asked.
     pub(crate) fn act_in_context(
         &self,
         a: &Analysis,
@@ -258,8 +213,10 @@ impl Engine {
         current_guide: Option<&str>,
     ) -> Option<ActGuess> {
         let n = a.normalised.as_str();
-        let w = words(n);
         let lang = a.language.as_deref();
+        let cues = self.cues(lang);
+        let said = Said::new(n);
+        let w = &said.words;
         let mut act = a.act;
         // Gibberish is no answer: a guess (not an exact example) on a message with no
         // ordinary word ("jkjkjk").
@@ -276,89 +233,107 @@ impl Engine {
         if a.out_of_scope && w.len() >= 5 && act.is_some_and(|g| g.confidence < 0.75) {
             act = None;
         }
-        let new_topic = a.top().is_some_and(|g| {
-            let risky = self.catalog.intent(&g.id).is_some_and(|i| i.priority);
-            g.confidence
-                >= if risky {
-                    RISK_SWITCH
-                } else {
-                    SWITCH_CONFIDENCE
-                }
-                && Some(g.id.as_str()) != current_guide
-                && self
-                    .catalog
-                    .intent(&g.id)
-                    .is_some_and(|i| i.kind == IntentKind::Guide)
-        });
-        let kind = act.map(|g| g.act);
+        let plain = |x: Option<&String>| x.and_then(|x| self.plain_answer(lang, x));
+        let opening = plain(w.first());
+        let asking = asks(n, cues, &said);
+        let other = self.other_guide(a, current_guide);
+        let new_topic = other.is_some();
+        let mut kind = act.map(|g| g.act);
         let answering = matches!(context, AnswerContext::Step | AnswerContext::Resume);
+        // The act model learns English's answers beside the language's own, and can take a
+        // word of the language for an English one (Indonesian "nah …" is "so", not "no"): a
+        // guessed no without one negative word of the language, in a message that says it
+        // worked, is no no.
+        if kind == Some(Act::Deny)
+            && act.is_some_and(|g| g.confidence < 1.0)
+            && opening != Some(Act::Deny)
+            && !cues.negative.in_message(&said)
+            && cues.worked.in_message(&said)
+        {
+            act = None;
+            kind = None;
+        }
         // "what do you mean by …": asking what the bot said is a question about the step,
         // whatever else its words resemble.
-        if context == AnswerContext::Step && !new_topic && asks_meaning(n) {
+        if context == AnswerContext::Step && !new_topic && cues.asks_meaning.in_message(&said) {
             return guess(Act::Question);
         }
         // A statement that opens with a plain "no" is a no ("no this is useless"), unless
         // it asks for something the act model recognised (a person, to stop, to go back).
         if answering
             && !new_topic
-            && !interrogative(n)
-            && w.first().is_some_and(|x| {
-                matches!(*x, "no" | "nope" | "nah") || self.plain_answer(lang, x) == Some(Act::Deny)
-            })
+            && !asking
+            && opening == Some(Act::Deny)
             && matches!(kind, Some(Act::Question | Act::Affirm | Act::Status))
         {
             return guess(Act::Deny);
         }
         // Outcomes described around an acknowledgement: negation wins over politeness.
         if answering && matches!(kind, None | Some(Act::Ack)) && !new_topic {
-            let is_no = |x: &&str| {
-                matches!(*x, "no" | "nope" | "nah" | "nahi")
-                    || self.plain_answer(lang, x) == Some(Act::Deny)
-            };
             // "no, …" / "… and nope": a no at either end.
-            let plain_no = w.first().is_some_and(is_no) || w.last().is_some_and(is_no);
+            let plain_no = opening == Some(Act::Deny) || plain(w.last()) == Some(Act::Deny);
             // "it STILL says invalid code" inside a rhetorical question is still an outcome.
-            let outcome = w.len() >= 6 && w.iter().any(|x| matches!(*x, "still" | "same"));
-            // "yes", "omg yes. it was the clock": a yes among the first two words.
-            let yes = w
-                .iter()
-                .take(2)
-                .any(|x| is_yes(x) || self.plain_answer(lang, x) == Some(Act::Affirm));
+            let outcome = w.len() >= 6 && cues.still.in_message(&said);
+            // "yes", "omg yes. it was the clock": a yes opening the message, or after a
+            // lead-in ("ok yeah that fixed it"; not Indonesian "bentar ya", where "ya" is a
+            // particle, because "bentar" is no lead-in).
+            let yes = opening == Some(Act::Affirm)
+                || (w.first().is_some_and(|x| cues.lead_ins.has_word(x))
+                    && plain(w.get(1)) == Some(Act::Affirm));
             if plain_no
                 || outcome
-                || (says_negative(&w) && (kind.is_some() || w.len() >= 3) && !interrogative(n))
+                || (cues.negative.in_message(&said) && (kind.is_some() || w.len() >= 3) && !asking)
             {
                 return guess(Act::Deny);
-            } else if yes || says_worked(n) {
+            } else if yes || cues.worked.in_message(&said) {
                 return guess(Act::Affirm);
-            } else if kind.is_none() && w.contains(&"already") && !interrogative(n) {
+            } else if kind.is_none() && cues.already.in_message(&said) && !asking {
                 return guess(Act::AlreadyTried);
             }
         }
+        // A plain yes or no opening an answer to a question that offers something (a person,
+        // one of these topics): that answer ("si por favor", "لا").
+        let offered = matches!(context, AnswerContext::OfferHuman | AnswerContext::Suggest)
+            && matches!(kind, None | Some(Act::Ack))
+            && !new_topic
+            && !asking;
         match context {
             AnswerContext::Step => match kind {
-                // A question the classifier finds in scope, about no other guide, is about
-                // the step ("is that on the website or in the app?"); an unrelated one is not.
-                None if interrogative(n)
-                    && !new_topic
-                    && (!a.out_of_scope || !about_the_bot(&w)) =>
+                // A question about no high-risk guide is about the step ("is that on the
+                // website or in the app?", "ye kaise hoga? …"): a question never switches
+                // guides; an unrelated one about the bot is no answer.
+                None if asking
+                    && other.is_none_or(|(i, _)| !i.priority)
+                    && (!a.out_of_scope || !cues.you.in_message(&said)) =>
                 {
                     guess(Act::Question)
                 }
                 // "hello" mid-guide is a greeting (welcome back), not a status question.
-                Some(Act::Status) if !interrogative(n) && w.len() <= 2 && self.greets(a) => None,
+                Some(Act::Status) if !asking && w.len() <= 2 && self.greets(a) => None,
                 _ => act,
             },
             AnswerContext::Ticket => match kind {
-                None | Some(Act::Question) if interrogative(n) || calls_out(&w) => {
+                None | Some(Act::Question) if asking || cues.call_out.in_message(&said) => {
                     guess(Act::Status)
                 }
                 _ => act,
             },
-            AnswerContext::Resume if kind.is_none() && !new_topic && says_continue(n) => {
+            AnswerContext::Resume
+                if kind.is_none() && !new_topic && cues.carry_on.in_message(&said) =>
+            {
                 guess(Act::Affirm)
             }
-            AnswerContext::Suggest if !new_topic && says_none_of_these(n) => guess(Act::Deny),
+            AnswerContext::Suggest if !new_topic && cues.none_of_these.in_message(&said) => {
+                guess(Act::Deny)
+            }
+            AnswerContext::OfferHuman | AnswerContext::Suggest
+                if offered && opening == Some(Act::Deny) =>
+            {
+                guess(Act::Deny)
+            }
+            AnswerContext::OfferHuman if offered && opening == Some(Act::Affirm) => {
+                guess(Act::Affirm)
+            }
             AnswerContext::OfferHuman | AnswerContext::Resume | AnswerContext::Suggest => {
                 match kind {
                     // "ok", "sure" to a question that offers something: yes.
@@ -375,17 +350,24 @@ impl Engine {
 mod tests {
     use super::*;
 
+    fn cues(text: &str) -> Cues {
+        crate::catalog::cues::Cues::parse("cues.toml", "xx", text).unwrap()
+    }
+
     #[test]
-    fn questions_and_outcomes() {
-        assert!(interrogative("where is that?"));
-        assert!(interrogative("how do i do that"));
-        assert!(!interrogative("i did that"));
-        assert!(!interrogative("did that part"));
-        assert!(is_yes("yesss"));
-        assert!(is_yes("yeahh"));
-        assert!(!is_yes("yesterday"));
-        assert!(says_worked("ok got in, thanks"));
-        assert!(!says_worked("ok"));
-        assert!(says_negative(&words("ok did that but same")));
+    fn questions_by_mark_opener_or_word() {
+        let en = cues("question_openers = [\"where\", \"how\"]\nlead_ins = [\"and\"]\n");
+        let ask = |t: &str, c: &Cues| asks(t, c, &Said::new(t));
+        assert!(ask("where is that?", &en));
+        assert!(ask("how do i do that", &en));
+        assert!(ask("and where is it", &en));
+        assert!(!ask("i did that", &en));
+        assert!(ask("is it this one? it didnt work", &en));
+        assert!(!ask("go to account.xiaomi.com/?lang=en", &en));
+        let hi = cues("question_words = [\"kaise\"]\n");
+        assert!(ask("ye kaise hoga owner ka number nahi hai", &hi));
+        assert!(!ask("ye kaise hoga", &en));
+        assert!(ask("وين الاعدادات؟", &en));
+        assert!(ask("¿donde esta eso", &en));
     }
 }

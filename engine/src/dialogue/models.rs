@@ -222,43 +222,107 @@ impl Models {
     }
 }
 
-/// Per language (not English, whose answers the policy's own rules read), the one-word answers
-/// that mean a plain yes or no there ("нет", "نعم", "nahi", "belum"), taken from the language's
-/// act examples: a long answer that opens with one ("нет, не помогло", "نعم، اشتغل") is that
-/// answer even when the act model is unsure of the rest.
-pub(crate) fn plain_answers(catalog: &Catalog) -> HashMap<String, HashMap<String, Act>> {
+/// One language's plain yes and no words, as written and with repeated letters squeezed
+/// ("yesss", "nooo", "siii", "нееет" are "yes", "no", "si", "нет").
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PlainAnswers {
+    exact: HashMap<String, Act>,
+    squeezed: HashMap<String, Act>,
+}
+
+impl PlainAnswers {
+    /// What the one folded word `word` plainly answers: yes, no, or nothing.
+    pub(crate) fn get(&self, word: &str) -> Option<Act> {
+        self.exact
+            .get(word)
+            .or_else(|| self.squeezed.get(&squeeze(word)))
+            .copied()
+    }
+}
+
+/// `word` with every run of one letter cut to one ("yesss" → "yes").
+fn squeeze(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        if !out.ends_with(c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Per language (English included), the one-word answers that mean a plain yes or no there
+/// ("yes", "нет", "نعم", "nahi", "belum"): the `yes` and `no` of its `cues.toml`, and the
+/// one-word affirm and deny examples of its own act examples (English's `acts.toml` is left
+/// out: it holds other languages' answers too). A word that is an example of two acts means
+/// neither for sure; the cue lists decide over the examples. The policy reads an answer that
+/// opens with one ("нет, не помогло", "نعم، اشتغل") as that answer even when the act model is
+/// unsure of the rest, in every language alike.
+pub(crate) fn plain_answers(catalog: &Catalog) -> HashMap<String, PlainAnswers> {
     let mut out = HashMap::new();
-    for language in catalog.languages.iter().skip(1) {
+    for (i, language) in catalog.languages.iter().enumerate() {
         let mut words: HashMap<String, Option<Act>> = HashMap::new();
-        for (act, examples) in &language.acts {
-            for e in examples {
-                let n = crate::normalize::normalize(e);
-                let mut parts = n.split(|c: char| !(c.is_alphanumeric() || c == '\''));
-                let (Some(word), None) = (
-                    parts.next().filter(|w| !w.is_empty()),
-                    parts.find(|w| !w.is_empty()),
-                ) else {
-                    continue;
-                };
-                // A word that is an example of two acts means neither for sure.
-                words
-                    .entry(word.to_string())
-                    .and_modify(|a| {
-                        if *a != Some(*act) {
-                            *a = None;
-                        }
-                    })
-                    .or_insert(Some(*act));
+        if i > 0 {
+            for (act, examples) in &language.acts {
+                for e in examples {
+                    let said = crate::catalog::cues::words(&crate::normalize::normalize(e));
+                    let [word] = said.as_slice() else {
+                        continue;
+                    };
+                    words
+                        .entry(word.clone())
+                        .and_modify(|a| {
+                            if *a != Some(*act) {
+                                *a = None;
+                            }
+                        })
+                        .or_insert(Some(*act));
+                }
             }
         }
-        let plain: HashMap<String, Act> = words
+        for (act, list) in [
+            (Act::Affirm, &language.cues.yes),
+            (Act::Deny, &language.cues.no),
+        ] {
+            for word in list.iter().filter(|w| !w.contains(' ')) {
+                words.insert(word.to_string(), Some(act));
+            }
+        }
+        let exact: HashMap<String, Act> = words
             .into_iter()
             .filter_map(|(w, a)| {
                 a.filter(|a| matches!(a, Act::Affirm | Act::Deny))
                     .map(|a| (w, a))
             })
             .collect();
-        out.insert(language.code.clone(), plain);
+        let mut squeezed: HashMap<String, Option<Act>> = HashMap::new();
+        for (w, a) in &exact {
+            squeezed
+                .entry(squeeze(w))
+                .and_modify(|x| {
+                    if *x != Some(*a) {
+                        *x = None;
+                    }
+                })
+                .or_insert(Some(*a));
+        }
+        let squeezed = squeezed
+            .into_iter()
+            .filter_map(|(w, a)| a.map(|a| (w, a)))
+            .collect();
+        out.insert(language.code.clone(), PlainAnswers { exact, squeezed });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn squeezes_runs_of_a_letter() {
+        assert_eq!(squeeze("yesss"), "yes");
+        assert_eq!(squeeze("нееет"), "нет");
+        assert_eq!(squeeze("no"), "no");
+    }
 }

@@ -5,11 +5,7 @@
 use super::{Action, Draft, Engine, Phase};
 use crate::acts::Act;
 use crate::catalog::{Intent, IntentKind};
-use crate::dialogue::context::{RISK_SWITCH, SWITCH_CONFIDENCE, interrogative};
 use crate::dialogue::{Analysis, AnswerContext, EscalationReason, GuidePlace, IntentGuess};
-
-/// The least confidence of a topic that is clearly ahead of the next one.
-const MARGIN_FLOOR: f32 = 0.3;
 
 /// An act at least this sure wins over a topic the message also seems to name.
 const FIRM_ACT: f32 = 0.8;
@@ -25,6 +21,9 @@ impl Engine {
             Phase::Escalated { .. } => (AnswerContext::Ticket, None),
             Phase::Idle => (AnswerContext::Idle, None),
         };
+        // Whether the message names another guide is decided once, on the message as the act
+        // model read it, so the answer's reading and the switch agree.
+        let other = self.other_guide(a, guide).map(|(i, g)| (i.clone(), g));
         let mut read = a.clone();
         read.act = self.act_in_context(a, context, guide);
         d.act = read.act;
@@ -38,37 +37,13 @@ impl Engine {
                         .filter(|i| i.kind == IntentKind::Guide && i.id != intent);
                     return self.welcome_back(d, &intent, step, other);
                 }
-                self.answer_step(d, a, &intent, step)
+                self.answer_step(d, a, other, &intent, step)
             }
             Phase::OfferHuman { .. } => self.answer_offer(d, a),
             Phase::Suggest { options } => self.answer_suggest(d, a, &options),
             Phase::Resume { intent, step } => self.answer_resume(d, a, &intent, step),
             Phase::Idle | Phase::Escalated { .. } => self.new_message(d, a),
         }
-    }
-
-    /// The confident topic of a message: a catalog pattern, a classification at or above
-    /// the catalog's `confident` threshold, or one well ahead of the next (at least
-    /// [`MARGIN_FLOOR`] and twice the runner-up's). Greetings, thanks and goodbyes are short
-    /// formulas: a longer message is not one ("i have a dog named biscuit").
-    pub(super) fn topic(&self, a: &Analysis) -> Option<(&Intent, IntentGuess)> {
-        let top = a.top()?;
-        let second = a.ranked.get(1).map_or(0.0, |g| g.confidence);
-        let clear = a.by_pattern
-            || top.confidence >= self.catalog.settings.confident
-            || (top.confidence >= MARGIN_FLOOR && top.confidence >= 2.0 * second);
-        if !clear {
-            return None;
-        }
-        let intent = self.catalog.intent(&top.id)?;
-        let social = matches!(
-            intent.kind,
-            IntentKind::Greeting | IntentKind::Thanks | IntentKind::Goodbye
-        );
-        if social && a.normalised.split(' ').count() > 5 {
-            return None;
-        }
-        Some((intent, top.clone()))
     }
 
     /// A clear yes, no or "already tried" answers the step even after a pause.
@@ -78,26 +53,25 @@ impl Engine {
         })
     }
 
-    /// An answer to "Did that fix it?".
-    fn answer_step<'c>(&'c self, d: &mut Draft<'c>, a: &Analysis, current: &str, step: usize) {
+    /// An answer to "Did that fix it?" (`other`: another guide the message names, see
+    /// [`Engine::other_guide`]).
+    fn answer_step<'c>(
+        &'c self,
+        d: &mut Draft<'c>,
+        a: &Analysis,
+        other: Option<(Intent, IntentGuess)>,
+        current: &str,
+        step: usize,
+    ) {
         let Some(guide) = self.catalog.intent(current).cloned() else {
             self.reset(d);
             return self.new_message(d, a);
         };
         let words = a.normalised.split(' ').count();
-        // A clear new topic in a descriptive message switches guides ("no, now it says my
-        // account is locked"); a high-risk one always does.
-        if let Some((t, g)) = self.topic(a)
-            && t.kind == IntentKind::Guide
-            && t.id != guide.id
-            && (a.by_pattern
-                || g.confidence
-                    >= if t.priority {
-                        RISK_SWITCH
-                    } else {
-                        SWITCH_CONFIDENCE
-                    })
-        {
+        // A clear new topic in a descriptive message switches guides ("now it says my account
+        // is locked"); a high-risk one always does. What counts as one is what the answer was
+        // read with (see `other_guide`): a plain "no, …" holds to the step.
+        if let Some((t, g)) = other {
             let firm = a.act.is_some_and(|x| {
                 x.confidence >= FIRM_ACT
                     && matches!(
@@ -110,10 +84,8 @@ impl Engine {
                             | Act::Back
                     )
             });
-            let asks =
-                a.act.is_some_and(|x| x.act == Act::Question) || interrogative(&a.normalised);
+            let asks = a.act.is_some_and(|x| x.act == Act::Question) || self.asks(a);
             if t.priority || (words >= 4 && !firm && !asks) {
-                let t = t.clone();
                 return self.act_on_intent(d, t, g);
             }
         }
@@ -247,7 +219,15 @@ impl Engine {
             Some(Act::Affirm) if options.len() == 1 => {
                 self.act(d, Action::Intent(options[0].clone()))
             }
-            Some(Act::Deny) if self.topic(a).is_none() => self.act(d, Action::NoneOfThese),
+            // "no" (or "no, none of them"): none of these, unless the message names a guide.
+            Some(Act::Deny)
+                if a.normalised.split(' ').count() <= 2
+                    || self
+                        .topic(a)
+                        .is_none_or(|(i, _)| i.kind != IntentKind::Guide) =>
+            {
+                self.act(d, Action::NoneOfThese)
+            }
             Some(Act::Stop) => {
                 self.reset(d);
                 d.say(d.t.s("stop_idle"));

@@ -166,7 +166,10 @@ impl Engine {
             (Event::Text(a), Input::Text(raw)) => {
                 d.intent = a.top().cloned();
                 d.act = a.act;
-                tone::frustrated(raw)
+                // Anger reads in the message's language and in English, which people swear
+                // in everywhere.
+                let lang = a.language.as_deref();
+                tone::frustrated(raw, &[self.cues(lang), self.cues(None)])
             }
             // A typed button label ("No, still stuck", "2") is that answer as typed.
             (Event::Action(action), Input::Text(_)) => {

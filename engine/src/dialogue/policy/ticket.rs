@@ -38,7 +38,7 @@ impl Engine {
                             d.t.ticket_status(ticket, position, 0),
                             d.t.ticket_status(ticket, position, 1),
                         ]);
-                        if crate::dialogue::context::calls_out_text(&a.normalised) {
+                        if self.calls_out(&a) {
                             d.lead(d.t.s("here"));
                         }
                     }

@@ -2,48 +2,7 @@
 //! a row.
 
 use super::Draft;
-
-/// Words and phrases of someone at the end of their patience.
-const FRUSTRATED: &[&str] = &[
-    "wtf",
-    "fuck",
-    "fucking",
-    "shit",
-    "damn",
-    "crap",
-    "bloody",
-    "ridiculous",
-    "useless",
-    "pathetic",
-    "stupid",
-    "sucks",
-    "annoying",
-    "frustrating",
-    "frustrated",
-    "fed up",
-    "sick of",
-    "for hours",
-    "for days",
-    "all day",
-    "hours now",
-    "days now",
-    "so angry",
-    "i'm angry",
-    "im angry",
-    "joke",
-    "nothing works",
-    "fix this now",
-    "all morning",
-    "all night",
-    "all week",
-    "so done",
-    "i'm done",
-    "im done",
-    "over and over",
-    "again and again",
-    "give up",
-    "wasted",
-];
+use crate::catalog::cues::{Cues, Said};
 
 /// Capitalised words that are names, not shouting.
 const ACRONYMS: &[&str] = &[
@@ -51,8 +10,9 @@ const ACRONYMS: &[&str] = &[
     "URL", "HELP", "OK", "OKAY",
 ];
 
-/// Whether a raw message sounds frustrated: mostly capitals, "!!"/"?!", or a word of anger.
-pub(super) fn frustrated(raw: &str) -> bool {
+/// Whether a raw message sounds frustrated: mostly capitals, "!!"/"?!", or a word of anger
+/// (the `frustrated` cues of the languages `cues`).
+pub(super) fn frustrated(raw: &str, cues: &[&Cues]) -> bool {
     let letters: Vec<char> = raw.chars().filter(|c| c.is_alphabetic()).collect();
     let upper = letters.iter().filter(|c| c.is_uppercase()).count();
     if letters.len() >= 8 && upper * 10 >= letters.len() * 7 {
@@ -72,15 +32,8 @@ pub(super) fn frustrated(raw: &str) -> bool {
     if shouted && letters.len() > upper {
         return true;
     }
-    let lower = raw.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .filter(|w| !w.is_empty())
-        .collect();
-    let joined = format!(" {} ", words.join(" "));
-    FRUSTRATED
-        .iter()
-        .any(|p| joined.contains(&format!(" {p} ")))
+    let said = Said::new(&crate::normalize::normalize(raw));
+    cues.iter().any(|c| c.frustrated.in_message(&said))
 }
 
 /// A stable hash of a reply's text (FNV-1a: the value is stored, so it must not change
@@ -110,6 +63,9 @@ mod tests {
 
     #[test]
     fn hears_frustration() {
+        let catalog = crate::catalog::Catalog::builtin().unwrap();
+        let en = [&catalog.english().cues];
+        let frustrated = |t: &str| frustrated(t, &en);
         assert!(frustrated("WHY DOESNT THIS WORK"));
         assert!(frustrated("been trying for hours"));
         assert!(frustrated("this is ridiculous"));
@@ -119,6 +75,9 @@ mod tests {
         assert!(!frustrated("my Redmi Note 12 says ACCOUNT_LOCKED"));
         assert!(frustrated("mi account says locked AGAIN"));
         assert!(!frustrated("no OTP or SMS arrives on my XIAOMI"));
+        let ru = catalog.language("ru").map(|l| &l.cues).unwrap();
+        assert!(super::frustrated("да сколько можно это терпеть", &[ru]));
+        assert!(!super::frustrated("не приходит смс", &[ru]));
     }
 
     #[test]
