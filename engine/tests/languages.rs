@@ -157,3 +157,28 @@ fn an_unsupported_language_gets_the_list_in_english_and_a_person() {
     assert!(t.reply.buttons.iter().any(|b| b.id.ends_with(":human")));
     assert!(t.reply.text.starts_with("Sorry"), "{}", t.reply.text);
 }
+
+#[test]
+fn a_repeated_reply_is_marked_in_the_users_language() {
+    let mut conv = say(
+        &Conversation::default(),
+        "здравствуйте, не получается войти в аккаунт",
+    )
+    .conversation;
+    assert_eq!(conv.language.as_deref(), Some("ru"));
+    let mut replies = Vec::new();
+    for _ in 0..3 {
+        let turn = say(&conv, "/help");
+        replies.push(turn.reply.text.clone());
+        conv = turn.conversation;
+    }
+    let marked: Vec<&String> = replies
+        .iter()
+        .filter(|r| r.starts_with(&string("ru", "still_here")))
+        .collect();
+    assert!(!marked.is_empty(), "a repeat is marked: {replies:?}");
+    assert!(
+        replies.iter().all(|r| !r.contains("Still here")),
+        "{replies:?}"
+    );
+}

@@ -60,6 +60,7 @@ pub const STRING_KEYS: &[&str] = &[
     "high_risk",
     "person_offered",
     "soothe",
+    "still_here",
     "vague",
     "unknown_code",
     "unknown_code_with_guide",

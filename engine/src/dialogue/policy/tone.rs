@@ -53,7 +53,7 @@ pub(super) fn hash(text: &str) -> u64 {
 /// The last guard: a reply identical to the previous one gets a different opening.
 pub(super) fn never_twice(d: &mut Draft<'_>) {
     if !d.reply.text.is_empty() && hash(&d.reply.text) == d.previous_reply {
-        d.reply.text = format!("(Still here.) {}", d.reply.text);
+        d.reply.text = format!("{} {}", d.t.s("still_here"), d.reply.text);
     }
 }
 
