@@ -118,15 +118,17 @@ fn the_suites_in_other_languages_pass_and_keep_their_promises() {
             .map(|f| format!("{} turn {}: {}", f.id, f.turn, f.message))
             .collect();
         assert!(
-            report.pass_rate() >= 0.75,
+            // Measured on n-grams: 81.8 % (ar) to 100 %; with sentence vectors every language
+            // but Russian (85 %) is at 90 % or more.
+            report.pass_rate() >= 0.80,
             "{lang}: pass rate {:.3}; failed checks:\n{}",
             report.pass_rate(),
             failed.join("\n")
         );
-        // Measured: one false resolve in Spanish ("vale ya lo encontre, dame un minuto" read
-        // as "it worked"); more is a regression.
+        // No guide is closed as solved without the user saying so (a Spanish "vale ya lo
+        // encontre, dame un minuto" was once read as "it worked").
         assert!(
-            report.resolved_turns - report.resolved_with_affirmation <= 1,
+            report.resolved_turns == report.resolved_with_affirmation,
             "{lang}: {} resolves without an explicit yes\n{}",
             report.resolved_turns - report.resolved_with_affirmation,
             failed.join("\n")
