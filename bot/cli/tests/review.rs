@@ -49,7 +49,7 @@ fn path(p: &Path) -> &str {
 }
 
 fn review_json(data: &Path) -> Vec<Value> {
-    let out = ok(deskbot(&["review", path(data), "--json"]));
+    let out = ok(deskbot(&["review", "--data-dir", path(data), "--json"]));
     serde_json::from_str::<Vec<Value>>(out.trim()).expect("a JSON list")
 }
 
@@ -198,7 +198,13 @@ fn review_lists_what_the_scripted_run_misunderstood_and_add_teaches_it() {
         rows.iter()
             .all(|r| r["confidence"].is_number() && r["id"].is_string())
     );
-    let text = ok(deskbot(&["review", path(data), "--limit", "3"]));
+    let text = ok(deskbot(&[
+        "review",
+        "--data-dir",
+        path(data),
+        "--limit",
+        "3",
+    ]));
     assert_eq!(
         text.lines().filter(|l| l.starts_with("  ")).count(),
         3,
@@ -326,6 +332,7 @@ fn review_lists_what_the_scripted_run_misunderstood_and_add_teaches_it() {
     let out = ok(deskbot(&[
         "review",
         "export",
+        "--data-dir",
         path(data),
         "--out",
         path(&eval_file),
@@ -374,7 +381,7 @@ fn older_id_of(data: &Path, text: &str, newest: &str) -> String {
 fn review_escapes_control_characters_and_refuses_a_missing_database() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let err = fails(deskbot(&["review", path(d)]));
+    let err = fails(deskbot(&["review", "--data-dir", path(d)]));
     assert!(err.contains("no deskbot database"), "{err}");
     let mut child = crate::common::deskbot()
         .args(["chat", "--json-input", "--no-embeddings", "--data-dir"])
@@ -390,14 +397,14 @@ fn review_escapes_control_characters_and_refuses_a_missing_database() {
         writeln!(stdin, "{line}").unwrap();
     }
     ok(child.wait_with_output().unwrap());
-    let json = ok(deskbot(&["review", path(d), "--json"]));
+    let json = ok(deskbot(&["review", "--data-dir", path(d), "--json"]));
     assert!(!json.contains(['\r', '\u{7}', '\u{202e}']), "{json:?}");
     let rows: Vec<Value> = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(rows.len(), 1, "{json}");
     // The text as the transcript keeps it (masked), control characters and all.
     let stored = rows[0]["text"].as_str().unwrap();
     assert_eq!(stored, "what is the \u{202e}bitcoin price\rtoday \u{7}");
-    let text = ok(deskbot(&["review", path(d)]));
+    let text = ok(deskbot(&["review", "--data-dir", path(d)]));
     assert!(!text.contains(['\r', '\u{7}', '\u{202e}']), "{text:?}");
     assert!(
         text.contains("what is the \\u{202e}bitcoin price\\rtoday \\u{7}"),
@@ -407,6 +414,7 @@ fn review_escapes_control_characters_and_refuses_a_missing_database() {
     let err = fails(deskbot(&[
         "review",
         "export",
+        "--data-dir",
         path(d),
         "--out",
         path(&d.join("x.jsonl")),

@@ -41,7 +41,7 @@ pub struct ReviewArgs {
 #[derive(Debug, clap::Args)]
 struct ListArgs {
     /// Where the database lives.
-    #[arg(value_name = "DATA_DIR", default_value = "deskbot-data")]
+    #[arg(long, default_value = "deskbot-data")]
     data_dir: PathBuf,
     /// Only messages written in this last stretch of time (`7d`, `12h`, `2w`).
     #[arg(long, value_parser = humantime::parse_duration)]
@@ -74,7 +74,7 @@ enum ReviewCommand {
     /// Write the labelled messages as an evaluation set for `deskbot eval --test`.
     Export {
         /// Where the database lives.
-        #[arg(value_name = "DATA_DIR", default_value = "deskbot-data")]
+        #[arg(long, default_value = "deskbot-data")]
         data_dir: PathBuf,
         /// The JSON Lines file to write (replaced when complete).
         #[arg(long)]
