@@ -19,6 +19,7 @@ pub mod dead_letters;
 pub mod embedding;
 pub mod model;
 pub mod observe;
+pub mod period;
 pub mod report;
 pub mod run;
 pub mod terminal;

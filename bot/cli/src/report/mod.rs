@@ -73,13 +73,8 @@ pub fn parse_since(text: &str) -> Result<Since, String> {
     if text.eq_ignore_ascii_case("all") {
         return Ok(Since::All);
     }
-    match humantime::parse_duration(text) {
-        Ok(d) if d.is_zero() => Err("the period must be longer than zero".into()),
-        Ok(d) => Ok(Since::Ago(d)),
-        Err(e) => Err(format!(
-            "{e}: expected a duration such as 30d, 7d, 12h or 2w, or `all`"
-        )),
-    }
+    crate::period::parse_period_expecting(text, "a duration such as 30d, 7d, 12h or 2w, or `all`")
+        .map(Since::Ago)
 }
 
 /// The report over `window` from everything in `store`, read one record at a time.
