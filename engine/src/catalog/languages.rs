@@ -521,6 +521,16 @@ impl Catalog {
         self.languages.iter().find(|l| l.code == code)
     }
 
+    /// Whether the catalog has examples of what users write in the non-English language
+    /// `code`: its intents are then learnt from the language's own words, not only carried
+    /// over by meaning from English (see [`crate::classifier::cascade`]).
+    pub fn has_examples_in(&self, code: &str) -> bool {
+        code != ENGLISH
+            && self
+                .language(code)
+                .is_some_and(|l| l.examples.values().any(|e| !e.is_empty()))
+    }
+
     /// The base language (English).
     pub fn english(&self) -> &Language {
         // The catalog always has English first (see `from_files`).

@@ -5,10 +5,19 @@
 //! 2. An English message the n-gram view is sure of (best intent at least [`NGRAM_SURE`] likely
 //!    and within its out-of-scope threshold) is read by n-grams.
 //! 3. Any other English message is read by n-grams and its vector in one model
-//!    ([`Features::Both`]); a message in another language by its vector alone
-//!    ([`Features::Embed`]): the catalog's n-grams are English, and in another language they
-//!    only add noise. A short Latin-script message the language detector takes for another
-//!    language but whose words the catalog uses ([`ENGLISH_WORD_SHARE`]) is English.
+//!    ([`Features::Both`]). So is a message in another language the classifier learnt from
+//!    examples written in it ([`Language::Learnt`]): its n-grams are that language's own, and
+//!    the n-gram shortcut of step 2 applies to it too. A message in a language the classifier
+//!    has no examples of ([`Language::Unlearnt`]) is read by its vector alone
+//!    ([`Features::Embed`]): the n-grams it knows are another language's, and only add noise.
+//!    A short Latin-script message the language detector takes for another language but whose
+//!    words the catalog uses ([`ENGLISH_WORD_SHARE`]) is English.
+//!
+//! Measured with the catalog's examples in seven languages on the held-apart per-language
+//! sets (`deskbot eval --catalog intents --test tests/data/lang/<L>_intents.jsonl`), reading
+//! learnt languages with both views instead of the vector alone: Hindi 92.8 → 94.6 %, Arabic
+//! 91.8 → 92.7 %, Spanish 99.1 → 98.2 %, Russian, Portuguese and Indonesian unchanged; on
+//! `tests/data/multilingual_heldout.jsonl` Arabic 89.5 → 94.7 %, the others unchanged.
 
 use super::{Classifier, Features, Prediction};
 use crate::language::{Written, written};
@@ -21,6 +30,18 @@ pub const NGRAM_SURE: f32 = 0.8;
 /// read as English whatever the language detector says (it is unsure on a few words: "i cant
 /// log in" can look Indonesian to it).
 pub const ENGLISH_WORD_SHARE: f32 = 0.8;
+
+/// What the classifier knows of the language a message is written in, as the caller (who
+/// identified the language) tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// English, or a language the caller did not identify: the script decides.
+    Unknown,
+    /// A language other than English that the training examples include.
+    Learnt,
+    /// A language other than English that the training examples do not include.
+    Unlearnt,
+}
 
 /// How the cascade read a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,23 +65,25 @@ impl Route {
 
 impl Classifier {
     /// Classifies a normalised message through the cascade (see the module doc).
-    /// `short_answer` says the act model recognised it as a short answer; `vector` computes
-    /// (or fetches) its sentence vector and is called only when needed.
+    /// `short_answer` says the act model recognised it as a short answer; `language` what the
+    /// classifier knows of the message's language; `vector` computes (or fetches) its
+    /// sentence vector and is called only when needed.
     pub fn predict_cascade<V: AsRef<[f32]>>(
         &self,
         text: &str,
         short_answer: bool,
+        language: Language,
         vector: impl FnOnce() -> V,
     ) -> (Prediction, Route) {
         if !self.has_vectors() {
             return (self.predict(text), Route::NoVectors);
         }
-        let view = match written(text) {
-            Written::English => Features::Both,
-            Written::OtherLatin if self.known_word_share(text) >= ENGLISH_WORD_SHARE => {
+        let view = match (language, written(text)) {
+            (Language::Learnt, _) | (_, Written::English) => Features::Both,
+            (_, Written::OtherLatin) if self.known_word_share(text) >= ENGLISH_WORD_SHARE => {
                 Features::Both
             }
-            Written::OtherLatin | Written::OtherScript => Features::Embed,
+            (_, Written::OtherLatin | Written::OtherScript) => Features::Embed,
         };
         if view == Features::Both {
             let p = self.probabilities(text);

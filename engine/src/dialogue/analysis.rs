@@ -11,7 +11,7 @@ use super::IntentGuess;
 use super::models::Models;
 use crate::acts::ActGuess;
 use crate::catalog::{Catalog, Intent, IntentKind};
-use crate::classifier::{Classifier, ClassifierConfig, ClassifierError, Scored};
+use crate::classifier::{Classifier, ClassifierConfig, ClassifierError, Scored, cascade};
 use crate::embed::Embed;
 use crate::embed::recent::Recent;
 use crate::langid::LanguageId;
@@ -343,7 +343,7 @@ impl Engine {
             }];
             let act = acts.and_then(|m| m.classify(&normalised));
             ranked.extend(
-                self.classify(classifier, &normalised, act)
+                self.classify(classifier, &normalised, act, lang)
                     .0
                     .into_iter()
                     .filter(|g| g.id != intent.id),
@@ -359,7 +359,7 @@ impl Engine {
             };
         }
         let act = acts.and_then(|m| m.classify(&normalised));
-        let (ranked, out_of_scope) = self.classify(classifier, &normalised, act);
+        let (ranked, out_of_scope) = self.classify(classifier, &normalised, act, lang);
         Analysis {
             normalised,
             ranked,
@@ -376,12 +376,13 @@ impl Engine {
         classifier: &Classifier,
         normalised: &str,
         act: Option<ActGuess>,
+        lang: Option<&str>,
     ) -> (Vec<IntentGuess>, bool) {
         if normalised.is_empty() {
             return (Vec::new(), true);
         }
         self.stats.messages.fetch_add(1, Ordering::Relaxed);
-        let mut p = self.predict(classifier, normalised, act);
+        let mut p = self.predict(classifier, normalised, act, lang);
         let labels = classifier.labels();
         prefer_specific(&self.catalog, labels, &mut p.ranked);
         let ranked: Vec<IntentGuess> = p
@@ -405,14 +406,20 @@ impl Engine {
         classifier: &Classifier,
         normalised: &str,
         act: Option<ActGuess>,
+        lang: Option<&str>,
     ) -> crate::classifier::Prediction {
         let Some(encoder) = &self.encoder else {
             return classifier.predict(normalised);
         };
+        let language = match lang {
+            Some(l) if self.catalog.has_examples_in(l) => cascade::Language::Learnt,
+            Some(l) if l != crate::catalog::ENGLISH => cascade::Language::Unlearnt,
+            _ => cascade::Language::Unknown,
+        };
         let short_answer = act.is_some_and(|a| a.confidence >= ACT_SURE)
             && normalised.split_whitespace().count() <= SHORT_ANSWER_WORDS;
         classifier
-            .predict_cascade(normalised, short_answer, || {
+            .predict_cascade(normalised, short_answer, language, || {
                 self.vector(encoder, normalised)
             })
             .0

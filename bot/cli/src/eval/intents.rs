@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use deskbot_engine::catalog::Catalog;
 use deskbot_engine::classifier::metrics::{self, Metrics, OOS_LABEL, Outcome};
-use deskbot_engine::classifier::{Classifier, Features, HeldOut, Prediction, Scored};
+use deskbot_engine::classifier::{Classifier, Features, HeldOut, Prediction, Scored, cascade};
 use deskbot_engine::dialogue::prefer_specific;
 use serde_json::json;
 
@@ -237,6 +237,18 @@ pub fn run_intents(args: &EvalArgs, test_path: &Path) -> Result<serde_json::Valu
                 }
             }
         };
+        // What the classifier knows of each row's language, as the bot tells it (the bot
+        // identifies the language; here the row's `lang` says it).
+        let row_languages: Vec<cascade::Language> = test_rows
+            .iter()
+            .map(|r| match (r.lang.as_deref(), &catalog) {
+                (Some(l), Some(c)) if c.has_examples_in(l) => cascade::Language::Learnt,
+                (Some(l), _) if l != deskbot_engine::catalog::ENGLISH => {
+                    cascade::Language::Unlearnt
+                }
+                _ => cascade::Language::Unknown,
+            })
+            .collect();
         let classify = |text: &str, i: usize| -> (Prediction, bool) {
             let vector = test_vectors
                 .as_ref()
@@ -251,8 +263,12 @@ pub fn run_intents(args: &EvalArgs, test_path: &Path) -> Result<serde_json::Valu
                     (classifier.predict_with(text, vector, Features::Both), true)
                 }
                 FeatureChoice::Auto => {
-                    let (p, route) =
-                        classifier.predict_cascade(text, false, || vector.unwrap_or_default());
+                    let language = row_languages
+                        .get(i)
+                        .copied()
+                        .unwrap_or(cascade::Language::Unknown);
+                    let (p, route) = classifier
+                        .predict_cascade(text, false, language, || vector.unwrap_or_default());
                     (p, route.needed_vector())
                 }
             }
