@@ -143,8 +143,9 @@ impl Engine {
     /// guide), unless the message holds to the question the bot asked: it opens with its
     /// language's plain yes or no ("no, the code still says wrong", "нет, смс так и не
     /// пришла") or says it worked as the act model reads it, announces nothing else ("now",
-    /// "actually", "another problem") or says the same problem goes on, and the other guide
-    /// is not a high-risk one (a taken-over account is never left for a step).
+    /// "actually", "another problem") or says the same problem goes on. A high-risk guide
+    /// needs no new-problem confidence (a taken-over account is never left for a step), except
+    /// in a message that holds to the question: it then needs as much as any other guide.
     pub(crate) fn other_guide(
         &self,
         a: &Analysis,
@@ -161,16 +162,18 @@ impl Engine {
         if intent.kind != IntentKind::Guide || Some(intent.id.as_str()) == current || !sure {
             return None;
         }
-        if intent.priority {
-            return Some((intent, g));
-        }
         let lang = a.language.as_deref();
         let cues = self.cues(lang);
         let said = Said::new(&a.normalised);
         let opens_with_answer = said
             .first()
             .is_some_and(|x| self.plain_answer(lang, x).is_some());
-        let worked = cues.worked.in_message(&said) && a.act.is_some_and(|x| x.act == Act::Affirm);
+        // "it worked" as the act model reads it, or in the language's words with no negative
+        // one and no other act ("oke udah beres, ternyata …").
+        let worked = cues.worked.in_message(&said)
+            && a.act.map_or(!cues.negative.in_message(&said), |x| {
+                x.act == Act::Affirm
+            });
         // A short answer the act model is sure of ("okey ahorita lo intento") is an answer,
         // as it is for the classifier's cascade (see `ACT_SURE`).
         let short_answer = said.words.len() <= super::analysis::SHORT_ANSWER_WORDS
@@ -178,6 +181,12 @@ impl Engine {
                 .is_some_and(|x| x.confidence >= super::analysis::ACT_SURE);
         let holds = (opens_with_answer || worked || short_answer)
             && (cues.still.in_message(&said) || !cues.change.in_message(&said));
+        // A high-risk guide is never left for a step; but an answer that holds to the step
+        // ("yes it worked, turns out all the devices were mine") takes it only when it names
+        // the risk as surely as any other new problem.
+        if intent.priority && (!holds || g.confidence >= SWITCH_CONFIDENCE) {
+            return Some((intent, g));
+        }
         (!holds).then_some((intent, g))
     }
 
@@ -328,6 +337,16 @@ impl Engine {
             }
             AnswerContext::OfferHuman | AnswerContext::Suggest
                 if offered && opening == Some(Act::Deny) =>
+            {
+                guess(Act::Deny)
+            }
+            // "no, not now", "нет, не надо": to an offer of a person, a plain no opening a
+            // message that also reads as "stop" declines the offer; it is a no.
+            AnswerContext::OfferHuman
+                if kind == Some(Act::Stop)
+                    && !new_topic
+                    && !asking
+                    && opening == Some(Act::Deny) =>
             {
                 guess(Act::Deny)
             }
