@@ -260,3 +260,70 @@ fn a_short_example_of_one_language_hints_at_it() {
     let t = say(&Conversation::default(), "namaste");
     assert_eq!(t.conversation.language.as_deref(), Some("hi"));
 }
+
+#[test]
+fn no_not_now_declines_the_offer_of_a_person_as_a_no() {
+    let offer = Phase::OfferHuman {
+        exhausted_guide: Some("account_locked".into()),
+        resume: None,
+    };
+    for (lang, text) in [
+        ("en", "no not now, ill try again tmrw"),
+        ("es", "no, deja, mejor mas tarde"),
+        ("pt", "nao, deixa pra depois"),
+        ("ru", "нет, пока не нужно"),
+        ("hi", "nahi abhi rehne do"),
+        ("ar", "لا خلاص مو الحين"),
+    ] {
+        let conv = Conversation {
+            phase: offer.clone(),
+            language: Some(lang.into()),
+            ..Conversation::default()
+        };
+        let t = say(&conv, text);
+        assert!(t.escalation.is_none(), "{lang}: {text}");
+        assert_eq!(t.conversation.phase, Phase::Idle, "{lang}: {text}");
+        assert_eq!(t.act.map(|g| g.act), Some(Act::Deny), "{lang}: {text}");
+    }
+}
+
+#[test]
+fn it_worked_with_an_explanation_is_no_new_risky_problem() {
+    // The explanation names devices and sign-ins, which a hijacked account also has; the
+    // answer still holds to "did that fix it?".
+    for (lang, guide, text) in [
+        (
+            "en",
+            "security_alert",
+            "ok sorted, turns out those logins were all my own devices",
+        ),
+        (
+            "en",
+            "security_alert",
+            "yep that worked, the strange login was just me on my laptop",
+        ),
+        (
+            "id",
+            "security_alert",
+            "oke udah beres, ternyata yg login itu hp saya sendiri semua",
+        ),
+        (
+            "es",
+            "device_not_recognized",
+            "ya funciono, resulta que los dispositivos eran todos mios",
+        ),
+    ] {
+        let t = say(&in_guide(lang, guide), text);
+        assert_eq!(t.outcome, Outcome::Resolved, "{lang}: {text}: {}", t.reply.text);
+    }
+    // Someone else changing the account is the risky problem, whatever the step.
+    let t = say(
+        &in_guide("en", "security_alert"),
+        "someone changed my password and my email, i cant get in anymore",
+    );
+    assert!(
+        matches!(&t.conversation.phase, Phase::Guide { intent, .. } if intent == "account_compromised"),
+        "{:?}",
+        t.conversation.phase
+    );
+}

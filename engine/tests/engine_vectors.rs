@@ -119,3 +119,44 @@ fn a_saved_engine_is_used_only_with_the_same_catalog_and_model() {
         back.analyze("reset my password")
     );
 }
+
+#[test]
+fn a_language_with_examples_is_read_with_its_own_ngrams_and_one_without_by_meaning() {
+    let catalog = Catalog::builtin().unwrap();
+    let russian: Vec<String> = catalog
+        .language("ru")
+        .expect("the built-in catalog speaks Russian")
+        .examples
+        .values()
+        .flatten()
+        .cloned()
+        .collect();
+    assert!(russian.len() > 100);
+    // Learnt from Russian examples: the n-grams are Russian, and sure of most of them, so
+    // most need no vector.
+    let encoder = BagOfWords::new("bag-1");
+    let e = engine(encoder.clone());
+    let before = encoder.calls.load(Ordering::SeqCst);
+    for text in &russian {
+        e.analyze_in(text, Some("ru"));
+    }
+    let learnt = encoder.calls.load(Ordering::SeqCst) - before;
+    assert!(
+        learnt * 2 < russian.len(),
+        "{learnt} of {} Russian examples needed a vector",
+        russian.len()
+    );
+    // Trained on English alone, Russian is read by meaning: every message needs its vector.
+    let encoder = BagOfWords::new("bag-1");
+    let english = catalog.with_examples_of(&["en"]);
+    let vectors = Engine::training_texts(&english)
+        .iter()
+        .map(|t| encoder.embed(t))
+        .collect();
+    let e = Engine::with_vectors(english, encoder.clone(), vectors).unwrap();
+    let before = encoder.calls.load(Ordering::SeqCst);
+    for text in russian.iter().take(20) {
+        e.analyze_in(text, Some("ru"));
+    }
+    assert_eq!(encoder.calls.load(Ordering::SeqCst) - before, 20);
+}
