@@ -314,7 +314,12 @@ fn it_worked_with_an_explanation_is_no_new_risky_problem() {
         ),
     ] {
         let t = say(&in_guide(lang, guide), text);
-        assert_eq!(t.outcome, Outcome::Resolved, "{lang}: {text}: {}", t.reply.text);
+        assert_eq!(
+            t.outcome,
+            Outcome::Resolved,
+            "{lang}: {text}: {}",
+            t.reply.text
+        );
     }
     // Someone else changing the account is the risky problem, whatever the step.
     let t = say(
@@ -326,4 +331,48 @@ fn it_worked_with_an_explanation_is_no_new_risky_problem() {
         "{:?}",
         t.conversation.phase
     );
+}
+
+#[test]
+fn progress_with_a_question_is_a_question_not_a_yes() {
+    for (lang, guide, text) in [
+        (
+            "en",
+            "two_factor",
+            "the code came through, where do i type it?",
+        ),
+        ("es", "two_factor", "me llego el codigo, donde lo pongo?"),
+        ("es", "activation_lock", "y si el vendedor no me responde?"),
+        ("pt", "two_factor", "o codigo chegou, onde eu coloco?"),
+        ("id", "two_factor", "kodenya udah masuk, terus gimana?"),
+    ] {
+        let t = say(&in_guide(lang, guide), text);
+        assert_ne!(
+            t.outcome,
+            Outcome::Resolved,
+            "{lang}: {text}: {}",
+            t.reply.text
+        );
+        assert!(
+            matches!(&t.conversation.phase, Phase::Guide { intent, step: 0 } if intent == guide),
+            "{lang}: {text}: {:?}",
+            t.conversation.phase
+        );
+    }
+}
+
+#[test]
+fn a_yes_that_names_the_fix_resolves_instead_of_starting_a_risky_guide() {
+    for (lang, text) in [
+        ("id", "udah ganti password, aman sekarang"),
+        ("es", "ya cambie la contraseña y pude entrar, todo bien"),
+    ] {
+        let t = say(&in_guide(lang, "security_alert"), text);
+        assert_eq!(
+            t.outcome,
+            Outcome::Resolved,
+            "{lang}: {text}: {}",
+            t.reply.text
+        );
+    }
 }

@@ -44,6 +44,23 @@ impl Phrases {
             .any(|p| said.padded.contains(&format!(" {p} ")))
     }
 
+    /// How many words of `said` follow the last cue found in it (`None`: no cue is in it).
+    /// "done, changed my password and im in now" ends one word after "im in".
+    pub fn words_after_last(&self, said: &Said) -> Option<usize> {
+        let n = said.words.len();
+        let mut end = None;
+        for p in &self.0 {
+            let len = p.split(' ').count();
+            for start in (0..=n.saturating_sub(len)).rev() {
+                if start + len <= n && said.words[start..start + len].join(" ") == *p {
+                    end = end.max(Some(start + len));
+                    break;
+                }
+            }
+        }
+        end.map(|e| n - e)
+    }
+
     fn from_raw(raw: Vec<String>) -> Result<Self, String> {
         let mut out = Vec::with_capacity(raw.len());
         for (i, cue) in raw.iter().enumerate() {
@@ -228,6 +245,18 @@ mod tests {
         assert_eq!(words("क्या हुआ?"), vec!["क्या", "हुआ"]);
         assert_eq!(words("لا، ما زبط"), vec!["لا", "ما", "زبط"]);
         assert_eq!(words("didn't work!!"), vec!["didn't", "work"]);
+    }
+
+    #[test]
+    fn the_words_after_the_last_cue_are_counted() {
+        let worked = Phrases::from_raw(vec!["im in".into(), "worked".into()]).unwrap();
+        let count = |t: &str| worked.words_after_last(&Said::new(t));
+        assert_eq!(count("done i changed my password and im in now"), Some(1));
+        assert_eq!(count("it worked"), Some(0));
+        assert_eq!(count("worked but now my photos are gone"), Some(5));
+        assert_eq!(count("im in, it worked"), Some(0));
+        assert_eq!(count("nothing yet"), None);
+        assert_eq!(count(""), None);
     }
 
     #[test]

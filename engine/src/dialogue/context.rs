@@ -54,6 +54,10 @@ pub(crate) const SWITCH_CONFIDENCE: f32 = 0.75;
 /// A high-risk topic counts as a new problem inside an answer from this confidence on.
 pub(crate) const RISK_SWITCH: f32 = 0.4;
 
+/// How many words a message may go on for after saying it worked and still end on it ("im in
+/// now", "ab sab theek hai").
+const SETTLED_TAIL: usize = 2;
+
 /// The least confidence of a topic that is clearly ahead of the next one.
 pub(crate) const MARGIN_FLOOR: f32 = 0.3;
 
@@ -104,6 +108,26 @@ impl Engine {
             self.cues(a.language.as_deref()),
             &Said::new(&a.normalised),
         )
+    }
+
+    /// Whether a message ends by saying it worked, in its language's words, with no negative
+    /// word and no question, and the act model reads it as a yes: "done, i changed my password
+    /// and im in now", "нашёл письмо, поменял пароль и зашёл". What it names before is how the
+    /// user fixed it, not a new problem, however much it sounds like one (a changed password
+    /// is also what a hijacked account has). The act model must agree: cue words alone are
+    /// fooled by a verb that negates them ("login refuses to let me in") or a sign-in that is
+    /// the problem ("someone abroad logged in"), and the act model learnt the intents'
+    /// examples as "not an answer".
+    pub(crate) fn settled(&self, a: &Analysis) -> bool {
+        let cues = self.cues(a.language.as_deref());
+        let said = Said::new(&a.normalised);
+        a.act.is_some_and(|x| x.act == Act::Affirm)
+            && cues
+                .worked
+                .words_after_last(&said)
+                .is_some_and(|n| n <= SETTLED_TAIL)
+            && !cues.negative.in_message(&said)
+            && !asks(&a.normalised, cues, &said)
     }
 
     /// Whether an analysed message calls out for someone ("hello??", "anyone there?",
@@ -159,7 +183,11 @@ impl Engine {
                 } else {
                     SWITCH_CONFIDENCE
                 };
-        if intent.kind != IntentKind::Guide || Some(intent.id.as_str()) == current || !sure {
+        if intent.kind != IntentKind::Guide
+            || Some(intent.id.as_str()) == current
+            || !sure
+            || self.settled(a)
+        {
             return None;
         }
         let lang = a.language.as_deref();
@@ -171,9 +199,8 @@ impl Engine {
         // "it worked" as the act model reads it, or in the language's words with no negative
         // one and no other act ("oke udah beres, ternyata …").
         let worked = cues.worked.in_message(&said)
-            && a.act.map_or(!cues.negative.in_message(&said), |x| {
-                x.act == Act::Affirm
-            });
+            && a.act
+                .map_or(!cues.negative.in_message(&said), |x| x.act == Act::Affirm);
         // A short answer the act model is sure of ("okey ahorita lo intento") is an answer,
         // as it is for the classifier's cascade (see `ACT_SURE`).
         let short_answer = said.words.len() <= super::analysis::SHORT_ANSWER_WORDS
@@ -245,6 +272,14 @@ impl Engine {
         let plain = |x: Option<&String>| x.and_then(|x| self.plain_answer(lang, x));
         let opening = plain(w.first());
         let asking = asks(n, cues, &said);
+        // "yes", "omg yes. it was the clock": a yes opening the message, or after a lead-in
+        // ("ok yeah that fixed it"; not Indonesian "bentar ya", where "ya" is a particle,
+        // because "bentar" is no lead-in), in a statement: in a question the word after a
+        // lead-in is rarely a yes (Spanish "y si el vendedor no contesta?", "and if …").
+        let yes_first = opening == Some(Act::Affirm)
+            || (!asking
+                && w.first().is_some_and(|x| cues.lead_ins.has_word(x))
+                && plain(w.get(1)) == Some(Act::Affirm));
         let other = self.other_guide(a, current_guide);
         let new_topic = other.is_some();
         let mut kind = act.map(|g| g.act);
@@ -283,18 +318,12 @@ impl Engine {
             let plain_no = opening == Some(Act::Deny) || plain(w.last()) == Some(Act::Deny);
             // "it STILL says invalid code" inside a rhetorical question is still an outcome.
             let outcome = w.len() >= 6 && cues.still.in_message(&said);
-            // "yes", "omg yes. it was the clock": a yes opening the message, or after a
-            // lead-in ("ok yeah that fixed it"; not Indonesian "bentar ya", where "ya" is a
-            // particle, because "bentar" is no lead-in).
-            let yes = opening == Some(Act::Affirm)
-                || (w.first().is_some_and(|x| cues.lead_ins.has_word(x))
-                    && plain(w.get(1)) == Some(Act::Affirm));
             if plain_no
                 || outcome
                 || (cues.negative.in_message(&said) && (kind.is_some() || w.len() >= 3) && !asking)
             {
                 return guess(Act::Deny);
-            } else if yes || cues.worked.in_message(&said) {
+            } else if yes_first || (cues.worked.in_message(&said) && !asking) {
                 return guess(Act::Affirm);
             } else if kind.is_none() && cues.already.in_message(&said) && !asking {
                 return guess(Act::AlreadyTried);
@@ -319,6 +348,10 @@ impl Engine {
                 }
                 // "hello" mid-guide is a greeting (welcome back), not a status question.
                 Some(Act::Status) if !asking && w.len() <= 2 && self.greets(a) => None,
+                // Progress with a question ("the code came, where do i put it?", "kodenya
+                // udah masuk, terus gimana?") is a question about the step: only an answer
+                // that opens with a plain yes says it is solved.
+                Some(Act::Affirm) if asking && !new_topic && !yes_first => guess(Act::Question),
                 _ => act,
             },
             AnswerContext::Ticket => match kind {

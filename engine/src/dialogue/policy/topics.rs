@@ -15,6 +15,12 @@ const TOPIC_BUTTONS: usize = 4;
 impl Engine {
     /// A message that starts something: a topic, a request, or a vague or unrelated text.
     pub(super) fn new_message<'c>(&'c self, d: &mut Draft<'c>, a: &Analysis) {
+        // "changed my password and im in now", after the guide that did it or out of the blue:
+        // good news, not a new problem (see `Engine::settled`).
+        if !a.by_pattern && a.unknown_code.is_none() && self.settled(a) {
+            d.conv.phase = Phase::Idle;
+            return d.say(d.t.s("glad"));
+        }
         // A short answer the catalog lists word for word ("ok", "thanks", "bye") is that
         // answer, whatever topic its few characters resemble.
         let exact_answer = a.act.is_some_and(|g| {
