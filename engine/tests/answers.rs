@@ -376,3 +376,27 @@ fn a_yes_that_names_the_fix_resolves_instead_of_starting_a_risky_guide() {
         );
     }
 }
+
+#[test]
+fn a_lone_unknown_word_is_no_answer() {
+    for (lang, text) in [
+        ("en", "pizza"),
+        ("en", "hamster"),
+        ("es", "tortilla"),
+        ("id", "bakso"),
+    ] {
+        assert_eq!(
+            act(lang, text, AnswerContext::Step, Some("connectivity")),
+            None,
+            "{lang}: {text}"
+        );
+    }
+    // A plain yes or no of the language stays one, however short.
+    for (lang, text, want) in [("en", "nope", Act::Deny), ("ru", "ага", Act::Affirm)] {
+        assert_eq!(
+            act(lang, text, AnswerContext::Step, Some("connectivity")),
+            Some(want),
+            "{lang}: {text}"
+        );
+    }
+}

@@ -47,18 +47,15 @@ impl Phrases {
     /// How many words of `said` follow the last cue found in it (`None`: no cue is in it).
     /// "done, changed my password and im in now" ends one word after "im in".
     pub fn words_after_last(&self, said: &Said) -> Option<usize> {
-        let n = said.words.len();
-        let mut end = None;
-        for p in &self.0 {
-            let len = p.split(' ').count();
-            for start in (0..=n.saturating_sub(len)).rev() {
-                if start + len <= n && said.words[start..start + len].join(" ") == *p {
-                    end = end.max(Some(start + len));
-                    break;
-                }
-            }
-        }
-        end.map(|e| n - e)
+        // The cue ending last is the one with the fewest words after it.
+        self.0
+            .iter()
+            .filter_map(|p| {
+                let needle = format!(" {p} ");
+                let at = said.padded.rfind(&needle)?;
+                Some(said.padded[at + needle.len()..].split_whitespace().count())
+            })
+            .min()
     }
 
     fn from_raw(raw: Vec<String>) -> Result<Self, String> {

@@ -264,6 +264,15 @@ impl Engine {
         {
             act = None;
         }
+        // One word no answer example has, read unsurely, is no answer either ("pizza"): the
+        // act model has to put every word somewhere, and a lone unknown word only resembles
+        // an answer by its letters. A plain yes or no of the language is always one.
+        if w.len() == 1
+            && act.is_some_and(|g| g.confidence < super::analysis::ACT_SURE)
+            && w.first().and_then(|x| self.plain_answer(lang, x)).is_none()
+        {
+            act = None;
+        }
         // Answers are short: a longer message the intent classifier finds unrelated is not an
         // answer unless the act model is all but sure ("i have a dog named biscuit").
         if a.out_of_scope && w.len() >= 5 && act.is_some_and(|g| g.confidence < 0.75) {
