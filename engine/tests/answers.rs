@@ -35,6 +35,20 @@ fn say(conv: &Conversation, text: &str) -> Turn {
     ENGINE.turn(conv, &Input::Text(text.to_string()))
 }
 
+/// `text` in `lang` answering a question of `phase`: asserts it is read as a no that leaves
+/// the conversation idle, and returns the turn.
+fn says_no(phase: &Phase, lang: &str, text: &str) -> Turn {
+    let conv = Conversation {
+        phase: phase.clone(),
+        language: Some(lang.into()),
+        ..Conversation::default()
+    };
+    let t = say(&conv, text);
+    assert_eq!(t.conversation.phase, Phase::Idle, "{lang}: {text}");
+    assert_eq!(t.act.map(|g| g.act), Some(Act::Deny), "{lang}: {text}");
+    t
+}
+
 #[test]
 fn every_language_has_the_cues_its_answers_are_read_by() {
     for l in &ENGINE.catalog().languages {
@@ -233,15 +247,8 @@ fn a_plain_yes_or_no_answers_an_offer_and_a_choice_in_every_language() {
         ("hi", "nahi"),
         ("es", "no"),
     ] {
-        let conv = Conversation {
-            phase: suggest.clone(),
-            language: Some(lang.into()),
-            ..Conversation::default()
-        };
-        let t = say(&conv, text);
+        let t = says_no(&suggest, lang, text);
         assert_ne!(t.outcome, Outcome::GuideStarted, "{lang}: {text}");
-        assert_eq!(t.conversation.phase, Phase::Idle, "{lang}: {text}");
-        assert_eq!(t.act.map(|g| g.act), Some(Act::Deny), "{lang}: {text}");
     }
 }
 
@@ -275,15 +282,8 @@ fn no_not_now_declines_the_offer_of_a_person_as_a_no() {
         ("hi", "nahi abhi rehne do"),
         ("ar", "لا خلاص مو الحين"),
     ] {
-        let conv = Conversation {
-            phase: offer.clone(),
-            language: Some(lang.into()),
-            ..Conversation::default()
-        };
-        let t = say(&conv, text);
+        let t = says_no(&offer, lang, text);
         assert!(t.escalation.is_none(), "{lang}: {text}");
-        assert_eq!(t.conversation.phase, Phase::Idle, "{lang}: {text}");
-        assert_eq!(t.act.map(|g| g.act), Some(Act::Deny), "{lang}: {text}");
     }
 }
 

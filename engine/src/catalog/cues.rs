@@ -250,7 +250,7 @@ mod tests {
         let count = |t: &str| worked.words_after_last(&Said::new(t));
         assert_eq!(count("done i changed my password and im in now"), Some(1));
         assert_eq!(count("it worked"), Some(0));
-        assert_eq!(count("worked but now my photos are gone"), Some(5));
+        assert_eq!(count("worked but now my photos are gone"), Some(6));
         assert_eq!(count("im in, it worked"), Some(0));
         assert_eq!(count("nothing yet"), None);
         assert_eq!(count(""), None);
