@@ -20,6 +20,7 @@
 //! `tests/data/multilingual_heldout.jsonl` Arabic 89.5 → 94.7 %, the others unchanged.
 
 use super::{Classifier, Features, Prediction};
+use crate::catalog::ENGLISH;
 use crate::language::{Written, written};
 
 /// The n-gram view decides alone when its best intent is at least this likely (and passes its
@@ -41,6 +42,18 @@ pub enum Language {
     Learnt,
     /// A language other than English that the training examples do not include.
     Unlearnt,
+}
+
+impl Language {
+    /// What a classifier knows of a message in language `lang` (a catalog language code;
+    /// `None`: not identified), given which languages its training examples include.
+    pub fn of(lang: Option<&str>, learnt: impl Fn(&str) -> bool) -> Self {
+        match lang {
+            Some(l) if l != ENGLISH && learnt(l) => Self::Learnt,
+            Some(l) if l != ENGLISH => Self::Unlearnt,
+            _ => Self::Unknown,
+        }
+    }
 }
 
 /// How the cascade read a message.

@@ -411,11 +411,7 @@ impl Engine {
         let Some(encoder) = &self.encoder else {
             return classifier.predict(normalised);
         };
-        let language = match lang {
-            Some(l) if self.catalog.has_examples_in(l) => cascade::Language::Learnt,
-            Some(l) if l != crate::catalog::ENGLISH => cascade::Language::Unlearnt,
-            _ => cascade::Language::Unknown,
-        };
+        let language = cascade::Language::of(lang, |l| self.catalog.has_examples_in(l));
         let short_answer = act.is_some_and(|a| a.confidence >= ACT_SURE)
             && normalised.split_whitespace().count() <= SHORT_ANSWER_WORDS;
         classifier

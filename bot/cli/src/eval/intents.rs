@@ -241,12 +241,10 @@ pub fn run_intents(args: &EvalArgs, test_path: &Path) -> Result<serde_json::Valu
         // identifies the language; here the row's `lang` says it).
         let row_languages: Vec<cascade::Language> = test_rows
             .iter()
-            .map(|r| match (r.lang.as_deref(), &catalog) {
-                (Some(l), Some(c)) if c.has_examples_in(l) => cascade::Language::Learnt,
-                (Some(l), _) if l != deskbot_engine::catalog::ENGLISH => {
-                    cascade::Language::Unlearnt
-                }
-                _ => cascade::Language::Unknown,
+            .map(|r| {
+                cascade::Language::of(r.lang.as_deref(), |l| {
+                    catalog.as_ref().is_some_and(|c| c.has_examples_in(l))
+                })
             })
             .collect();
         let classify = |text: &str, i: usize| -> (Prediction, bool) {
